@@ -19,9 +19,36 @@ pub enum Error {
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed")]
     Rng,
+    /// An encrypted file is malformed or does not authenticate.
+    #[error(transparent)]
+    Format(#[from] FormatError),
     /// Reading or writing failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// Recovers an angou error that travelled through an [`std::io::Error`] (from the
+    /// streaming `Read`/`Write` adapters); other I/O errors stay [`Error::Io`].
+    pub fn from_io(err: std::io::Error) -> Error {
+        if !err.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            return Error::Io(err);
+        }
+        let kind = err.kind();
+        match err.into_inner().map(|inner| inner.downcast::<Error>()) {
+            Some(Ok(e)) => *e,
+            Some(Err(other)) => Error::Io(std::io::Error::new(kind, other)),
+            None => Error::Io(kind.into()),
+        }
+    }
+
+    /// Wraps this error in an [`std::io::Error`] for `Read`/`Write` adapters.
+    pub fn into_io(self) -> std::io::Error {
+        match self {
+            Error::Io(e) => e,
+            other => std::io::Error::other(other),
+        }
+    }
 }
 
 /// Failures of the shared-key AEAD layer ([`crate::aead`]).
@@ -127,4 +154,86 @@ pub enum KeyError {
         /// The length given.
         found: usize,
     },
+}
+
+/// Failures of the file format ([`crate::format`]).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FormatError {
+    /// The input is empty.
+    #[error("input is empty, expected an encrypted file")]
+    Empty,
+    /// The first line is not a version this build reads.
+    #[error("unsupported format version line {found:?}, expected \"age-encryption.org/v1\" or \"angou.dev/v1/aes-256-gcm\"")]
+    UnknownVersion {
+        /// The first line (at most 64 characters of it), printable ASCII only.
+        found: String,
+    },
+    /// The header breaks the grammar.
+    #[error("malformed header: {reason}")]
+    MalformedHeader {
+        /// What was wrong.
+        reason: &'static str,
+    },
+    /// A recipient stanza of a known type is malformed.
+    #[error("malformed {kind} stanza: {reason}")]
+    MalformedStanza {
+        /// The stanza type.
+        kind: &'static str,
+        /// What was wrong.
+        reason: &'static str,
+    },
+    /// The header is larger than angou reads.
+    #[error("header exceeds {limit} bytes")]
+    HeaderTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The header has more stanzas than angou reads.
+    #[error("header has more than {limit} recipient stanzas")]
+    TooManyStanzas {
+        /// The limit.
+        limit: usize,
+    },
+    /// A passphrase (scrypt) stanza appeared beside other stanzas.
+    #[error("a passphrase stanza must be the only stanza in the header")]
+    MixedScrypt,
+    /// An scrypt work factor above the allowed maximum.
+    #[error("scrypt work factor {found} exceeds the maximum {max}")]
+    WorkFactorTooLarge {
+        /// The log2(N) in the file.
+        found: u8,
+        /// The maximum accepted.
+        max: u8,
+    },
+    /// The header MAC did not verify: the header was modified, or the file key is wrong.
+    #[error("header authentication failed: the header was modified or the file was crafted to deceive")]
+    HeaderMac,
+    /// No identity could unwrap any stanza.
+    #[error("no identity matched any of the file's recipients")]
+    NoMatch,
+    /// The file ended before the payload did.
+    #[error("file is truncated: {what}")]
+    Truncated {
+        /// What was missing.
+        what: &'static str,
+    },
+    /// Data follows the final chunk.
+    #[error("trailing data after the final payload chunk")]
+    TrailingData,
+    /// A payload chunk did not authenticate (modified, reordered, dropped or truncated).
+    #[error("payload authentication failed: the file was modified, truncated or reordered")]
+    PayloadAuthentication,
+    /// The ASCII armor is malformed.
+    #[error("malformed armor: {reason}")]
+    Armor {
+        /// What was wrong.
+        reason: &'static str,
+    },
+    /// The stream counter would wrap.
+    #[error("payload too long: chunk counter exhausted")]
+    CounterExhausted,
+    /// Encryption was asked for with no recipients.
+    #[error("no recipients given")]
+    NoRecipients,
 }

@@ -40,8 +40,12 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod aead;
+mod b64;
 pub mod error;
+pub mod format;
+pub mod passphrase;
 pub mod pk;
+pub mod recipient;
 pub mod secret;
 
-pub use error::{AeadError, Error, KeyError};
+pub use error::{AeadError, Error, FormatError, KeyError};

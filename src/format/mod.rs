@@ -1,0 +1,192 @@
+//! The file format: age v1, and angou's extensions in the same grammar.
+//!
+//! A file is a [`header::Header`] (version line, recipient stanzas, HMAC) followed by
+//! the payload: a 16-byte nonce and the [`stream`] of 64 KiB chunks. Optional
+//! [`armor`] wraps the whole file in PEM-style text. Every byte is described in
+//! `docs/FORMAT.md`.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use angou::format::{Decryptor, Encryptor};
+//! use angou::pk::x25519::SecretKey;
+//! use angou::recipient::{Identity, Recipient};
+//!
+//! let identity = SecretKey::generate()?;
+//! let recipient = identity.public_key();
+//! let mut file = Vec::new();
+//! let mut writer = Encryptor::with_recipients(vec![&recipient as &dyn Recipient])?.wrap_output(&mut file)?;
+//! writer.write_all(b"hello, age")?;
+//! writer.finish()?;
+//!
+//! let decryptor = Decryptor::new(&file[..])?;
+//! let mut reader = decryptor.decrypt([&identity as &dyn Identity])?;
+//! let mut plaintext = Vec::new();
+//! reader.read_to_end(&mut plaintext)?;
+//! assert_eq!(plaintext, b"hello, age");
+//! # Ok::<(), angou::Error>(())
+//! ```
+
+pub mod armor;
+pub mod header;
+pub mod stream;
+
+use std::io::{self, BufRead, Read, Write};
+
+use crate::error::{Error, FormatError};
+use crate::passphrase::PassphraseRecipient;
+use crate::recipient::{Identity, Recipient, SCRYPT_STANZA, check_stanza};
+use crate::secret::{FileKey, SecretVec, random_array};
+use header::{Header, PayloadCipher};
+use stream::{PAYLOAD_NONCE_LEN, StreamReader, StreamWriter, payload_key};
+
+/// Builds the header for a set of recipients and starts the payload.
+pub struct Encryptor<'a> {
+    recipients: Vec<&'a dyn Recipient>,
+    passphrase: Option<PassphraseRecipient>,
+    cipher: PayloadCipher,
+}
+
+impl<'a> Encryptor<'a> {
+    /// Encrypts to `recipients` (at least one) with the age v1 payload cipher.
+    ///
+    /// # Errors
+    /// [`FormatError::NoRecipients`] for an empty list.
+    pub fn with_recipients(
+        recipients: impl IntoIterator<Item = &'a dyn Recipient>,
+    ) -> Result<Self, Error> {
+        let recipients: Vec<_> = recipients.into_iter().collect();
+        if recipients.is_empty() {
+            return Err(FormatError::NoRecipients.into());
+        }
+        Ok(Encryptor {
+            recipients,
+            passphrase: None,
+            cipher: PayloadCipher::ChaCha20Poly1305,
+        })
+    }
+
+    /// Encrypts to a passphrase (scrypt, the only stanza of the file).
+    pub fn with_passphrase(passphrase: PassphraseRecipient) -> Self {
+        Encryptor {
+            recipients: Vec::new(),
+            passphrase: Some(passphrase),
+            cipher: PayloadCipher::ChaCha20Poly1305,
+        }
+    }
+
+    /// Convenience for [`Encryptor::with_passphrase`] at the default work factor.
+    pub fn with_passphrase_bytes(passphrase: SecretVec) -> Self {
+        Self::with_passphrase(PassphraseRecipient::new(passphrase))
+    }
+
+    /// Chooses the payload cipher. [`PayloadCipher::Aes256Gcm`] writes angou's version
+    /// line, which age tools refuse cleanly.
+    pub fn with_cipher(mut self, cipher: PayloadCipher) -> Self {
+        self.cipher = cipher;
+        self
+    }
+
+    /// Writes the header and payload nonce to `output` and returns the payload writer.
+    ///
+    /// # Errors
+    /// Wrapping failures, [`FormatError::MixedScrypt`] if a recipient produced a passphrase
+    /// stanza beside others, or I/O errors.
+    pub fn wrap_output<W: Write>(self, mut output: W) -> Result<StreamWriter<W>, Error> {
+        let file_key = FileKey::generate()?;
+        let mut stanzas = Vec::new();
+        for r in &self.recipients {
+            stanzas.extend(r.wrap(&file_key)?);
+        }
+        if let Some(p) = &self.passphrase {
+            stanzas.extend(p.wrap(&file_key)?);
+        }
+        if stanzas.len() > 1 && stanzas.iter().any(|s| s.kind == SCRYPT_STANZA) {
+            return Err(FormatError::MixedScrypt.into());
+        }
+        let header = Header::encode(self.cipher, &stanzas, &file_key)?;
+        let nonce: [u8; PAYLOAD_NONCE_LEN] = random_array()?;
+        output.write_all(&header)?;
+        output.write_all(&nonce)?;
+        Ok(StreamWriter::new(
+            output,
+            payload_key(self.cipher, &file_key, &nonce),
+        ))
+    }
+}
+
+/// Reads a header, then unwraps the file key with the caller's identities.
+pub struct Decryptor<R: BufRead> {
+    input: R,
+    header: Header,
+}
+
+impl<R: BufRead> Decryptor<R> {
+    /// Reads the header of a binary (not armored) file.
+    ///
+    /// # Errors
+    /// Any header error ([`FormatError`]) or I/O error.
+    pub fn new(mut input: R) -> Result<Self, Error> {
+        let header = Header::read(&mut input)?;
+        Ok(Decryptor { input, header })
+    }
+
+    /// The parsed header (for `inspect`: needs no key).
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Whether the file is encrypted to a passphrase.
+    pub fn is_passphrase(&self) -> bool {
+        self.header.stanzas().iter().any(|s| s.kind == SCRYPT_STANZA)
+    }
+
+    /// Validates every stanza of a known type, then tries each identity on each stanza.
+    ///
+    /// # Errors
+    /// [`FormatError::MalformedStanza`], [`FormatError::MixedScrypt`], an identity's own
+    /// error, [`FormatError::HeaderMac`], [`FormatError::NoMatch`], or
+    /// [`FormatError::Truncated`] if the payload nonce is missing.
+    pub fn decrypt<'a>(
+        mut self,
+        identities: impl IntoIterator<Item = &'a dyn Identity>,
+    ) -> Result<StreamReader<R>, Error> {
+        let stanzas = self.header.stanzas();
+        for s in stanzas {
+            check_stanza(s)?;
+        }
+        if stanzas.len() > 1 && stanzas.iter().any(|s| s.kind == SCRYPT_STANZA) {
+            return Err(FormatError::MixedScrypt.into());
+        }
+        let mut file_key = None;
+        'search: for identity in identities {
+            for s in stanzas {
+                match identity.unwrap_stanza(s) {
+                    Some(Ok(key)) => {
+                        file_key = Some(key);
+                        break 'search;
+                    }
+                    Some(Err(e)) => return Err(e),
+                    None => {}
+                }
+            }
+        }
+        let file_key = file_key.ok_or(FormatError::NoMatch)?;
+        self.header.verify_mac(&file_key)?;
+        let mut nonce = [0u8; PAYLOAD_NONCE_LEN];
+        read_exact_or(&mut self.input, &mut nonce, "payload nonce")?;
+        Ok(StreamReader::new(
+            self.input,
+            payload_key(self.header.cipher(), &file_key, &nonce),
+        ))
+    }
+}
+
+fn read_exact_or<R: Read>(r: &mut R, buf: &mut [u8], what: &'static str) -> Result<(), Error> {
+    r.read_exact(buf).map_err(|e| {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            FormatError::Truncated { what }.into()
+        } else {
+            Error::from_io(e)
+        }
+    })
+}

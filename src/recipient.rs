@@ -1,0 +1,330 @@
+//! Recipients and identities: wrapping one file key into header stanzas, and back.
+//!
+//! | stanza type | recipient | identity |
+//! | --- | --- | --- |
+//! | `X25519` (age v1) | [`crate::pk::x25519::PublicKey`] | [`crate::pk::x25519::SecretKey`] |
+//! | `scrypt` (age v1) | [`crate::passphrase::PassphraseRecipient`] | [`crate::passphrase::PassphraseIdentity`] |
+//! | [`RSA_STANZA`] (angou) | [`crate::pk::rsa::PublicKey`] | [`crate::pk::rsa::PrivateKey`] |
+//! | [`SYMMETRIC_STANZA`] (angou) | [`SymmetricKey`] | [`SymmetricKey`] |
+//!
+//! Every stanza in a header wraps the same file key; the header MAC, keyed from the
+//! file key, makes a file whose stanzas disagree fail for every recipient but one.
+
+use core::fmt;
+
+use bech32::{Bech32, Hrp};
+use hkdf::Hkdf;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::aead::hazmat::LessSafeKey;
+use crate::aead::{Algorithm, Key, TAG_LEN};
+use crate::b64::{decode_b64, encode_b64};
+use crate::error::{Error, FormatError, KeyError};
+use crate::pk::{rsa, x25519};
+use crate::secret::{FileKey, SecretArray, random_array};
+
+/// Stanza type of the age X25519 recipient.
+pub const X25519_STANZA: &str = "X25519";
+/// Stanza type of the age passphrase (scrypt) recipient.
+pub const SCRYPT_STANZA: &str = "scrypt";
+/// Stanza type of angou's RSA-OAEP-SHA-256 recipient; also the OAEP label.
+pub const RSA_STANZA: &str = "angou.dev/v1/rsa-oaep-sha256";
+/// Stanza type of angou's shared symmetric key recipient.
+pub const SYMMETRIC_STANZA: &str = "angou.dev/v1/symmetric";
+/// Bytes of SHA-256(SPKI DER) that name an RSA key in its stanza.
+pub const RSA_FINGERPRINT_LEN: usize = 8;
+/// Bytes of the HKDF-derived id that names a symmetric key in its stanza.
+pub const SYMMETRIC_ID_LEN: usize = 8;
+/// HKDF info that derives a symmetric key's public id.
+pub const SYMMETRIC_ID_LABEL: &[u8] = b"angou.dev/v1/symmetric id";
+/// HKDF info that derives a symmetric key's per-file wrap key.
+pub const SYMMETRIC_WRAP_LABEL: &[u8] = b"angou.dev/v1/symmetric";
+/// Bech32 human-readable part of a symmetric key file (encoded upper case).
+pub const SYMMETRIC_HRP: &str = "angou-symmetric-key-";
+/// File key length, in bytes.
+pub const FILE_KEY_LEN: usize = 16;
+/// Length of a file key sealed with ChaCha20-Poly1305 (X25519, scrypt, symmetric bodies).
+pub const WRAPPED_FILE_KEY_LEN: usize = FILE_KEY_LEN + TAG_LEN;
+
+/// One recipient stanza: a type, its arguments, and a binary body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stanza {
+    /// The stanza type (first argument), e.g. `X25519`.
+    pub kind: String,
+    /// The remaining arguments.
+    pub args: Vec<String>,
+    /// The decoded body.
+    pub body: Vec<u8>,
+}
+
+/// Something a file can be encrypted to.
+pub trait Recipient {
+    /// Wraps `file_key` into one or more stanzas.
+    ///
+    /// # Errors
+    /// Whatever wrapping fails with (randomness, a bad key).
+    fn wrap(&self, file_key: &FileKey) -> Result<Vec<Stanza>, Error>;
+}
+
+/// Something that can decrypt files: tries to unwrap the file key from one stanza.
+pub trait Identity {
+    /// `None` if the stanza is not for this identity (or it cannot tell);
+    /// `Some(Err(_))` if it is, but is malformed or fails; `Some(Ok(key))` on success.
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, Error>>;
+}
+
+fn stanza_err(kind: &'static str, reason: &'static str) -> FormatError {
+    FormatError::MalformedStanza { kind, reason }
+}
+
+fn arg_bytes<const N: usize>(
+    arg: &str,
+    kind: &'static str,
+    reason: &'static str,
+) -> Result<[u8; N], FormatError> {
+    let bytes = decode_b64(arg).ok_or(stanza_err(kind, reason))?;
+    bytes.try_into().map_err(|_| stanza_err(kind, reason))
+}
+
+/// Checks the structure of stanzas whose type angou knows; unknown types pass untouched.
+///
+/// # Errors
+/// [`FormatError::MalformedStanza`] naming the type and the defect.
+pub fn check_stanza(stanza: &Stanza) -> Result<(), FormatError> {
+    match stanza.kind.as_str() {
+        X25519_STANZA => {
+            let kind = X25519_STANZA;
+            if stanza.args.len() != 1 {
+                return Err(stanza_err(kind, "expected exactly one argument"));
+            }
+            arg_bytes::<32>(&stanza.args[0], kind, "ephemeral share is not 32 bytes of canonical base64")?;
+            if stanza.body.len() != WRAPPED_FILE_KEY_LEN {
+                return Err(stanza_err(kind, "body is not 32 bytes"));
+            }
+        }
+        SCRYPT_STANZA => {
+            let kind = SCRYPT_STANZA;
+            if stanza.args.len() != 2 {
+                return Err(stanza_err(kind, "expected a salt and a work factor"));
+            }
+            arg_bytes::<16>(&stanza.args[0], kind, "salt is not 16 bytes of canonical base64")?;
+            crate::passphrase::parse_work_factor(&stanza.args[1])?;
+            if stanza.body.len() != WRAPPED_FILE_KEY_LEN {
+                return Err(stanza_err(kind, "body is not 32 bytes"));
+            }
+        }
+        RSA_STANZA => {
+            let kind = RSA_STANZA;
+            if stanza.args.len() != 1 {
+                return Err(stanza_err(kind, "expected exactly one argument (key fingerprint)"));
+            }
+            arg_bytes::<RSA_FINGERPRINT_LEN>(&stanza.args[0], kind, "fingerprint is not 8 bytes of canonical base64")?;
+            let n = stanza.body.len();
+            if !(rsa::MIN_BITS / 8..=rsa::MAX_BITS / 8).contains(&n) {
+                return Err(stanza_err(kind, "body is not an RSA ciphertext of 2048 to 8192 bits"));
+            }
+        }
+        SYMMETRIC_STANZA => {
+            let kind = SYMMETRIC_STANZA;
+            if stanza.args.len() != 2 {
+                return Err(stanza_err(kind, "expected a key id and a salt"));
+            }
+            arg_bytes::<SYMMETRIC_ID_LEN>(&stanza.args[0], kind, "key id is not 8 bytes of canonical base64")?;
+            arg_bytes::<16>(&stanza.args[1], kind, "salt is not 16 bytes of canonical base64")?;
+            if stanza.body.len() != WRAPPED_FILE_KEY_LEN {
+                return Err(stanza_err(kind, "body is not 32 bytes"));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Seals a file key under a single-use wrap key (zero nonce): the age body construction.
+pub(crate) fn seal_file_key(wrap_key: &Key, file_key: &FileKey) -> Result<Vec<u8>, Error> {
+    let mut body = file_key.expose_secret().to_vec();
+    let tag = LessSafeKey::new(Algorithm::ChaCha20Poly1305, wrap_key).seal_in_place_detached(
+        &[0u8; 12],
+        b"",
+        &mut body,
+    )?;
+    body.extend_from_slice(&tag);
+    Ok(body)
+}
+
+/// Opens a body made by [`seal_file_key`]; `None` if it does not authenticate.
+pub(crate) fn open_file_key(wrap_key: &Key, body: &[u8]) -> Option<FileKey> {
+    if body.len() != WRAPPED_FILE_KEY_LEN {
+        return None;
+    }
+    let mut key = Zeroizing::new([0u8; FILE_KEY_LEN]);
+    key.copy_from_slice(&body[..FILE_KEY_LEN]);
+    let mut tag = [0u8; TAG_LEN];
+    tag.copy_from_slice(&body[FILE_KEY_LEN..]);
+    LessSafeKey::new(Algorithm::ChaCha20Poly1305, wrap_key)
+        .open_in_place_detached(&[0u8; 12], b"", key.as_mut_slice(), &tag)
+        .ok()?;
+    Some(FileKey::from_array(*key))
+}
+
+impl Recipient for x25519::PublicKey {
+    fn wrap(&self, file_key: &FileKey) -> Result<Vec<Stanza>, Error> {
+        let w = x25519::PublicKey::wrap(self, file_key)?;
+        Ok(vec![Stanza {
+            kind: X25519_STANZA.into(),
+            args: vec![encode_b64(&w.ephemeral_share)],
+            body: w.body.to_vec(),
+        }])
+    }
+}
+
+impl Identity for x25519::SecretKey {
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, Error>> {
+        if stanza.kind != X25519_STANZA {
+            return None;
+        }
+        if let Err(e) = check_stanza(stanza) {
+            return Some(Err(e.into()));
+        }
+        let share = decode_b64(&stanza.args[0])?.try_into().ok()?;
+        let body = stanza.body.clone().try_into().ok()?;
+        let wrapped = x25519::WrappedKey {
+            ephemeral_share: share,
+            body,
+        };
+        match self.unwrap(&wrapped) {
+            Ok(key) => Some(Ok(key)),
+            Err(KeyError::UnwrapFailed) => None,
+            Err(e) => Some(Err(e.into())),
+        }
+    }
+}
+
+/// The short public name of an RSA key in its stanza: SHA-256 of its SPKI DER, first 8 bytes.
+pub fn rsa_fingerprint(key: &rsa::PublicKey) -> [u8; RSA_FINGERPRINT_LEN] {
+    let digest = Sha256::digest(key.to_der());
+    let mut out = [0u8; RSA_FINGERPRINT_LEN];
+    out.copy_from_slice(&digest[..RSA_FINGERPRINT_LEN]);
+    out
+}
+
+impl Recipient for rsa::PublicKey {
+    fn wrap(&self, file_key: &FileKey) -> Result<Vec<Stanza>, Error> {
+        let body = self.encrypt(RSA_STANZA.as_bytes(), file_key.expose_secret())?;
+        Ok(vec![Stanza {
+            kind: RSA_STANZA.into(),
+            args: vec![encode_b64(&rsa_fingerprint(self))],
+            body,
+        }])
+    }
+}
+
+impl Identity for rsa::PrivateKey {
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, Error>> {
+        if stanza.kind != RSA_STANZA {
+            return None;
+        }
+        if let Err(e) = check_stanza(stanza) {
+            return Some(Err(e.into()));
+        }
+        let public = self.public_key();
+        if stanza.args[0] != encode_b64(&rsa_fingerprint(&public)) {
+            return None;
+        }
+        // The fingerprint names this key: from here on a failure is an error, not "not mine".
+        let result = self
+            .decrypt(RSA_STANZA.as_bytes(), &stanza.body)
+            .and_then(|pt| FileKey::from_slice(pt.expose_secret()).map_err(|_| KeyError::UnwrapFailed));
+        Some(result.map_err(|_| KeyError::UnwrapFailed.into()))
+    }
+}
+
+/// A 256-bit shared key that wraps file keys (`angou keygen -t symmetric`).
+///
+/// Its public id is `HKDF-SHA-256(ikm = key, salt = empty, info = "angou.dev/v1/symmetric id")`,
+/// first 8 bytes: it names the key without revealing anything about it.
+#[derive(Clone)]
+pub struct SymmetricKey(Key);
+
+impl SymmetricKey {
+    /// A fresh random key.
+    ///
+    /// # Errors
+    /// [`Error::Rng`].
+    pub fn generate() -> Result<Self, Error> {
+        Ok(SymmetricKey(Key::generate()?))
+    }
+
+    /// Parses the `ANGOU-SYMMETRIC-KEY-1…` encoding.
+    ///
+    /// # Errors
+    /// [`KeyError::InvalidEncoding`]; never includes key material.
+    pub fn parse(s: &str) -> Result<Self, KeyError> {
+        let bytes = x25519::bech32_decode(s, SYMMETRIC_HRP, "symmetric key")?;
+        Ok(SymmetricKey(Key::from_secret(SecretArray::from_slice(&bytes)?)))
+    }
+
+    /// The `ANGOU-SYMMETRIC-KEY-1…` encoding, zeroized on drop.
+    pub fn encode(&self) -> Zeroizing<String> {
+        Zeroizing::new(
+            Hrp::parse(SYMMETRIC_HRP)
+                .ok()
+                .and_then(|hrp| bech32::encode_upper::<Bech32>(hrp, self.0.expose_secret()).ok())
+                .unwrap_or_default(),
+        )
+    }
+
+    fn derive(&self, salt: Option<&[u8]>, label: &[u8]) -> SecretArray<32> {
+        let mut okm = SecretArray::<32>::zeroed();
+        // 32 bytes never exceeds HKDF-SHA-256's output limit.
+        let _ = Hkdf::<Sha256>::new(salt, self.0.expose_secret()).expand(label, okm.expose_secret_mut());
+        okm
+    }
+
+    /// The public id that names this key in stanzas.
+    pub fn id(&self) -> [u8; SYMMETRIC_ID_LEN] {
+        let okm = self.derive(None, SYMMETRIC_ID_LABEL);
+        let mut id = [0u8; SYMMETRIC_ID_LEN];
+        id.copy_from_slice(&okm.expose_secret()[..SYMMETRIC_ID_LEN]);
+        id
+    }
+
+    fn wrap_key(&self, salt: &[u8; 16]) -> Key {
+        Key::from_secret(self.derive(Some(salt), SYMMETRIC_WRAP_LABEL))
+    }
+}
+
+impl fmt::Debug for SymmetricKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(crate::secret::REDACTED)
+    }
+}
+
+impl Recipient for SymmetricKey {
+    fn wrap(&self, file_key: &FileKey) -> Result<Vec<Stanza>, Error> {
+        let salt: [u8; 16] = random_array()?;
+        let body = seal_file_key(&self.wrap_key(&salt), file_key)?;
+        Ok(vec![Stanza {
+            kind: SYMMETRIC_STANZA.into(),
+            args: vec![encode_b64(&self.id()), encode_b64(&salt)],
+            body,
+        }])
+    }
+}
+
+impl Identity for SymmetricKey {
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, Error>> {
+        if stanza.kind != SYMMETRIC_STANZA {
+            return None;
+        }
+        if let Err(e) = check_stanza(stanza) {
+            return Some(Err(e.into()));
+        }
+        if stanza.args[0] != encode_b64(&self.id()) {
+            return None;
+        }
+        let salt: [u8; 16] = decode_b64(&stanza.args[1])?.try_into().ok()?;
+        Some(open_file_key(&self.wrap_key(&salt), &stanza.body).ok_or(KeyError::UnwrapFailed.into()))
+    }
+}
