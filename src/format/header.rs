@@ -153,7 +153,9 @@ impl<R: BufRead> LineReader<'_, R> {
         raw.extend_from_slice(&line);
         line.pop();
         if line.contains(&b'\r') {
-            return Err(malformed("carriage return in header (lines must end with LF only)"));
+            return Err(malformed(
+                "carriage return in header (lines must end with LF only)",
+            ));
         }
         if !line.iter().all(|&b| b == b' ' || is_vchar(b)) {
             return Err(malformed("non-printable character in header"));
@@ -181,7 +183,8 @@ impl Header {
         let first = match lines.next(&mut raw) {
             Ok(Some(line)) => line,
             Ok(None) => return Err(FormatError::Empty.into()),
-            Err(Error::Format(FormatError::MalformedHeader { .. })) | Err(Error::Format(FormatError::Truncated { .. })) => {
+            Err(Error::Format(FormatError::MalformedHeader { .. }))
+            | Err(Error::Format(FormatError::Truncated { .. })) => {
                 return Err(FormatError::UnknownVersion {
                     found: String::from_utf8_lossy(&raw[..raw.len().min(64)])
                         .chars()
@@ -258,7 +261,9 @@ impl Header {
                     encoded_len,
                 });
             } else {
-                return Err(malformed("expected a stanza (\"-> \") or the MAC line (\"--- \")"));
+                return Err(malformed(
+                    "expected a stanza (\"-> \") or the MAC line (\"--- \")",
+                ));
             }
         }
     }
@@ -403,7 +408,9 @@ mod tests {
         assert!(
             matches!(
                 err,
-                Error::Format(FormatError::HeaderTooLarge { .. } | FormatError::TooManyStanzas { .. })
+                Error::Format(
+                    FormatError::HeaderTooLarge { .. } | FormatError::TooManyStanzas { .. }
+                )
             ),
             "{err:?}"
         );

@@ -30,7 +30,7 @@ pub mod armor;
 pub mod header;
 pub mod stream;
 
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 
 use crate::error::{Error, FormatError};
 use crate::passphrase::PassphraseRecipient;
@@ -137,7 +137,10 @@ impl<R: BufRead> Decryptor<R> {
 
     /// Whether the file is encrypted to a passphrase.
     pub fn is_passphrase(&self) -> bool {
-        self.header.stanzas().iter().any(|s| s.kind == SCRYPT_STANZA)
+        self.header
+            .stanzas()
+            .iter()
+            .any(|s| s.kind == SCRYPT_STANZA)
     }
 
     /// Validates every stanza of a known type, then tries each identity on each stanza.
@@ -189,4 +192,59 @@ fn read_exact_or<R: Read>(r: &mut R, buf: &mut [u8], what: &'static str) -> Resu
             Error::from_io(e)
         }
     })
+}
+/// Binary or armored input, detected from its first bytes.
+pub enum Input<R: BufRead> {
+    /// The binary format.
+    Binary(R),
+    /// ASCII armor, decoded on the fly.
+    Armored(BufReader<armor::ArmoredReader<R>>),
+}
+
+impl<R: BufRead> Input<R> {
+    /// Looks at the first bytes of `input` and decodes armor if present.
+    ///
+    /// # Errors
+    /// I/O errors while peeking.
+    pub fn detect(mut input: R) -> io::Result<Self> {
+        let armored = armor::is_armored(input.fill_buf()?);
+        Ok(if armored {
+            Input::Armored(BufReader::with_capacity(
+                stream::ENCRYPTED_CHUNK_LEN,
+                armor::ArmoredReader::new(input),
+            ))
+        } else {
+            Input::Binary(input)
+        })
+    }
+
+    /// Whether the input is armored.
+    pub fn is_armored(&self) -> bool {
+        matches!(self, Input::Armored(_))
+    }
+}
+
+impl<R: BufRead> Read for Input<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Input::Binary(r) => r.read(buf),
+            Input::Armored(r) => r.read(buf),
+        }
+    }
+}
+
+impl<R: BufRead> BufRead for Input<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        match self {
+            Input::Binary(r) => r.fill_buf(),
+            Input::Armored(r) => r.fill_buf(),
+        }
+    }
+
+    fn consume(&mut self, amt: usize) {
+        match self {
+            Input::Binary(r) => r.consume(amt),
+            Input::Armored(r) => r.consume(amt),
+        }
+    }
 }

@@ -201,7 +201,9 @@ impl<R: Read> StreamReader<R> {
         let len = self.enc.len();
         if len < TAG_LEN {
             return Err(if len == 0 && self.counter == 0 {
-                FormatError::Truncated { what: "payload: no chunks" }
+                FormatError::Truncated {
+                    what: "payload: no chunks",
+                }
             } else if len == 0 {
                 // A clean end after a non-last chunk: the last chunk was dropped.
                 FormatError::Truncated {

@@ -1,0 +1,40 @@
+//! Command-line grammar (clap derive). Parsing only: validation and work happen in each command.
+
+use clap::{Parser, Subcommand};
+
+use crate::decrypt::DecryptArgs;
+use crate::encrypt::EncryptArgs;
+use crate::inspect::InspectArgs;
+use crate::keygen::{KeygenArgs, PubkeyArgs};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  failure (bad input, wrong key, tampered file, I/O error); nothing partial is left at -o
+  2  usage error (unknown flag, missing or conflicting arguments)";
+
+/// angou (暗号): local encryption — age-compatible files, AEAD, key pairs.
+#[derive(Debug, Parser)]
+#[command(name = "angou", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show shared-key and key-pair encryption side by side, with timings from this machine
+    Demo,
+    /// Generate a key: X25519 (age), RSA or symmetric
+    Keygen(KeygenArgs),
+    /// Print the recipient (public key) of an identity file
+    Pubkey(PubkeyArgs),
+    /// Encrypt a file to recipients, keys or a passphrase (age v1 format by default)
+    #[command(after_help = EXIT_CODES)]
+    Encrypt(EncryptArgs),
+    /// Decrypt a file; writes nothing to -o unless the whole file verifies
+    #[command(after_help = EXIT_CODES)]
+    Decrypt(DecryptArgs),
+    /// Describe an encrypted file without any key
+    Inspect(InspectArgs),
+}

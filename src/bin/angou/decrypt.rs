@@ -1,0 +1,67 @@
+//! `angou decrypt`.
+
+use std::io::BufReader;
+use std::path::PathBuf;
+
+use angou::format::{Decryptor, Input};
+use angou::passphrase::PassphraseIdentity;
+use angou::recipient::Identity;
+
+use crate::failure::Failure;
+use crate::io::{InputSpec, OutputSpec};
+
+#[derive(Debug, clap::Args)]
+pub struct DecryptArgs {
+    /// Identity file: age identities (AGE-SECRET-KEY-1…) or a PEM RSA private key (repeatable)
+    #[arg(short = 'i', long = "identity", value_name = "IDENTITY_FILE")]
+    pub identities: Vec<PathBuf>,
+    /// Symmetric key file from `angou keygen -t symmetric` (repeatable)
+    #[arg(short = 'k', long = "key-file", value_name = "KEY_FILE")]
+    pub key_files: Vec<PathBuf>,
+    /// Read the passphrase from FILE (first line) instead of ANGOU_PASSPHRASE or a prompt
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Write to FILE (default: standard output). Nothing is left there unless the whole file verifies
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace OUTPUT if it exists
+    #[arg(long)]
+    pub force: bool,
+    /// No progress bar
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// File to decrypt, binary or armored (default or "-": standard input)
+    pub input: Option<PathBuf>,
+}
+
+pub fn run(args: DecryptArgs) -> Result<(), Failure> {
+    let mut identities: Vec<Box<dyn Identity>> = Vec::new();
+    for f in &args.identities {
+        identities.extend(crate::keys::load_identities(f)?);
+    }
+    for f in &args.key_files {
+        for k in crate::keys::load_symmetric_keys(f)? {
+            identities.push(Box::new(k));
+        }
+    }
+    let input = InputSpec::from_arg(args.input.as_deref());
+    let output = OutputSpec::plan(args.output.as_deref(), &input, args.force, false)?;
+    let reader = input.open(args.quiet)?;
+    let detected = Input::detect(BufReader::with_capacity(256 * 1024, reader))?;
+    let decryptor =
+        Decryptor::new(detected).map_err(|e| Failure::from(e).context(input.describe()))?;
+    if decryptor.is_passphrase() {
+        let pass = crate::passphrase::obtain(args.passphrase_file.as_deref(), false)?;
+        identities.push(Box::new(PassphraseIdentity::new(pass)));
+    } else if identities.is_empty() {
+        return Err(Failure::usage("no identities given").hint(
+            "pass -i IDENTITY_FILE or -k KEY_FILE (angou inspect shows who the file is for)",
+        ));
+    }
+    let mut plaintext = decryptor.decrypt(identities.iter().map(|b| b.as_ref()))?;
+    // File output goes to a temp file that is renamed only after the last chunk verifies;
+    // on any error `out` is dropped and the temp file removed.
+    let mut out = output.open()?;
+    crate::encrypt::pump(&mut plaintext, &mut out, &input)?;
+    out.commit()
+}

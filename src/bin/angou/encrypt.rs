@@ -1,0 +1,131 @@
+//! `angou encrypt`.
+
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+
+use angou::error::Error;
+use angou::format::Encryptor;
+use angou::format::armor::ArmoredWriter;
+use angou::format::header::PayloadCipher;
+use angou::recipient::Recipient;
+use zeroize::Zeroizing;
+
+use crate::failure::Failure;
+use crate::io::{InputSpec, OutputSpec};
+
+#[derive(Debug, clap::Args)]
+pub struct EncryptArgs {
+    /// Encrypt to RECIPIENT: an age1… X25519 recipient or a path to a PEM RSA public key (repeatable)
+    #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
+    pub recipients: Vec<String>,
+    /// Encrypt to every recipient listed in FILE (age1… lines and PEM public keys; repeatable)
+    #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
+    pub recipients_files: Vec<PathBuf>,
+    /// Encrypt to the symmetric key in KEY_FILE (from `angou keygen -t symmetric`; repeatable)
+    #[arg(short = 'k', long = "key-file", value_name = "KEY_FILE")]
+    pub key_files: Vec<PathBuf>,
+    /// Encrypt to a passphrase (prompted for, or from ANGOU_PASSPHRASE)
+    #[arg(short = 'p', long)]
+    pub passphrase: bool,
+    /// Encrypt to the passphrase in FILE (first line); implies -p
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// scrypt work factor (log2 N) for -p
+    #[arg(long, value_name = "N", default_value_t = angou::passphrase::DEFAULT_WORK_FACTOR,
+          value_parser = clap::value_parser!(u8).range(10..=22))]
+    pub work_factor: u8,
+    /// Payload cipher: chacha20-poly1305 (age v1, default) or aes-256-gcm (angou extension; age cannot read it)
+    #[arg(long, value_name = "CIPHER", default_value = "chacha20-poly1305")]
+    pub cipher: PayloadCipher,
+    /// Write PEM-style ASCII armor
+    #[arg(short = 'a', long)]
+    pub armor: bool,
+    /// Write to FILE (default: standard output)
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace OUTPUT if it exists
+    #[arg(long)]
+    pub force: bool,
+    /// No progress bar
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// File to encrypt (default or "-": standard input)
+    pub input: Option<PathBuf>,
+}
+
+pub fn run(args: EncryptArgs) -> Result<(), Failure> {
+    let use_passphrase = args.passphrase || args.passphrase_file.is_some();
+    let has_keys = !args.recipients.is_empty()
+        || !args.recipients_files.is_empty()
+        || !args.key_files.is_empty();
+    if use_passphrase && has_keys {
+        return Err(Failure::usage("a passphrase cannot be combined with recipients or keys")
+            .hint("age files protected by a passphrase have exactly one stanza; encrypt twice if you need both"));
+    }
+    if !use_passphrase && !has_keys {
+        return Err(Failure::usage("no recipients given")
+            .hint("add -r age1…, -r key.pub.pem, -R FILE, -k KEY_FILE or -p"));
+    }
+    // Parse and validate everything before touching the output.
+    let mut recipients: Vec<Box<dyn Recipient>> = Vec::new();
+    for r in &args.recipients {
+        recipients.push(crate::keys::parse_recipient_arg(r)?);
+    }
+    for f in &args.recipients_files {
+        recipients.extend(crate::keys::load_recipients_file(f)?);
+    }
+    for f in &args.key_files {
+        for k in crate::keys::load_symmetric_keys(f)? {
+            recipients.push(Box::new(k));
+        }
+    }
+    let input = InputSpec::from_arg(args.input.as_deref());
+    let output = OutputSpec::plan(args.output.as_deref(), &input, args.force, !args.armor)?;
+    let encryptor = if use_passphrase {
+        let pass = crate::passphrase::obtain(args.passphrase_file.as_deref(), true)?;
+        Encryptor::with_passphrase(
+            angou::passphrase::PassphraseRecipient::new(pass).with_work_factor(args.work_factor),
+        )
+    } else {
+        Encryptor::with_recipients(recipients.iter().map(|b| b.as_ref()))?
+    }
+    .with_cipher(args.cipher);
+
+    let mut reader = input.open(args.quiet)?;
+    let mut out = output.open()?;
+    if args.armor {
+        let armored = ArmoredWriter::new(&mut out)?;
+        let mut w = encryptor.wrap_output(armored)?;
+        pump(&mut reader, &mut w, &input)?;
+        w.finish()?.finish()?;
+    } else {
+        let mut w = encryptor.wrap_output(&mut out)?;
+        pump(&mut reader, &mut w, &input)?;
+        w.finish()?;
+    }
+    out.commit()
+}
+
+/// Copies all of `reader` into `writer` in large blocks; the buffer is zeroized after.
+pub fn pump(
+    reader: &mut dyn Read,
+    writer: &mut dyn Write,
+    input: &InputSpec,
+) -> Result<(), Failure> {
+    let mut buf = Zeroizing::new(vec![0u8; 256 * 1024]);
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(match Error::from_io(e) {
+                    Error::Io(e) => Failure::new(format!("cannot read {}: {e}", input.describe()))
+                        .hint("check the input file and the device"),
+                    other => Failure::from(other),
+                });
+            }
+        };
+        writer.write_all(&buf[..n])?;
+    }
+}

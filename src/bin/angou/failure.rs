@@ -1,0 +1,114 @@
+//! What the CLI reports when a command fails: one line of what, one line of what to do.
+
+use std::fmt;
+
+use angou::error::{AeadError, Error, FormatError, KeyError};
+
+/// Exit code for a failed operation.
+pub const EXIT_FAILURE: i32 = 1;
+/// Exit code for a usage error (bad flags or arguments).
+pub const EXIT_USAGE: i32 = 2;
+
+/// A failed command: printed as `error: <message>` and, when present, `hint: <hint>`.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub hint: Option<String>,
+    pub code: i32,
+}
+
+impl Failure {
+    pub fn new(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            hint: None,
+            code: EXIT_FAILURE,
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: EXIT_USAGE,
+            ..Failure::new(message)
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Prefixes the message with context, e.g. a file name.
+    pub fn context(mut self, what: impl fmt::Display) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+}
+
+fn hint_for(err: &Error) -> Option<&'static str> {
+    Some(match err {
+        Error::Format(f) => match f {
+            FormatError::Empty => "check that the input is the encrypted file",
+            FormatError::UnknownVersion { .. } => {
+                "the input is not an age or angou encrypted file (or was made by a newer version)"
+            }
+            FormatError::NoMatch => {
+                "pass the identity the file was encrypted to with -i, a key with -k, or the passphrase"
+            }
+            FormatError::HeaderMac | FormatError::PayloadAuthentication => {
+                "the file is corrupt or was tampered with; no plaintext was kept"
+            }
+            FormatError::Truncated { .. } => "the file is incomplete; fetch or copy it again",
+            FormatError::TrailingData => {
+                "extra bytes follow the encrypted data; the file was modified"
+            }
+            FormatError::MixedScrypt => "encrypt to a passphrase alone, or to keys alone",
+            FormatError::WorkFactorTooLarge { .. } => {
+                "the passphrase stanza demands more work than angou allows; it may be a denial-of-service file"
+            }
+            FormatError::NoRecipients => "add -r RECIPIENT, -R FILE, -k KEY_FILE or -p",
+            _ => "the file does not follow the age format; it may be corrupt",
+        },
+        Error::Key(k) => match k {
+            KeyError::KeyTooSmall { .. } => {
+                "use an RSA key of at least 2048 bits (angou keygen -t rsa-3072)"
+            }
+            KeyError::UnsupportedKeySize { .. } => "use rsa-2048, rsa-3072 or rsa-4096",
+            KeyError::UnwrapFailed => "this key does not match the file, or the file was modified",
+            KeyError::LowOrderPoint => "the file or recipient is malicious or corrupt",
+            KeyError::InvalidEncoding { .. } => "check the key text; it must be copied whole",
+            _ => return None,
+        },
+        Error::Aead(AeadError::Authentication) => "wrong key, or the data was modified",
+        Error::Io(_) => "check the paths, permissions and free space",
+        Error::Rng => "the operating system's random source is unavailable",
+        _ => return None,
+    })
+}
+
+impl From<Error> for Failure {
+    fn from(err: Error) -> Self {
+        let hint = hint_for(&err);
+        let mut f = Failure::new(err.to_string());
+        f.hint = hint.map(str::to_owned);
+        f
+    }
+}
+
+impl From<KeyError> for Failure {
+    fn from(err: KeyError) -> Self {
+        Failure::from(Error::from(err))
+    }
+}
+
+impl From<FormatError> for Failure {
+    fn from(err: FormatError) -> Self {
+        Failure::from(Error::from(err))
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(err: std::io::Error) -> Self {
+        Failure::from(Error::from_io(err))
+    }
+}
