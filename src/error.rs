@@ -164,7 +164,9 @@ pub enum FormatError {
     #[error("input is empty, expected an encrypted file")]
     Empty,
     /// The first line is not a version this build reads.
-    #[error("unsupported format version line {found:?}, expected \"age-encryption.org/v1\" or \"angou.dev/v1/aes-256-gcm\"")]
+    #[error(
+        "unsupported format version line {found:?}, expected \"age-encryption.org/v1\" or \"angou.dev/v1/aes-256-gcm\""
+    )]
     UnknownVersion {
         /// The first line (at most 64 characters of it), printable ASCII only.
         found: String,
@@ -207,7 +209,9 @@ pub enum FormatError {
         max: u8,
     },
     /// The header MAC did not verify: the header was modified, or the file key is wrong.
-    #[error("header authentication failed: the header was modified or the file was crafted to deceive")]
+    #[error(
+        "header authentication failed: the header was modified or the file was crafted to deceive"
+    )]
     HeaderMac,
     /// No identity could unwrap any stanza.
     #[error("no identity matched any of the file's recipients")]

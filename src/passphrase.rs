@@ -5,10 +5,12 @@
 //! file key. Stanza: `-> scrypt <base64 salt> <work factor in decimal>`. A passphrase stanza
 //! must be the only stanza of its file.
 
-use crate::b64::{decode_b64, encode_b64};
 use crate::aead::Key;
+use crate::b64::{decode_b64, encode_b64};
 use crate::error::{Error, FormatError};
-use crate::recipient::{Identity, Recipient, SCRYPT_STANZA, Stanza, check_stanza, open_file_key, seal_file_key};
+use crate::recipient::{
+    Identity, Recipient, SCRYPT_STANZA, Stanza, check_stanza, open_file_key, seal_file_key,
+};
 use crate::secret::{FileKey, SecretArray, SecretVec, random_array};
 
 /// Salt prefix (scrypt's salt is this label followed by the stanza's 16 random bytes).
@@ -24,7 +26,11 @@ pub(crate) fn parse_work_factor(text: &str) -> Result<u8, FormatError> {
         kind: SCRYPT_STANZA,
         reason: "work factor must be a decimal number from 1 to 63 without leading zeros",
     };
-    if text.is_empty() || text.len() > 2 || !text.bytes().all(|b| b.is_ascii_digit()) || text.starts_with('0') {
+    if text.is_empty()
+        || text.len() > 2
+        || !text.bytes().all(|b| b.is_ascii_digit())
+        || text.starts_with('0')
+    {
         return Err(err);
     }
     match text.parse::<u8>() {
@@ -36,16 +42,22 @@ pub(crate) fn parse_work_factor(text: &str) -> Result<u8, FormatError> {
 fn derive(passphrase: &SecretVec, salt: &[u8; 16], work_factor: u8) -> Result<Key, Error> {
     let mut full_salt = SCRYPT_LABEL.to_vec();
     full_salt.extend_from_slice(salt);
-    let params = scrypt::Params::new(work_factor, 8, 1).map_err(|_| FormatError::MalformedStanza {
-        kind: SCRYPT_STANZA,
-        reason: "work factor out of range",
-    })?;
-    let mut okm = SecretArray::<32>::zeroed();
-    scrypt::scrypt(passphrase.expose_secret(), &full_salt, &params, okm.expose_secret_mut())
-        .map_err(|_| FormatError::MalformedStanza {
+    let params =
+        scrypt::Params::new(work_factor, 8, 1).map_err(|_| FormatError::MalformedStanza {
             kind: SCRYPT_STANZA,
-            reason: "scrypt rejected its parameters",
+            reason: "work factor out of range",
         })?;
+    let mut okm = SecretArray::<32>::zeroed();
+    scrypt::scrypt(
+        passphrase.expose_secret(),
+        &full_salt,
+        &params,
+        okm.expose_secret_mut(),
+    )
+    .map_err(|_| FormatError::MalformedStanza {
+        kind: SCRYPT_STANZA,
+        reason: "scrypt rejected its parameters",
+    })?;
     Ok(Key::from_secret(okm))
 }
 

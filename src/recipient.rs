@@ -98,7 +98,11 @@ pub fn check_stanza(stanza: &Stanza) -> Result<(), FormatError> {
             if stanza.args.len() != 1 {
                 return Err(stanza_err(kind, "expected exactly one argument"));
             }
-            arg_bytes::<32>(&stanza.args[0], kind, "ephemeral share is not 32 bytes of canonical base64")?;
+            arg_bytes::<32>(
+                &stanza.args[0],
+                kind,
+                "ephemeral share is not 32 bytes of canonical base64",
+            )?;
             if stanza.body.len() != WRAPPED_FILE_KEY_LEN {
                 return Err(stanza_err(kind, "body is not 32 bytes"));
             }
@@ -108,7 +112,11 @@ pub fn check_stanza(stanza: &Stanza) -> Result<(), FormatError> {
             if stanza.args.len() != 2 {
                 return Err(stanza_err(kind, "expected a salt and a work factor"));
             }
-            arg_bytes::<16>(&stanza.args[0], kind, "salt is not 16 bytes of canonical base64")?;
+            arg_bytes::<16>(
+                &stanza.args[0],
+                kind,
+                "salt is not 16 bytes of canonical base64",
+            )?;
             crate::passphrase::parse_work_factor(&stanza.args[1])?;
             if stanza.body.len() != WRAPPED_FILE_KEY_LEN {
                 return Err(stanza_err(kind, "body is not 32 bytes"));
@@ -117,12 +125,22 @@ pub fn check_stanza(stanza: &Stanza) -> Result<(), FormatError> {
         RSA_STANZA => {
             let kind = RSA_STANZA;
             if stanza.args.len() != 1 {
-                return Err(stanza_err(kind, "expected exactly one argument (key fingerprint)"));
+                return Err(stanza_err(
+                    kind,
+                    "expected exactly one argument (key fingerprint)",
+                ));
             }
-            arg_bytes::<RSA_FINGERPRINT_LEN>(&stanza.args[0], kind, "fingerprint is not 8 bytes of canonical base64")?;
+            arg_bytes::<RSA_FINGERPRINT_LEN>(
+                &stanza.args[0],
+                kind,
+                "fingerprint is not 8 bytes of canonical base64",
+            )?;
             let n = stanza.body.len();
             if !(rsa::MIN_BITS / 8..=rsa::MAX_BITS / 8).contains(&n) {
-                return Err(stanza_err(kind, "body is not an RSA ciphertext of 2048 to 8192 bits"));
+                return Err(stanza_err(
+                    kind,
+                    "body is not an RSA ciphertext of 2048 to 8192 bits",
+                ));
             }
         }
         SYMMETRIC_STANZA => {
@@ -130,8 +148,16 @@ pub fn check_stanza(stanza: &Stanza) -> Result<(), FormatError> {
             if stanza.args.len() != 2 {
                 return Err(stanza_err(kind, "expected a key id and a salt"));
             }
-            arg_bytes::<SYMMETRIC_ID_LEN>(&stanza.args[0], kind, "key id is not 8 bytes of canonical base64")?;
-            arg_bytes::<16>(&stanza.args[1], kind, "salt is not 16 bytes of canonical base64")?;
+            arg_bytes::<SYMMETRIC_ID_LEN>(
+                &stanza.args[0],
+                kind,
+                "key id is not 8 bytes of canonical base64",
+            )?;
+            arg_bytes::<16>(
+                &stanza.args[1],
+                kind,
+                "salt is not 16 bytes of canonical base64",
+            )?;
             if stanza.body.len() != WRAPPED_FILE_KEY_LEN {
                 return Err(stanza_err(kind, "body is not 32 bytes"));
             }
@@ -144,11 +170,8 @@ pub fn check_stanza(stanza: &Stanza) -> Result<(), FormatError> {
 /// Seals a file key under a single-use wrap key (zero nonce): the age body construction.
 pub(crate) fn seal_file_key(wrap_key: &Key, file_key: &FileKey) -> Result<Vec<u8>, Error> {
     let mut body = file_key.expose_secret().to_vec();
-    let tag = LessSafeKey::new(Algorithm::ChaCha20Poly1305, wrap_key).seal_in_place_detached(
-        &[0u8; 12],
-        b"",
-        &mut body,
-    )?;
+    let tag = LessSafeKey::new(Algorithm::ChaCha20Poly1305, wrap_key)
+        .seal_in_place_detached(&[0u8; 12], b"", &mut body)?;
     body.extend_from_slice(&tag);
     Ok(body)
 }
@@ -235,7 +258,9 @@ impl Identity for rsa::PrivateKey {
         // The fingerprint names this key: from here on a failure is an error, not "not mine".
         let result = self
             .decrypt(RSA_STANZA.as_bytes(), &stanza.body)
-            .and_then(|pt| FileKey::from_slice(pt.expose_secret()).map_err(|_| KeyError::UnwrapFailed));
+            .and_then(|pt| {
+                FileKey::from_slice(pt.expose_secret()).map_err(|_| KeyError::UnwrapFailed)
+            });
         Some(result.map_err(|_| KeyError::UnwrapFailed.into()))
     }
 }
@@ -262,7 +287,9 @@ impl SymmetricKey {
     /// [`KeyError::InvalidEncoding`]; never includes key material.
     pub fn parse(s: &str) -> Result<Self, KeyError> {
         let bytes = x25519::bech32_decode(s, SYMMETRIC_HRP, "symmetric key")?;
-        Ok(SymmetricKey(Key::from_secret(SecretArray::from_slice(&bytes)?)))
+        Ok(SymmetricKey(Key::from_secret(SecretArray::from_slice(
+            &bytes,
+        )?)))
     }
 
     /// The `ANGOU-SYMMETRIC-KEY-1…` encoding, zeroized on drop.
@@ -278,7 +305,8 @@ impl SymmetricKey {
     fn derive(&self, salt: Option<&[u8]>, label: &[u8]) -> SecretArray<32> {
         let mut okm = SecretArray::<32>::zeroed();
         // 32 bytes never exceeds HKDF-SHA-256's output limit.
-        let _ = Hkdf::<Sha256>::new(salt, self.0.expose_secret()).expand(label, okm.expose_secret_mut());
+        let _ = Hkdf::<Sha256>::new(salt, self.0.expose_secret())
+            .expand(label, okm.expose_secret_mut());
         okm
     }
 
@@ -325,6 +353,8 @@ impl Identity for SymmetricKey {
             return None;
         }
         let salt: [u8; 16] = decode_b64(&stanza.args[1])?.try_into().ok()?;
-        Some(open_file_key(&self.wrap_key(&salt), &stanza.body).ok_or(KeyError::UnwrapFailed.into()))
+        Some(
+            open_file_key(&self.wrap_key(&salt), &stanza.body).ok_or(KeyError::UnwrapFailed.into()),
+        )
     }
 }

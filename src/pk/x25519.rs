@@ -64,7 +64,11 @@ pub struct WrappedKey {
     pub body: [u8; WRAPPED_LEN],
 }
 
-pub(crate) fn bech32_decode(s: &str, hrp: &str, what: &'static str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+pub(crate) fn bech32_decode(
+    s: &str,
+    hrp: &str,
+    what: &'static str,
+) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     let invalid = |reason| KeyError::InvalidEncoding { what, reason };
     let parsed = CheckedHrpstring::new::<Bech32>(s).map_err(|_| invalid("not valid bech32"))?;
     if !parsed.hrp().to_lowercase().eq(hrp) {

@@ -62,6 +62,6 @@ pub fn run(args: DecryptArgs) -> Result<(), Failure> {
     // File output goes to a temp file that is renamed only after the last chunk verifies;
     // on any error `out` is dropped and the temp file removed.
     let mut out = output.open()?;
-    crate::encrypt::pump(&mut plaintext, &mut out, &input)?;
+    plaintext.copy_to(&mut out).map_err(Failure::from)?;
     out.commit()
 }

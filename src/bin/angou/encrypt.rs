@@ -1,6 +1,6 @@
 //! `angou encrypt`.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::path::PathBuf;
 
 use angou::error::Error;
@@ -8,7 +8,6 @@ use angou::format::Encryptor;
 use angou::format::armor::ArmoredWriter;
 use angou::format::header::PayloadCipher;
 use angou::recipient::Recipient;
-use zeroize::Zeroizing;
 
 use crate::failure::Failure;
 use crate::io::{InputSpec, OutputSpec};
@@ -96,36 +95,22 @@ pub fn run(args: EncryptArgs) -> Result<(), Failure> {
     if args.armor {
         let armored = ArmoredWriter::new(&mut out)?;
         let mut w = encryptor.wrap_output(armored)?;
-        pump(&mut reader, &mut w, &input)?;
+        w.copy_from(&mut reader)
+            .map_err(|e| read_failure(e, &input))?;
         w.finish()?.finish()?;
     } else {
         let mut w = encryptor.wrap_output(&mut out)?;
-        pump(&mut reader, &mut w, &input)?;
+        w.copy_from(&mut reader)
+            .map_err(|e| read_failure(e, &input))?;
         w.finish()?;
     }
     out.commit()
 }
 
-/// Copies all of `reader` into `writer` in large blocks; the buffer is zeroized after.
-pub fn pump(
-    reader: &mut dyn Read,
-    writer: &mut dyn Write,
-    input: &InputSpec,
-) -> Result<(), Failure> {
-    let mut buf = Zeroizing::new(vec![0u8; 256 * 1024]);
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(match Error::from_io(e) {
-                    Error::Io(e) => Failure::new(format!("cannot read {}: {e}", input.describe()))
-                        .hint("check the input file and the device"),
-                    other => Failure::from(other),
-                });
-            }
-        };
-        writer.write_all(&buf[..n])?;
+fn read_failure(e: io::Error, input: &InputSpec) -> Failure {
+    match Error::from_io(e) {
+        Error::Io(e) => Failure::new(format!("cannot encrypt {}: {e}", input.describe()))
+            .hint("check the input file, the output device and free space"),
+        other => Failure::from(other),
     }
 }

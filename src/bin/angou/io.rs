@@ -130,10 +130,18 @@ impl OutputSpec {
     /// Opens the output. For a file this is a temp file beside the target.
     pub fn open(&self) -> Result<Output, Failure> {
         match self {
-            OutputSpec::Stdout => Ok(Output::Stdout(BufWriter::with_capacity(
-                256 * 1024,
-                io::stdout(),
-            ))),
+            OutputSpec::Stdout => {
+                // A duplicate of fd 1 as a plain File: no line buffering, no lock per write.
+                use std::os::fd::AsFd;
+                let fd = io::stdout()
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .map_err(|e| Failure::new(format!("cannot use standard output: {e}")))?;
+                Ok(Output::Stdout(BufWriter::with_capacity(
+                    256 * 1024,
+                    File::from(fd),
+                )))
+            }
             OutputSpec::File { path, force } => {
                 let dir = match path.parent() {
                     Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -160,7 +168,7 @@ impl OutputSpec {
 
 /// An open output. Dropping a file output without [`Output::commit`] deletes the temp file.
 pub enum Output {
-    Stdout(BufWriter<io::Stdout>),
+    Stdout(BufWriter<File>),
     File {
         writer: BufWriter<NamedTempFile>,
         path: PathBuf,
