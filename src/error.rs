@@ -24,7 +24,14 @@ pub enum Error {
     Format(#[from] FormatError),
     /// Reading or writing failed.
     #[error("i/o error: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for Error {
+    /// Recovers an angou error carried inside an I/O error (see [`Error::from_io`]).
+    fn from(err: std::io::Error) -> Self {
+        Error::from_io(err)
+    }
 }
 
 impl Error {
