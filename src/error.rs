@@ -1,4 +1,4 @@
-//! Errors: one top-level [`Error`] and one enum per area.
+//! Errors: one top-level [`enum@Error`] and one enum per area.
 //!
 //! Authentication failures are a single variant whatever their cause (wrong key,
 //! wrong associated data, a flipped bit): an attacker learns nothing from which.

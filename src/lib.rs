@@ -49,3 +49,8 @@ pub mod recipient;
 pub mod secret;
 
 pub use error::{AeadError, Error, FormatError, KeyError};
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
