@@ -390,3 +390,40 @@ fn help_documents_exit_codes_and_usage_errors_exit_2() {
     );
     assert_eq!(run(angou().arg("--no-such-flag")).code, 2);
 }
+
+/// Binary output to a terminal is refused; `script` gives the command a pseudo-terminal.
+#[test]
+fn refuses_binary_output_to_a_terminal() {
+    let e = Env::new();
+    e.keygen("x25519", "id");
+    let plain = e.write("plain", b"hello");
+    let bin = assert_cmd::cargo::cargo_bin("angou");
+    let inner = format!(
+        "{} encrypt -r {} {}; echo exit=$?",
+        bin.display(),
+        e.recipient("id"),
+        plain.display()
+    );
+    let out = StdCommand::new("script")
+        .args(["-qec", &inner, "/dev/null"])
+        .output()
+        .expect("the `script` command (util-linux) is needed for this test");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("refusing to write binary output to a terminal"),
+        "{text}"
+    );
+    assert!(text.contains("exit=2"), "{text}");
+    // With -a the same command writes armor to the terminal.
+    let armored = format!(
+        "{} encrypt -a -r {} {}",
+        bin.display(),
+        e.recipient("id"),
+        plain.display()
+    );
+    let out = StdCommand::new("script")
+        .args(["-qec", &armored, "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("-----BEGIN AGE ENCRYPTED FILE-----"));
+}

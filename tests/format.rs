@@ -1,0 +1,442 @@
+//! The file format through the library API: sizes, recipients, and the tamper matrix.
+//! Every failure case checks the error variant and that nothing unverified was released.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::sync::OnceLock;
+
+use angou::error::{Error, FormatError};
+use angou::format::header::{Header, PayloadCipher, Stanza};
+use angou::format::stream::{CHUNK_LEN, ENCRYPTED_CHUNK_LEN, PAYLOAD_NONCE_LEN};
+use angou::format::{Decryptor, Encryptor};
+use angou::passphrase::{PassphraseIdentity, PassphraseRecipient};
+use angou::pk::{rsa, x25519};
+use angou::recipient::{Identity, Recipient, SymmetricKey};
+use angou::secret::{FileKey, SecretVec};
+use proptest::prelude::*;
+
+const SIZES: [usize; 7] = [
+    0,
+    1,
+    CHUNK_LEN - 1,
+    CHUNK_LEN,
+    CHUNK_LEN + 1,
+    3 * CHUNK_LEN,
+    3 * CHUNK_LEN + 17,
+];
+
+fn data(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 13 % 241) as u8).collect()
+}
+
+fn rsa_key() -> &'static rsa::PrivateKey {
+    static KEY: OnceLock<rsa::PrivateKey> = OnceLock::new();
+    KEY.get_or_init(|| rsa::PrivateKey::generate(2048).unwrap())
+}
+
+fn encrypt(
+    recipients: &[&dyn Recipient],
+    cipher: PayloadCipher,
+    plain: &[u8],
+    piece: usize,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut w = Encryptor::with_recipients(recipients.iter().copied())
+        .unwrap()
+        .with_cipher(cipher)
+        .wrap_output(&mut out)
+        .unwrap();
+    for p in plain.chunks(piece.max(1)) {
+        w.write_all(p).unwrap();
+    }
+    w.finish().unwrap();
+    out
+}
+
+/// Decrypts, returning the result and every byte released before it.
+fn decrypt(file: &[u8], identity: &dyn Identity) -> (Result<(), Error>, Vec<u8>) {
+    let mut released = Vec::new();
+    let result = (|| {
+        let mut r = Decryptor::new(file)?.decrypt([identity])?;
+        let mut buf = [0u8; 8192];
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => released.extend_from_slice(&buf[..n]),
+                Err(e) => return Err(Error::from(e)),
+            }
+        }
+    })();
+    (result, released)
+}
+
+#[test]
+fn round_trips_every_size_cipher_and_recipient_kind() {
+    let x = x25519::SecretKey::generate().unwrap();
+    let sym = SymmetricKey::generate().unwrap();
+    let rsa = rsa_key();
+    let (xp, rp) = (x.public_key(), rsa.public_key());
+    for cipher in [PayloadCipher::ChaCha20Poly1305, PayloadCipher::Aes256Gcm] {
+        for len in SIZES {
+            let plain = data(len);
+            let file = encrypt(&[&xp, &rp, &sym], cipher, &plain, 7919);
+            let same = encrypt(&[&xp], cipher, &plain, 1 << 20);
+            assert_eq!(
+                file.len() - Decryptor::new(&file[..]).unwrap().header().encoded_len(),
+                same.len() - Decryptor::new(&same[..]).unwrap().header().encoded_len(),
+                "payload length depends only on the plaintext"
+            );
+            for id in [&x as &dyn Identity, rsa, &sym] {
+                let (r, out) = decrypt(&file, id);
+                r.unwrap();
+                assert_eq!(out, plain, "len {len} {cipher:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn passphrase_round_trip_and_wrong_passphrase() {
+    let r = PassphraseRecipient::new(SecretVec::from_vec(b"pw".to_vec())).with_work_factor(10);
+    let file = encrypt(&[&r], PayloadCipher::ChaCha20Poly1305, &data(5000), 100);
+    let good = PassphraseIdentity::new(SecretVec::from_vec(b"pw".to_vec()));
+    let (res, out) = decrypt(&file, &good);
+    res.unwrap();
+    assert_eq!(out, data(5000));
+    let bad = PassphraseIdentity::new(SecretVec::from_vec(b"pW".to_vec()));
+    let (res, out) = decrypt(&file, &bad);
+    assert!(
+        matches!(res, Err(Error::Format(FormatError::NoMatch))),
+        "{res:?}"
+    );
+    assert!(out.is_empty());
+}
+
+fn payload_start(file: &[u8]) -> usize {
+    Decryptor::new(file).unwrap().header().encoded_len() + PAYLOAD_NONCE_LEN
+}
+
+/// A four-chunk file (the last one short) and the identity that opens it.
+fn four_chunks() -> (Vec<u8>, Vec<u8>, x25519::SecretKey) {
+    let id = x25519::SecretKey::generate().unwrap();
+    let plain = data(3 * CHUNK_LEN + 1000);
+    let file = encrypt(
+        &[&id.public_key()],
+        PayloadCipher::ChaCha20Poly1305,
+        &plain,
+        65536,
+    );
+    (file, plain, id)
+}
+
+fn chunk(file: &[u8], i: usize) -> std::ops::Range<usize> {
+    let start = payload_start(file) + i * ENCRYPTED_CHUNK_LEN;
+    start..(start + ENCRYPTED_CHUNK_LEN).min(file.len())
+}
+
+fn assert_fails(
+    file: &[u8],
+    id: &dyn Identity,
+    released_chunks: usize,
+    plain: &[u8],
+    what: &str,
+) -> Error {
+    let (res, out) = decrypt(file, id);
+    let err = res.expect_err(what);
+    let max = (released_chunks * CHUNK_LEN).min(plain.len());
+    assert!(
+        out.len() <= max && plain.starts_with(&out),
+        "{what}: released unverified data"
+    );
+    err
+}
+
+#[test]
+fn flipped_bytes_in_header_nonce_chunks_and_tags() {
+    let (file, plain, id) = four_chunks();
+    let header_len = Decryptor::new(&file[..]).unwrap().header().encoded_len();
+    // Each header line, the MAC, and the payload nonce.
+    let mut positions: Vec<usize> = file[..header_len]
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i.saturating_sub(3))
+        .collect();
+    positions.push(header_len + 3);
+    for at in positions {
+        let mut bad = file.clone();
+        bad[at] ^= 0x01;
+        let err = assert_fails(&bad, &id, 0, &plain, &format!("header/nonce flip at {at}"));
+        assert!(
+            matches!(
+                err,
+                Error::Format(
+                    FormatError::HeaderMac
+                        | FormatError::NoMatch
+                        | FormatError::MalformedHeader { .. }
+                        | FormatError::MalformedStanza { .. }
+                        | FormatError::UnknownVersion { .. }
+                        | FormatError::PayloadAuthentication
+                )
+            ),
+            "{at}: {err:?}"
+        );
+    }
+    for i in 0..4 {
+        let r = chunk(&file, i);
+        for at in [r.start, r.start + 1000.min(r.len() - 17), r.end - 1] {
+            let mut bad = file.clone();
+            bad[at] ^= 0x80;
+            let err = assert_fails(&bad, &id, i, &plain, &format!("chunk {i} flip at {at}"));
+            assert!(
+                matches!(err, Error::Format(FormatError::PayloadAuthentication)),
+                "{err:?}"
+            );
+            let (_, out) = decrypt(&bad, &id);
+            assert_eq!(
+                out.len(),
+                i * CHUNK_LEN,
+                "verified chunks before {i} are released"
+            );
+        }
+    }
+}
+
+#[test]
+fn truncation_at_every_boundary() {
+    let (file, plain, id) = four_chunks();
+    let start = payload_start(&file);
+    let mut cuts = vec![
+        0,
+        1,
+        20,
+        start - PAYLOAD_NONCE_LEN - 1,
+        start - PAYLOAD_NONCE_LEN,
+        start - 1,
+        start,
+    ];
+    for i in 1..4 {
+        let b = start + i * ENCRYPTED_CHUNK_LEN;
+        cuts.extend([b - 1, b, b + 1, b + 16]);
+    }
+    cuts.push(file.len() - 1);
+    for cut in cuts {
+        let err = assert_fails(&file[..cut], &id, 3, &plain, &format!("cut at {cut}"));
+        assert!(
+            matches!(
+                err,
+                Error::Format(
+                    FormatError::Empty
+                        | FormatError::Truncated { .. }
+                        | FormatError::PayloadAuthentication
+                        | FormatError::UnknownVersion { .. }
+                )
+            ),
+            "cut {cut}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn reordered_duplicated_dropped_chunks_and_trailing_data() {
+    let (file, plain, id) = four_chunks();
+    let start = payload_start(&file);
+    let c = |i: usize| file[chunk(&file, i)].to_vec();
+    let build = |order: &[usize]| {
+        let mut f = file[..start].to_vec();
+        for &i in order {
+            f.extend(c(i));
+        }
+        f
+    };
+    for (order, what) in [
+        (vec![1, 0, 2, 3], "swap first two"),
+        (vec![0, 0, 1, 2, 3], "duplicate first"),
+        (vec![0, 2, 3], "drop second"),
+        (vec![0, 1, 2], "drop last"),
+        (vec![0, 1, 3], "drop third"),
+        (vec![0, 1, 2, 3, 3], "duplicate last"),
+    ] {
+        let err = assert_fails(&build(&order), &id, 3, &plain, what);
+        assert!(
+            matches!(
+                err,
+                Error::Format(
+                    FormatError::PayloadAuthentication
+                        | FormatError::Truncated { .. }
+                        | FormatError::TrailingData
+                )
+            ),
+            "{what}: {err:?}"
+        );
+    }
+    for extra in [1usize, 100, ENCRYPTED_CHUNK_LEN] {
+        let mut f = file.clone();
+        f.extend(vec![0u8; extra]);
+        assert_fails(&f, &id, 4, &plain, &format!("{extra} trailing bytes"));
+    }
+    // A full last chunk followed by data is named precisely.
+    let id2 = x25519::SecretKey::generate().unwrap();
+    let full = encrypt(
+        &[&id2.public_key()],
+        PayloadCipher::ChaCha20Poly1305,
+        &data(CHUNK_LEN),
+        999,
+    );
+    let mut f = full.clone();
+    f.push(0);
+    let err = assert_fails(&f, &id2, 1, &data(CHUNK_LEN), "trailing after full chunk");
+    assert!(
+        matches!(err, Error::Format(FormatError::TrailingData)),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_writer_dropped_without_finish_yields_an_undecryptable_file() {
+    for len in [0, 1, CHUNK_LEN, 2 * CHUNK_LEN + 5, 40 * CHUNK_LEN] {
+        let id = x25519::SecretKey::generate().unwrap();
+        let mut out = Vec::new();
+        {
+            let mut w = Encryptor::with_recipients([&id.public_key() as &dyn Recipient])
+                .unwrap()
+                .wrap_output(&mut out)
+                .unwrap();
+            w.write_all(&data(len)).unwrap();
+            // dropped here, no finish()
+        }
+        let (res, _) = decrypt(&out, &id);
+        assert!(res.is_err(), "len {len}: an unfinished file decrypted");
+    }
+}
+
+#[test]
+fn wrong_identity_unknown_stanzas_mixed_scrypt_and_version_swaps() {
+    let (file, plain, _) = four_chunks();
+    let other = x25519::SecretKey::generate().unwrap();
+    let err = assert_fails(&file, &other, 0, &plain, "wrong identity");
+    assert!(matches!(err, Error::Format(FormatError::NoMatch)));
+    let fk = FileKey::generate().unwrap();
+    let unknown = Stanza {
+        kind: "example.com/unknown".into(),
+        args: vec!["a".into()],
+        body: vec![1, 2, 3],
+    };
+    let mut f = Header::encode(PayloadCipher::ChaCha20Poly1305, &[unknown.clone()], &fk).unwrap();
+    f.extend([0u8; 100]);
+    let (res, _) = decrypt(&f, &other);
+    assert!(
+        matches!(res, Err(Error::Format(FormatError::NoMatch))),
+        "{res:?}"
+    );
+    // scrypt beside another stanza is refused, by the encryptor and the decryptor.
+    let pr = PassphraseRecipient::new(SecretVec::from_vec(b"x".to_vec())).with_work_factor(10);
+    let err = Encryptor::with_recipients([&pr as &dyn Recipient, &other.public_key()])
+        .unwrap()
+        .wrap_output(Vec::new())
+        .err()
+        .unwrap();
+    assert!(
+        matches!(err, Error::Format(FormatError::MixedScrypt)),
+        "{err:?}"
+    );
+    let scrypt = Stanza {
+        kind: "scrypt".into(),
+        args: vec!["AAAAAAAAAAAAAAAAAAAAAA".into(), "10".into()],
+        body: vec![0; 32],
+    };
+    let mut f = Header::encode(PayloadCipher::ChaCha20Poly1305, &[scrypt, unknown], &fk).unwrap();
+    f.extend([0u8; 100]);
+    let (res, _) = decrypt(
+        &f,
+        &PassphraseIdentity::new(SecretVec::from_vec(b"x".to_vec())),
+    );
+    assert!(
+        matches!(res, Err(Error::Format(FormatError::MixedScrypt))),
+        "{res:?}"
+    );
+    // Swapping the version line between the age and AES variants breaks the MAC.
+    let id = x25519::SecretKey::generate().unwrap();
+    for (cipher, from, to) in [
+        (
+            PayloadCipher::ChaCha20Poly1305,
+            "age-encryption.org/v1",
+            "angou.dev/v1/aes-256-gcm",
+        ),
+        (
+            PayloadCipher::Aes256Gcm,
+            "angou.dev/v1/aes-256-gcm",
+            "age-encryption.org/v1",
+        ),
+    ] {
+        let f = encrypt(&[&id.public_key()], cipher, b"downgrade me", 5);
+        let mut swapped = to.as_bytes().to_vec();
+        swapped.extend_from_slice(&f[from.len()..]);
+        let (res, out) = decrypt(&swapped, &id);
+        assert!(
+            matches!(res, Err(Error::Format(FormatError::HeaderMac))),
+            "{res:?}"
+        );
+        assert!(out.is_empty());
+    }
+    let mut v2 = b"age-encryption.org/v2".to_vec();
+    v2.extend_from_slice(&file[21..]);
+    let (res, _) = decrypt(&v2, &id);
+    assert!(
+        matches!(res, Err(Error::Format(FormatError::UnknownVersion { .. }))),
+        "{res:?}"
+    );
+    let (res, _) = decrypt(b"", &id);
+    assert!(
+        matches!(res, Err(Error::Format(FormatError::Empty))),
+        "{res:?}"
+    );
+}
+
+#[test]
+fn too_many_stanzas_and_non_canonical_bodies() {
+    let fk = FileKey::generate().unwrap();
+    let s = Stanza {
+        kind: "x".into(),
+        args: vec![],
+        body: vec![],
+    };
+    let many = vec![s; 257];
+    let f = Header::encode(PayloadCipher::ChaCha20Poly1305, &many, &fk).unwrap();
+    assert!(matches!(
+        Header::read(&mut &f[..]),
+        Err(Error::Format(FormatError::TooManyStanzas { limit: 256 }))
+    ));
+    // "AB" decodes with non-zero trailing bits ("AA" is the canonical form of that byte).
+    let bad = b"age-encryption.org/v1\n-> x\nAB\n--- AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n";
+    assert!(matches!(
+        Header::read(&mut &bad[..]),
+        Err(Error::Format(FormatError::MalformedHeader { .. }))
+    ));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn header_encode_read_round_trip(
+        stanzas in prop::collection::vec(
+            ("[!-~]{1,20}", prop::collection::vec("[!-~]{1,12}", 0..4), prop::collection::vec(any::<u8>(), 0..300)),
+            0..6,
+        ),
+        aes in any::<bool>(),
+    ) {
+        let stanzas: Vec<Stanza> = stanzas
+            .into_iter()
+            .map(|(kind, args, body)| Stanza { kind, args, body })
+            .collect();
+        let cipher = if aes { PayloadCipher::Aes256Gcm } else { PayloadCipher::ChaCha20Poly1305 };
+        let fk = FileKey::generate().unwrap();
+        let bytes = Header::encode(cipher, &stanzas, &fk).unwrap();
+        let h = Header::read(&mut &bytes[..]).unwrap();
+        prop_assert_eq!(h.stanzas(), &stanzas[..]);
+        prop_assert_eq!(h.cipher(), cipher);
+        prop_assert_eq!(h.encoded_len(), bytes.len());
+        prop_assert!(h.verify_mac(&fk).is_ok());
+    }
+}
