@@ -322,7 +322,12 @@ fn wrong_identity_unknown_stanzas_mixed_scrypt_and_version_swaps() {
         args: vec!["a".into()],
         body: vec![1, 2, 3],
     };
-    let mut f = Header::encode(PayloadCipher::ChaCha20Poly1305, &[unknown.clone()], &fk).unwrap();
+    let mut f = Header::encode(
+        PayloadCipher::ChaCha20Poly1305,
+        std::slice::from_ref(&unknown),
+        &fk,
+    )
+    .unwrap();
     f.extend([0u8; 100]);
     let (res, _) = decrypt(&f, &other);
     assert!(
