@@ -22,6 +22,9 @@ pub enum Error {
     /// An encrypted file is malformed or does not authenticate.
     #[error(transparent)]
     Format(#[from] FormatError),
+    /// A local KMS operation failed.
+    #[error(transparent)]
+    Kms(#[from] KmsError),
     /// Reading or writing failed.
     #[error("i/o error: {0}")]
     Io(std::io::Error),
@@ -247,4 +250,109 @@ pub enum FormatError {
     /// Encryption was asked for with no recipients.
     #[error("no recipients given")]
     NoRecipients,
+}
+
+/// Failures of the local KMS ([`crate::kms`]), named after the cloud's error codes.
+/// Messages name the object, never a secret.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KmsError {
+    /// No key or alias with that name (NotFoundException).
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked up, e.g. `key 1234…` or `alias alias/x`.
+        what: String,
+    },
+    /// The key is disabled (DisabledException).
+    #[error("key {id} is disabled")]
+    Disabled {
+        /// The key id.
+        id: String,
+    },
+    /// The key's state forbids the operation (KMSInvalidStateException).
+    #[error("key {id} is {state}: {detail}")]
+    InvalidState {
+        /// The key id.
+        id: String,
+        /// The key state (`PendingDeletion`, `Enabled`, …).
+        state: String,
+        /// What that means for this operation.
+        detail: String,
+    },
+    /// The ciphertext blob is malformed or does not authenticate (InvalidCiphertextException),
+    /// including a wrong encryption context.
+    #[error("invalid ciphertext: it was modified, or the encryption context does not match")]
+    InvalidCiphertext,
+    /// The ciphertext names a different key than the one given (IncorrectKeyException).
+    #[error("the ciphertext was encrypted under key {actual}, not {given}")]
+    IncorrectKey {
+        /// The key the caller named.
+        given: String,
+        /// The key the blob names.
+        actual: String,
+    },
+    /// An alias name breaks the rules (InvalidAliasNameException).
+    #[error("invalid alias name {name:?}: {reason}")]
+    InvalidAliasName {
+        /// The name given.
+        name: String,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
+    /// The object already exists (AlreadyExistsException).
+    #[error("{what} already exists")]
+    AlreadyExists {
+        /// What exists.
+        what: String,
+    },
+    /// A quota would be exceeded (LimitExceededException).
+    #[error("limit exceeded: {what}")]
+    LimitExceeded {
+        /// Which limit.
+        what: String,
+    },
+    /// A parameter is out of range or malformed (ValidationException).
+    #[error("invalid parameter: {reason}")]
+    Validation {
+        /// What is wrong and what is allowed.
+        reason: String,
+    },
+    /// The operation does not apply to this key (UnsupportedOperationException).
+    #[error("unsupported operation: {reason}")]
+    Unsupported {
+        /// Why.
+        reason: String,
+    },
+    /// The key store cannot be read or written safely.
+    #[error("key store error: {reason}")]
+    Store {
+        /// What went wrong (never key bytes).
+        reason: String,
+    },
+    /// The audit log fails verification.
+    #[error("audit log verification failed: {reason}")]
+    AuditTampered {
+        /// Where and how.
+        reason: String,
+    },
+}
+
+impl KmsError {
+    /// The cloud-style error code (`NotFoundException`, …) recorded in the audit log.
+    pub fn code(&self) -> &'static str {
+        match self {
+            KmsError::NotFound { .. } => "NotFoundException",
+            KmsError::Disabled { .. } => "DisabledException",
+            KmsError::InvalidState { .. } => "KMSInvalidStateException",
+            KmsError::InvalidCiphertext => "InvalidCiphertextException",
+            KmsError::IncorrectKey { .. } => "IncorrectKeyException",
+            KmsError::InvalidAliasName { .. } => "InvalidAliasNameException",
+            KmsError::AlreadyExists { .. } => "AlreadyExistsException",
+            KmsError::LimitExceeded { .. } => "LimitExceededException",
+            KmsError::Validation { .. } => "ValidationException",
+            KmsError::Unsupported { .. } => "UnsupportedOperationException",
+            KmsError::Store { .. } => "KMSInternalException",
+            KmsError::AuditTampered { .. } => "AuditTamperedException",
+        }
+    }
 }

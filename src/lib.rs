@@ -43,12 +43,13 @@ pub mod aead;
 mod b64;
 pub mod error;
 pub mod format;
+pub mod kms;
 pub mod passphrase;
 pub mod pk;
 pub mod recipient;
 pub mod secret;
 
-pub use error::{AeadError, Error, FormatError, KeyError};
+pub use error::{AeadError, Error, FormatError, KeyError, KmsError};
 
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

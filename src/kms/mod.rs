@@ -1,0 +1,1363 @@
+//! A local twin of a cloud KMS: master keys that never leave the store, data keys for
+//! envelope encryption, encryption context, aliases, enable/disable, rotation that keeps old
+//! material decrypting, scheduled deletion, and a tamper-evident audit trail.
+//!
+//! Operation names mirror the cloud's verbs (`create_key`, `generate_data_key`,
+//! `re_encrypt`, …). Every operation, successful or not, appends an audit entry.
+//!
+//! ```
+//! use angou::kms::{Clock, EncryptionContext, Kms, KeySpec};
+//! let home = tempfile::tempdir().unwrap();
+//! let kms = Kms::open(home.path(), Clock::System);
+//! let key = kms.create_key("demo", KeySpec::SymmetricDefault)?;
+//! let mut ctx = EncryptionContext::new();
+//! ctx.insert("purpose", "doc");
+//! let dk = kms.generate_data_key(key.key_id.as_str(), DataKeySize::Aes256, &ctx)?;
+//! let again = kms.decrypt(&dk.ciphertext_blob, &ctx, None)?;
+//! assert_eq!(again.plaintext.expose_secret(), dk.plaintext.expose_secret());
+//! assert!(kms.decrypt(&dk.ciphertext_blob, &EncryptionContext::new(), None).is_err());
+//! # use angou::kms::DataKeySize;
+//! # Ok::<(), angou::Error>(())
+//! ```
+
+pub mod audit;
+pub mod blob;
+pub mod clock;
+pub mod context;
+pub mod key;
+pub mod store;
+
+use std::path::{Path, PathBuf};
+
+use base64ct::{Base64, Encoding};
+use hkdf::Hkdf;
+use serde_json::{Map, Value, json};
+use sha2::Sha256;
+use time::{Duration, OffsetDateTime};
+
+pub use clock::Clock;
+pub use context::EncryptionContext;
+pub use key::{Alias, KeyId, KeyManager, KeyMetadata, KeySpec, KeyState};
+
+use crate::aead::{Algorithm, Cipher, Key};
+use crate::error::{Error, KmsError};
+use crate::pk::rsa;
+use crate::recipient::{Identity, Recipient, Stanza};
+use crate::secret::{FileKey, SecretArray, SecretVec};
+use blob::BlobHeader;
+use store::{Paths, Rotation, State, StoredKey, StoredMaterial};
+
+/// Environment variable naming the store folder.
+pub const HOME_VAR: &str = "ANGOU_HOME";
+/// Most bytes `encrypt` takes.
+pub const MAX_ENCRYPT_LEN: usize = 4096;
+/// Most on-demand rotations per key.
+pub const MAX_ON_DEMAND_ROTATIONS: u32 = 25;
+/// Allowed deletion windows, in days.
+pub const PENDING_WINDOW_DAYS: std::ops::RangeInclusive<u32> = 7..=30;
+/// Allowed rotation periods, in days.
+pub const ROTATION_PERIOD_DAYS: std::ops::RangeInclusive<u32> = 90..=2560;
+/// Stanza type of a file key wrapped through the local KMS.
+pub const KMS_STANZA: &str = "angou.dev/v1/kms";
+const MATERIAL_LABEL: &[u8] = b"angou.dev/v1/kms material\0";
+
+/// The default store folder: `$ANGOU_HOME`, else `$XDG_DATA_HOME/angou`, else `~/.local/share/angou`.
+pub fn default_home() -> Option<PathBuf> {
+    if let Some(h) = std::env::var_os(HOME_VAR) {
+        return Some(PathBuf::from(h));
+    }
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
+        return Some(PathBuf::from(x).join("angou"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/angou"))
+}
+
+/// Size of a generated data key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataKeySize {
+    /// 32 bytes.
+    Aes256,
+    /// 16 bytes.
+    Aes128,
+    /// 1 to 1024 bytes.
+    Bytes(usize),
+}
+
+/// Result of `encrypt`, `generate_data_key_without_plaintext` and `re_encrypt`.
+#[derive(Debug, Clone)]
+pub struct Encrypted {
+    /// The ciphertext (a blob for symmetric keys, raw RSA-OAEP for RSA keys).
+    pub ciphertext_blob: Vec<u8>,
+    /// ARN of the key used.
+    pub key_id: String,
+    /// The key material used (symmetric keys).
+    pub key_material_id: Option<String>,
+    /// `SYMMETRIC_DEFAULT` or `RSAES_OAEP_SHA_256`.
+    pub encryption_algorithm: String,
+    /// For `re_encrypt`: ARN of the source key.
+    pub source_key_id: Option<String>,
+}
+
+/// Result of `decrypt` and `generate_data_key`.
+#[derive(Debug)]
+pub struct Decrypted {
+    /// The plaintext (or new data key).
+    pub plaintext: SecretVec,
+    /// For `generate_data_key`: the data key encrypted under the master key.
+    pub ciphertext_blob: Vec<u8>,
+    /// ARN of the key.
+    pub key_id: String,
+    /// The key material that was used.
+    pub key_material_id: Option<String>,
+    /// The algorithm.
+    pub encryption_algorithm: String,
+}
+
+/// One alias.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasEntry {
+    /// `alias/…`.
+    pub alias_name: String,
+    /// ARN of the alias.
+    pub alias_arn: String,
+    /// The key it points at.
+    pub target_key_id: String,
+}
+
+/// Rotation settings of a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationStatus {
+    /// Whether automatic rotation is on.
+    pub key_rotation_enabled: bool,
+    /// The period, when on.
+    pub rotation_period_in_days: Option<u32>,
+    /// When the next automatic rotation is due, when on.
+    pub next_rotation_date: Option<String>,
+    /// The key id.
+    pub key_id: String,
+}
+
+/// One key material of a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRotation {
+    /// The key id.
+    pub key_id: String,
+    /// The material id.
+    pub key_material_id: String,
+    /// When it was made.
+    pub rotation_date: String,
+    /// `INITIAL`, `AUTOMATIC` or `ON_DEMAND`.
+    pub rotation_type: String,
+}
+
+/// Filters for [`Kms::audit_entries`].
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only entries about this key (id or ARN or alias, resolved at query time).
+    pub key_id: Option<String>,
+    /// Only this operation (e.g. `Encrypt`).
+    pub operation: Option<String>,
+    /// Only entries at or after this time.
+    pub since: Option<OffsetDateTime>,
+}
+
+fn material_name(id: u32) -> String {
+    format!("{id:08x}")
+}
+
+fn validation(reason: impl Into<String>) -> Error {
+    KmsError::Validation {
+        reason: reason.into(),
+    }
+    .into()
+}
+
+#[derive(Default)]
+struct AuditInfo {
+    key_id: Option<String>,
+    material: Option<u32>,
+    context: Option<EncryptionContext>,
+}
+
+struct Session<'a> {
+    state: &'a mut State,
+    kek: &'a Key,
+    now: OffsetDateTime,
+    info: AuditInfo,
+}
+
+/// Who is calling (recorded in every audit entry).
+#[derive(Debug, Clone)]
+struct Caller {
+    user: String,
+    uid: Option<u32>,
+    pid: u32,
+}
+
+impl Caller {
+    fn current() -> Caller {
+        let uid = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Uid:"))
+                    .and_then(|r| r.split_whitespace().next())
+                    .and_then(|u| u.parse().ok())
+            });
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| {
+                uid.map(|u| format!("uid {u}"))
+                    .unwrap_or_else(|| "unknown".into())
+            });
+        Caller {
+            user,
+            uid,
+            pid: std::process::id(),
+        }
+    }
+}
+
+/// A handle on a local key store. Cheap to create; every operation locks, reads, changes and
+/// atomically rewrites the store, so many processes can share one store.
+#[derive(Debug, Clone)]
+pub struct Kms {
+    paths: Paths,
+    clock: Clock,
+    caller: Caller,
+}
+
+impl Kms {
+    /// A handle on the store in `home` (created on first use, mode 0700).
+    pub fn open(home: impl AsRef<Path>, clock: Clock) -> Kms {
+        Kms {
+            paths: Paths {
+                home: home.as_ref().to_path_buf(),
+            },
+            clock,
+            caller: Caller::current(),
+        }
+    }
+
+    /// The store folder.
+    pub fn home(&self) -> &Path {
+        &self.paths.home
+    }
+
+    fn entry(
+        &self,
+        now: OffsetDateTime,
+        op: &str,
+        params: Value,
+        info: &AuditInfo,
+        err: Option<&Error>,
+    ) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("time".into(), Value::String(clock::format_time(now)));
+        m.insert("operation".into(), Value::String(op.into()));
+        m.insert(
+            "key_id".into(),
+            info.key_id
+                .clone()
+                .map(Value::String)
+                .unwrap_or(Value::Null),
+        );
+        m.insert(
+            "key_material_id".into(),
+            info.material
+                .map(|x| Value::String(material_name(x)))
+                .unwrap_or(Value::Null),
+        );
+        m.insert(
+            "encryption_context".into(),
+            info.context
+                .as_ref()
+                .map(|c| serde_json::to_value(c).unwrap_or(Value::Null))
+                .unwrap_or(Value::Null),
+        );
+        m.insert("parameters".into(), params);
+        m.insert(
+            "caller".into(),
+            json!({"user": self.caller.user, "uid": self.caller.uid, "pid": self.caller.pid}),
+        );
+        match err {
+            None => {
+                m.insert("result".into(), Value::String("success".into()));
+            }
+            Some(e) => {
+                m.insert("result".into(), Value::String("failure".into()));
+                let code = match e {
+                    Error::Kms(k) => k.code(),
+                    Error::Key(_) => "InvalidKeyUsageException",
+                    Error::Rng => "KMSInternalException",
+                    _ => "KMSInternalException",
+                };
+                m.insert("error_code".into(), Value::String(code.into()));
+            }
+        }
+        m
+    }
+
+    /// Runs one operation under the store lock, with maintenance, audit and atomic commit.
+    fn run<T>(
+        &self,
+        op: &'static str,
+        params: Value,
+        f: impl FnOnce(&mut Session<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let _lock = store::lock(&self.paths)?;
+        let root = store::root_key(&self.paths)?;
+        let kek = Key::from_secret(derive(&root, b"angou.dev/v1/kms material kek"));
+        let audit_key = derive(&root, b"angou.dev/v1/kms audit");
+        let mut state = store::load_state(&self.paths)?;
+        let now = self.clock.now();
+        let mut entries = self.maintain(&mut state, &kek, now)?;
+        let snapshot = state.clone();
+        let mut session = Session {
+            state: &mut state,
+            kek: &kek,
+            now,
+            info: AuditInfo::default(),
+        };
+        let result = f(&mut session);
+        let info = std::mem::take(&mut session.info);
+        if result.is_err() {
+            state = snapshot;
+        }
+        entries.push(self.entry(now, op, params, &info, result.as_ref().err()));
+        state.audit = audit::append(&self.paths, &state.audit, &audit_key, entries)?;
+        store::save_state(&self.paths, &state)?;
+        result
+    }
+
+    /// Purges keys whose deletion date has passed and performs due automatic rotations.
+    fn maintain(
+        &self,
+        state: &mut State,
+        kek: &Key,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Map<String, Value>>, Error> {
+        let mut entries = Vec::new();
+        let mut purged = Vec::new();
+        state.keys.retain(|k| {
+            let due = k.metadata.key_state == KeyState::PendingDeletion
+                && k.metadata
+                    .deletion_date
+                    .as_deref()
+                    .and_then(|d| clock::parse_time(d).ok())
+                    .is_some_and(|d| d <= now);
+            if due {
+                purged.push(k.metadata.key_id.clone());
+            }
+            !due
+        });
+        for id in purged {
+            state.aliases.retain(|_, target| target != id.as_str());
+            let info = AuditInfo {
+                key_id: Some(id.to_string()),
+                ..Default::default()
+            };
+            entries.push(self.entry(
+                now,
+                "DeleteKey",
+                json!({"reason": "pending deletion window passed"}),
+                &info,
+                None,
+            ));
+        }
+        for k in state.keys.iter_mut() {
+            let Some(rot) = k.rotation.clone() else {
+                continue;
+            };
+            let Ok(next) = clock::parse_time(&rot.next) else {
+                continue;
+            };
+            if next > now || k.metadata.key_state != KeyState::Enabled {
+                continue;
+            }
+            let id = add_material(k, kek, now, "AUTOMATIC")?;
+            k.rotation = Some(Rotation {
+                period_days: rot.period_days,
+                next: clock::format_time(now + Duration::days(rot.period_days.into())),
+            });
+            let info = AuditInfo {
+                key_id: Some(k.metadata.key_id.to_string()),
+                material: Some(id),
+                ..Default::default()
+            };
+            entries.push(self.entry(
+                now,
+                "RotateKey",
+                json!({"RotationType": "AUTOMATIC"}),
+                &info,
+                None,
+            ));
+        }
+        Ok(entries)
+    }
+}
+
+fn derive(root: &SecretArray<32>, label: &[u8]) -> SecretArray<32> {
+    let mut out = SecretArray::<32>::zeroed();
+    // 32 bytes never exceeds HKDF-SHA-256's output limit.
+    let _ = Hkdf::<Sha256>::new(None, root.expose_secret()).expand(label, out.expose_secret_mut());
+    out
+}
+
+fn material_aad(id: &KeyId, material: u32) -> Vec<u8> {
+    let mut a = MATERIAL_LABEL.to_vec();
+    a.extend_from_slice(&id.to_bytes());
+    a.extend_from_slice(&material.to_be_bytes());
+    a
+}
+
+/// Generates new key material for `k`, wraps it under the KEK and appends it.
+fn add_material(
+    k: &mut StoredKey,
+    kek: &Key,
+    now: OffsetDateTime,
+    kind: &str,
+) -> Result<u32, Error> {
+    let id = k.materials.last().map(|m| m.id + 1).unwrap_or(1);
+    let secret: SecretVec = match k.metadata.key_spec.rsa_bits() {
+        None => SecretVec::from_vec(SecretArray::<32>::generate()?.expose_secret().to_vec()),
+        Some(bits) => {
+            let key = rsa::PrivateKey::generate(bits)?;
+            let pem = key.to_pem()?;
+            SecretVec::from_vec(pem.as_bytes().to_vec())
+        }
+    };
+    let sealed = Cipher::new(Algorithm::XChaCha20Poly1305, kek).seal(
+        &material_aad(&k.metadata.key_id, id),
+        secret.expose_secret(),
+    )?;
+    k.materials.push(StoredMaterial {
+        id,
+        created: clock::format_time(now),
+        kind: kind.into(),
+        wrapped: Base64::encode_string(&sealed),
+    });
+    k.metadata.current_key_material_id = material_name(id);
+    Ok(id)
+}
+
+impl Session<'_> {
+    fn index(&self, id: &KeyId) -> Option<usize> {
+        self.state
+            .keys
+            .iter()
+            .position(|k| &k.metadata.key_id == id)
+    }
+
+    /// Resolves a key id, key ARN, alias or alias ARN. `alias/angou/default` is created on first use.
+    fn resolve(&mut self, key_ref: &str) -> Result<usize, Error> {
+        let r = key_ref
+            .strip_prefix(&format!("arn:angou:kms:{}:{}:", key::REGION, key::ACCOUNT))
+            .map(|rest| rest.strip_prefix("key/").unwrap_or(rest))
+            .unwrap_or(key_ref);
+        let found = if r.starts_with("alias/") {
+            let alias = Alias::parse(r)?;
+            match self.state.aliases.get(alias.as_str()).cloned() {
+                Some(id) => KeyId::parse(&id).and_then(|id| self.index(&id)),
+                None if alias.as_str() == key::DEFAULT_ALIAS => Some(self.create_default()?),
+                None => None,
+            }
+        } else {
+            KeyId::parse(r).and_then(|id| self.index(&id))
+        };
+        let i = found.ok_or_else(|| KmsError::NotFound {
+            what: if r.starts_with("alias/") {
+                format!("alias {r}")
+            } else {
+                format!("key {r}")
+            },
+        })?;
+        self.info.key_id = Some(self.state.keys[i].metadata.key_id.to_string());
+        Ok(i)
+    }
+
+    fn create_default(&mut self) -> Result<usize, Error> {
+        let meta = self.new_key(
+            "Default key that protects your files when no key is named (managed by angou)",
+            KeySpec::SymmetricDefault,
+            KeyManager::Angou,
+        )?;
+        let i = self.state.keys.len() - 1;
+        self.state.keys[i].rotation = Some(Rotation {
+            period_days: 365,
+            next: clock::format_time(self.now + Duration::days(365)),
+        });
+        self.state
+            .aliases
+            .insert(key::DEFAULT_ALIAS.into(), meta.key_id.to_string());
+        Ok(i)
+    }
+
+    fn new_key(
+        &mut self,
+        description: &str,
+        spec: KeySpec,
+        manager: KeyManager,
+    ) -> Result<KeyMetadata, Error> {
+        let id = KeyId::generate()?;
+        let metadata = KeyMetadata {
+            arn: id.arn(),
+            key_id: id,
+            creation_date: clock::format_time(self.now),
+            enabled: true,
+            description: description.into(),
+            key_usage: "ENCRYPT_DECRYPT".into(),
+            key_state: KeyState::Enabled,
+            deletion_date: None,
+            pending_deletion_window_in_days: None,
+            origin: "ANGOU_KMS".into(),
+            key_manager: manager,
+            key_spec: spec,
+            encryption_algorithms: spec.encryption_algorithms(),
+            current_key_material_id: String::new(),
+        };
+        let mut k = StoredKey {
+            metadata,
+            materials: Vec::new(),
+            rotation: None,
+            on_demand_rotations: 0,
+        };
+        let m = add_material(&mut k, self.kek, self.now, "INITIAL")?;
+        self.info.key_id = Some(k.metadata.key_id.to_string());
+        self.info.material = Some(m);
+        let meta = k.metadata.clone();
+        self.state.keys.push(k);
+        Ok(meta)
+    }
+
+    fn key(&self, i: usize) -> &StoredKey {
+        &self.state.keys[i]
+    }
+
+    fn usable(&self, i: usize) -> Result<(), Error> {
+        let m = &self.key(i).metadata;
+        match m.key_state {
+            KeyState::Enabled => Ok(()),
+            KeyState::Disabled => Err(KmsError::Disabled {
+                id: m.key_id.to_string(),
+            }
+            .into()),
+            KeyState::PendingDeletion => Err(KmsError::InvalidState {
+                id: m.key_id.to_string(),
+                state: "PendingDeletion".into(),
+                detail: format!(
+                    "it will be deleted at {}; cancel-key-deletion keeps it",
+                    m.deletion_date.clone().unwrap_or_default()
+                ),
+            }
+            .into()),
+        }
+    }
+
+    fn customer_managed(&self, i: usize, what: &str) -> Result<(), Error> {
+        let m = &self.key(i).metadata;
+        if m.key_manager == KeyManager::Angou {
+            return Err(KmsError::Unsupported {
+                reason: format!("key {} is managed by angou; you cannot {what} it", m.key_id),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    fn material_secret(&self, i: usize, material: u32) -> Result<SecretVec, Error> {
+        let k = self.key(i);
+        let m = k
+            .materials
+            .iter()
+            .find(|m| m.id == material)
+            .ok_or(KmsError::InvalidCiphertext)?;
+        let sealed = Base64::decode_vec(&m.wrapped).map_err(|_| KmsError::Store {
+            reason: format!(
+                "key material {} of key {} is corrupt",
+                material_name(material),
+                k.metadata.key_id
+            ),
+        })?;
+        Cipher::new(Algorithm::XChaCha20Poly1305, self.kek)
+            .open(&material_aad(&k.metadata.key_id, material), &sealed)
+            .map_err(|_| {
+                KmsError::Store {
+                    reason: format!(
+                        "key material {} of key {} does not authenticate under this root key",
+                        material_name(material),
+                        k.metadata.key_id
+                    ),
+                }
+                .into()
+            })
+    }
+
+    fn symmetric_key(&self, i: usize, material: u32) -> Result<Key, Error> {
+        let s = self.material_secret(i, material)?;
+        Ok(Key::from_secret(SecretArray::from_slice(
+            s.expose_secret(),
+        )?))
+    }
+
+    fn rsa_key(&self, i: usize) -> Result<rsa::PrivateKey, Error> {
+        let m = self.key(i).materials.last().map(|m| m.id).unwrap_or(1);
+        let s = self.material_secret(i, m)?;
+        let pem = std::str::from_utf8(s.expose_secret()).map_err(|_| KmsError::Store {
+            reason: "rsa key material is corrupt".into(),
+        })?;
+        Ok(rsa::PrivateKey::from_pem(pem)?)
+    }
+
+    fn encrypt_with(
+        &mut self,
+        i: usize,
+        plaintext: &[u8],
+        ctx: &EncryptionContext,
+    ) -> Result<Encrypted, Error> {
+        self.usable(i)?;
+        let k = self.key(i);
+        let arn = k.metadata.arn.clone();
+        if k.metadata.key_spec.rsa_bits().is_some() {
+            let ct = self.rsa_key(i)?.public_key().encrypt(b"", plaintext)?;
+            return Ok(Encrypted {
+                ciphertext_blob: ct,
+                key_id: arn,
+                key_material_id: None,
+                encryption_algorithm: "RSAES_OAEP_SHA_256".into(),
+                source_key_id: None,
+            });
+        }
+        let material = k.materials.last().map(|m| m.id).ok_or(KmsError::Store {
+            reason: "key has no material".into(),
+        })?;
+        let header = BlobHeader {
+            key_id: k.metadata.key_id.clone(),
+            material,
+        };
+        let key = self.symmetric_key(i, material)?;
+        let blob = blob::seal(&key, &header, ctx, plaintext)?;
+        self.info.material = Some(material);
+        Ok(Encrypted {
+            ciphertext_blob: blob,
+            key_id: arn,
+            key_material_id: Some(material_name(material)),
+            encryption_algorithm: "SYMMETRIC_DEFAULT".into(),
+            source_key_id: None,
+        })
+    }
+
+    fn decrypt_with(
+        &mut self,
+        blob_bytes: &[u8],
+        ctx: &EncryptionContext,
+        key_ref: Option<&str>,
+    ) -> Result<Decrypted, Error> {
+        let named = match key_ref {
+            Some(r) => Some(self.resolve(r)?),
+            None => None,
+        };
+        if let Some(i) = named
+            && self.key(i).metadata.key_spec.rsa_bits().is_some()
+        {
+            self.usable(i)?;
+            let pt = self
+                .rsa_key(i)?
+                .decrypt(b"", blob_bytes)
+                .map_err(|_| KmsError::InvalidCiphertext)?;
+            return Ok(Decrypted {
+                plaintext: pt,
+                ciphertext_blob: Vec::new(),
+                key_id: self.key(i).metadata.arn.clone(),
+                key_material_id: None,
+                encryption_algorithm: "RSAES_OAEP_SHA_256".into(),
+            });
+        }
+        let header = BlobHeader::parse(blob_bytes)?;
+        let i = match self.index(&header.key_id) {
+            Some(i) => i,
+            None => {
+                return Err(KmsError::NotFound {
+                    what: format!("key {} (named by the ciphertext)", header.key_id),
+                }
+                .into());
+            }
+        };
+        if let Some(n) = named
+            && n != i
+        {
+            return Err(KmsError::IncorrectKey {
+                given: self.key(n).metadata.key_id.to_string(),
+                actual: header.key_id.to_string(),
+            }
+            .into());
+        }
+        self.info.key_id = Some(header.key_id.to_string());
+        self.info.material = Some(header.material);
+        self.usable(i)?;
+        let key = self.symmetric_key(i, header.material)?;
+        let plaintext = blob::open(&key, blob_bytes, ctx)?;
+        Ok(Decrypted {
+            plaintext,
+            ciphertext_blob: Vec::new(),
+            key_id: self.key(i).metadata.arn.clone(),
+            key_material_id: Some(material_name(header.material)),
+            encryption_algorithm: "SYMMETRIC_DEFAULT".into(),
+        })
+    }
+}
+
+impl Kms {
+    /// Creates a customer-managed key.
+    ///
+    /// # Errors
+    /// [`KmsError::Validation`] for a description over 8192 characters; store errors.
+    pub fn create_key(&self, description: &str, spec: KeySpec) -> Result<KeyMetadata, Error> {
+        self.run(
+            "CreateKey",
+            json!({"KeySpec": spec, "Description": description}),
+            |s| {
+                if description.chars().count() > 8192 {
+                    return Err(validation("description must be at most 8192 characters"));
+                }
+                s.new_key(description, spec, KeyManager::Customer)
+            },
+        )
+    }
+
+    /// Describes a key.
+    ///
+    /// # Errors
+    /// [`KmsError::NotFound`].
+    pub fn describe_key(&self, key: &str) -> Result<KeyMetadata, Error> {
+        self.run("DescribeKey", json!({"KeyId": key}), |s| {
+            let i = s.resolve(key)?;
+            Ok(s.key(i).metadata.clone())
+        })
+    }
+
+    /// Lists every key (id and ARN), oldest first.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn list_keys(&self) -> Result<Vec<(KeyId, String)>, Error> {
+        self.run("ListKeys", json!({}), |s| {
+            Ok(s.state
+                .keys
+                .iter()
+                .map(|k| (k.metadata.key_id.clone(), k.metadata.arn.clone()))
+                .collect())
+        })
+    }
+
+    /// Creates an alias for a key.
+    ///
+    /// # Errors
+    /// [`KmsError::InvalidAliasName`], [`KmsError::AlreadyExists`], [`KmsError::NotFound`],
+    /// [`KmsError::InvalidState`] for a key pending deletion.
+    pub fn create_alias(&self, alias: &str, target: &str) -> Result<(), Error> {
+        self.run(
+            "CreateAlias",
+            json!({"AliasName": alias, "TargetKeyId": target}),
+            |s| {
+                let a = Alias::parse_user(alias)?;
+                if s.state.aliases.contains_key(a.as_str()) {
+                    return Err(KmsError::AlreadyExists {
+                        what: format!("alias {alias}"),
+                    }
+                    .into());
+                }
+                let i = s.resolve(target)?;
+                s.not_pending(i)?;
+                let id = s.key(i).metadata.key_id.to_string();
+                s.state.aliases.insert(a.as_str().into(), id);
+                Ok(())
+            },
+        )
+    }
+
+    /// Points an existing alias at another key.
+    ///
+    /// # Errors
+    /// As [`Kms::create_alias`], and [`KmsError::NotFound`] for an unknown alias.
+    pub fn update_alias(&self, alias: &str, target: &str) -> Result<(), Error> {
+        self.run(
+            "UpdateAlias",
+            json!({"AliasName": alias, "TargetKeyId": target}),
+            |s| {
+                let a = Alias::parse_user(alias)?;
+                if !s.state.aliases.contains_key(a.as_str()) {
+                    return Err(KmsError::NotFound {
+                        what: format!("alias {alias}"),
+                    }
+                    .into());
+                }
+                let i = s.resolve(target)?;
+                s.not_pending(i)?;
+                let id = s.key(i).metadata.key_id.to_string();
+                s.state.aliases.insert(a.as_str().into(), id);
+                Ok(())
+            },
+        )
+    }
+
+    /// Deletes an alias (the key stays).
+    ///
+    /// # Errors
+    /// [`KmsError::InvalidAliasName`], [`KmsError::NotFound`].
+    pub fn delete_alias(&self, alias: &str) -> Result<(), Error> {
+        self.run("DeleteAlias", json!({"AliasName": alias}), |s| {
+            let a = Alias::parse_user(alias)?;
+            s.state
+                .aliases
+                .remove(a.as_str())
+                .map(|_| ())
+                .ok_or_else(|| {
+                    KmsError::NotFound {
+                        what: format!("alias {alias}"),
+                    }
+                    .into()
+                })
+        })
+    }
+
+    /// Lists aliases, optionally only those of one key.
+    ///
+    /// # Errors
+    /// [`KmsError::NotFound`] for an unknown key.
+    pub fn list_aliases(&self, key: Option<&str>) -> Result<Vec<AliasEntry>, Error> {
+        self.run("ListAliases", json!({"KeyId": key}), |s| {
+            let only = match key {
+                Some(k) => {
+                    let i = s.resolve(k)?;
+                    Some(s.key(i).metadata.key_id.to_string())
+                }
+                None => None,
+            };
+            Ok(s.state
+                .aliases
+                .iter()
+                .filter(|(_, t)| only.as_ref().is_none_or(|o| o == *t))
+                .map(|(name, target)| AliasEntry {
+                    alias_name: name.clone(),
+                    alias_arn: Alias::parse(name).map(|a| a.arn()).unwrap_or_default(),
+                    target_key_id: target.clone(),
+                })
+                .collect())
+        })
+    }
+
+    /// Enables a disabled key.
+    ///
+    /// # Errors
+    /// [`KmsError::InvalidState`] for a key pending deletion; [`KmsError::Unsupported`] for angou-managed keys.
+    pub fn enable_key(&self, key: &str) -> Result<(), Error> {
+        self.set_enabled("EnableKey", key, true)
+    }
+
+    /// Disables a key: it stays, but every cryptographic operation is refused.
+    ///
+    /// # Errors
+    /// As [`Kms::enable_key`].
+    pub fn disable_key(&self, key: &str) -> Result<(), Error> {
+        self.set_enabled("DisableKey", key, false)
+    }
+
+    fn set_enabled(&self, op: &'static str, key: &str, enabled: bool) -> Result<(), Error> {
+        self.run(op, json!({"KeyId": key}), |s| {
+            let i = s.resolve(key)?;
+            s.customer_managed(i, if enabled { "enable" } else { "disable" })?;
+            s.not_pending(i)?;
+            let m = &mut s.state.keys[i].metadata;
+            m.enabled = enabled;
+            m.key_state = if enabled {
+                KeyState::Enabled
+            } else {
+                KeyState::Disabled
+            };
+            Ok(())
+        })
+    }
+
+    /// Schedules deletion after `days` (7–30, default 30). Returns the deletion date.
+    ///
+    /// # Errors
+    /// [`KmsError::Validation`] for a window outside 7–30; [`KmsError::InvalidState`] if already pending.
+    pub fn schedule_key_deletion(
+        &self,
+        key: &str,
+        days: Option<u32>,
+    ) -> Result<(KeyId, String, u32), Error> {
+        self.run(
+            "ScheduleKeyDeletion",
+            json!({"KeyId": key, "PendingWindowInDays": days}),
+            |s| {
+                let days = days.unwrap_or(30);
+                if !PENDING_WINDOW_DAYS.contains(&days) {
+                    return Err(validation(format!(
+                        "pending window must be 7 to 30 days, got {days}"
+                    )));
+                }
+                let i = s.resolve(key)?;
+                s.customer_managed(i, "delete")?;
+                s.not_pending(i)?;
+                let at = clock::format_time(s.now + Duration::days(days.into()));
+                let m = &mut s.state.keys[i].metadata;
+                m.key_state = KeyState::PendingDeletion;
+                m.enabled = false;
+                m.deletion_date = Some(at.clone());
+                m.pending_deletion_window_in_days = Some(days);
+                Ok((m.key_id.clone(), at, days))
+            },
+        )
+    }
+
+    /// Cancels a scheduled deletion; the key is left Disabled.
+    ///
+    /// # Errors
+    /// [`KmsError::InvalidState`] if the key is not pending deletion.
+    pub fn cancel_key_deletion(&self, key: &str) -> Result<KeyId, Error> {
+        self.run("CancelKeyDeletion", json!({"KeyId": key}), |s| {
+            let i = s.resolve(key)?;
+            let m = &mut s.state.keys[i].metadata;
+            if m.key_state != KeyState::PendingDeletion {
+                return Err(KmsError::InvalidState {
+                    id: m.key_id.to_string(),
+                    state: m.key_state.name().into(),
+                    detail: "only a key pending deletion can have its deletion cancelled".into(),
+                }
+                .into());
+            }
+            m.key_state = KeyState::Disabled;
+            m.deletion_date = None;
+            m.pending_deletion_window_in_days = None;
+            Ok(m.key_id.clone())
+        })
+    }
+
+    /// Turns on automatic rotation every `days` (90–2560, default 365).
+    ///
+    /// # Errors
+    /// [`KmsError::Validation`]; [`KmsError::Unsupported`] for RSA keys.
+    pub fn enable_key_rotation(&self, key: &str, days: Option<u32>) -> Result<(), Error> {
+        self.run(
+            "EnableKeyRotation",
+            json!({"KeyId": key, "RotationPeriodInDays": days}),
+            |s| {
+                let days = days.unwrap_or(365);
+                if !ROTATION_PERIOD_DAYS.contains(&days) {
+                    return Err(validation(format!(
+                        "rotation period must be 90 to 2560 days, got {days}"
+                    )));
+                }
+                let i = s.resolve(key)?;
+                s.symmetric(i, "rotate")?;
+                s.customer_managed(i, "change rotation of")?;
+                s.usable(i)?;
+                s.state.keys[i].rotation = Some(Rotation {
+                    period_days: days,
+                    next: clock::format_time(s.now + Duration::days(days.into())),
+                });
+                Ok(())
+            },
+        )
+    }
+
+    /// Turns off automatic rotation.
+    ///
+    /// # Errors
+    /// As [`Kms::enable_key_rotation`].
+    pub fn disable_key_rotation(&self, key: &str) -> Result<(), Error> {
+        self.run("DisableKeyRotation", json!({"KeyId": key}), |s| {
+            let i = s.resolve(key)?;
+            s.symmetric(i, "rotate")?;
+            s.customer_managed(i, "change rotation of")?;
+            s.usable(i)?;
+            s.state.keys[i].rotation = None;
+            Ok(())
+        })
+    }
+
+    /// Rotation settings of a key.
+    ///
+    /// # Errors
+    /// [`KmsError::NotFound`].
+    pub fn get_key_rotation_status(&self, key: &str) -> Result<RotationStatus, Error> {
+        self.run("GetKeyRotationStatus", json!({"KeyId": key}), |s| {
+            let i = s.resolve(key)?;
+            let k = s.key(i);
+            Ok(RotationStatus {
+                key_rotation_enabled: k.rotation.is_some(),
+                rotation_period_in_days: k.rotation.as_ref().map(|r| r.period_days),
+                next_rotation_date: k.rotation.as_ref().map(|r| r.next.clone()),
+                key_id: k.metadata.key_id.to_string(),
+            })
+        })
+    }
+
+    /// Adds new key material now (at most 25 times per key). Old material keeps decrypting.
+    ///
+    /// # Errors
+    /// [`KmsError::LimitExceeded`] after 25; [`KmsError::Unsupported`] for RSA keys.
+    pub fn rotate_key_on_demand(&self, key: &str) -> Result<KeyId, Error> {
+        self.run("RotateKeyOnDemand", json!({"KeyId": key}), |s| {
+            let i = s.resolve(key)?;
+            s.symmetric(i, "rotate")?;
+            s.usable(i)?;
+            if s.key(i).on_demand_rotations >= MAX_ON_DEMAND_ROTATIONS {
+                return Err(KmsError::LimitExceeded {
+                    what: format!("at most {MAX_ON_DEMAND_ROTATIONS} on-demand rotations per key"),
+                }
+                .into());
+            }
+            let now = s.now;
+            let kek = s.kek;
+            let k = &mut s.state.keys[i];
+            let m = add_material(k, kek, now, "ON_DEMAND")?;
+            k.on_demand_rotations += 1;
+            s.info.material = Some(m);
+            Ok(s.key(i).metadata.key_id.clone())
+        })
+    }
+
+    /// Every key material of a key, oldest first.
+    ///
+    /// # Errors
+    /// [`KmsError::NotFound`].
+    pub fn list_key_rotations(&self, key: &str) -> Result<Vec<KeyRotation>, Error> {
+        self.run("ListKeyRotations", json!({"KeyId": key}), |s| {
+            let i = s.resolve(key)?;
+            let k = s.key(i);
+            Ok(k.materials
+                .iter()
+                .map(|m| KeyRotation {
+                    key_id: k.metadata.key_id.to_string(),
+                    key_material_id: material_name(m.id),
+                    rotation_date: m.created.clone(),
+                    rotation_type: m.kind.clone(),
+                })
+                .collect())
+        })
+    }
+
+    /// Encrypts 1 to 4096 bytes under a key (a blob for symmetric keys, RSA-OAEP-SHA-256 for RSA).
+    ///
+    /// # Errors
+    /// [`KmsError::Validation`] for the size; [`KmsError::Disabled`]; [`KmsError::InvalidState`].
+    pub fn encrypt(
+        &self,
+        key: &str,
+        plaintext: &[u8],
+        ctx: &EncryptionContext,
+    ) -> Result<Encrypted, Error> {
+        self.run(
+            "Encrypt",
+            json!({"KeyId": key, "PlaintextLength": plaintext.len()}),
+            |s| {
+                s.info.context = Some(ctx.clone());
+                if plaintext.is_empty() || plaintext.len() > MAX_ENCRYPT_LEN {
+                    return Err(validation(format!(
+                        "plaintext must be 1 to 4096 bytes, got {}",
+                        plaintext.len()
+                    )));
+                }
+                let i = s.resolve(key)?;
+                s.encrypt_with(i, plaintext, ctx)
+            },
+        )
+    }
+
+    /// Decrypts a ciphertext. The blob names its key; naming another key is [`KmsError::IncorrectKey`].
+    /// RSA ciphertexts need `key`.
+    ///
+    /// # Errors
+    /// [`KmsError::InvalidCiphertext`] (also for a wrong context), [`KmsError::Disabled`], …
+    pub fn decrypt(
+        &self,
+        blob: &[u8],
+        ctx: &EncryptionContext,
+        key: Option<&str>,
+    ) -> Result<Decrypted, Error> {
+        self.run("Decrypt", json!({"KeyId": key}), |s| {
+            s.info.context = Some(ctx.clone());
+            s.decrypt_with(blob, ctx, key)
+        })
+    }
+
+    /// Decrypts under the source context and re-encrypts to `dest_key` under `dest_ctx`; the
+    /// plaintext never leaves the library.
+    ///
+    /// # Errors
+    /// As [`Kms::decrypt`] and [`Kms::encrypt`].
+    pub fn re_encrypt(
+        &self,
+        blob: &[u8],
+        source_ctx: &EncryptionContext,
+        source_key: Option<&str>,
+        dest_key: &str,
+        dest_ctx: &EncryptionContext,
+    ) -> Result<Encrypted, Error> {
+        self.run(
+            "ReEncrypt",
+            json!({"SourceKeyId": source_key, "DestinationKeyId": dest_key, "DestinationEncryptionContext": dest_ctx}),
+            |s| {
+                s.info.context = Some(source_ctx.clone());
+                let d = s.decrypt_with(blob, source_ctx, source_key)?;
+                let i = s.resolve(dest_key)?;
+                let mut e = s.encrypt_with(i, d.plaintext.expose_secret(), dest_ctx)?;
+                e.source_key_id = Some(d.key_id);
+                Ok(e)
+            },
+        )
+    }
+
+    fn data_key_len(size: DataKeySize) -> Result<usize, Error> {
+        match size {
+            DataKeySize::Aes256 => Ok(32),
+            DataKeySize::Aes128 => Ok(16),
+            DataKeySize::Bytes(n) if (1..=1024).contains(&n) => Ok(n),
+            DataKeySize::Bytes(n) => Err(validation(format!(
+                "number of bytes must be 1 to 1024, got {n}"
+            ))),
+        }
+    }
+
+    /// `GenerateDataKey`: a fresh data key in plaintext and encrypted under `key`.
+    ///
+    /// # Errors
+    /// As [`Kms::encrypt`]; [`KmsError::Validation`] for the size.
+    pub fn generate_data_key(
+        &self,
+        key: &str,
+        size: DataKeySize,
+        ctx: &EncryptionContext,
+    ) -> Result<Decrypted, Error> {
+        self.run(
+            "GenerateDataKey",
+            json!({"KeyId": key, "Size": format!("{size:?}")}),
+            |s| {
+                s.info.context = Some(ctx.clone());
+                let n = Self::data_key_len(size)?;
+                let mut dk = vec![0u8; n];
+                crate::secret::fill_random(&mut dk)?;
+                let dk = SecretVec::from_vec(dk);
+                let i = s.resolve(key)?;
+                let e = s.encrypt_with(i, dk.expose_secret(), ctx)?;
+                Ok(Decrypted {
+                    plaintext: dk,
+                    ciphertext_blob: e.ciphertext_blob,
+                    key_id: e.key_id,
+                    key_material_id: e.key_material_id,
+                    encryption_algorithm: e.encryption_algorithm,
+                })
+            },
+        )
+    }
+
+    /// `GenerateDataKeyWithoutPlaintext`: only the encrypted data key.
+    ///
+    /// # Errors
+    /// As [`Kms::generate_data_key`].
+    pub fn generate_data_key_without_plaintext(
+        &self,
+        key: &str,
+        size: DataKeySize,
+        ctx: &EncryptionContext,
+    ) -> Result<Encrypted, Error> {
+        self.run(
+            "GenerateDataKeyWithoutPlaintext",
+            json!({"KeyId": key, "Size": format!("{size:?}")}),
+            |s| {
+                s.info.context = Some(ctx.clone());
+                let n = Self::data_key_len(size)?;
+                let mut dk = vec![0u8; n];
+                crate::secret::fill_random(&mut dk)?;
+                let dk = SecretVec::from_vec(dk);
+                let i = s.resolve(key)?;
+                s.encrypt_with(i, dk.expose_secret(), ctx)
+            },
+        )
+    }
+
+    /// `GenerateRandom`: 1 to 1024 random bytes from the OS.
+    ///
+    /// # Errors
+    /// [`KmsError::Validation`] for the size.
+    pub fn generate_random(&self, n: usize) -> Result<SecretVec, Error> {
+        self.run("GenerateRandom", json!({"NumberOfBytes": n}), |_| {
+            if !(1..=1024).contains(&n) {
+                return Err(validation(format!(
+                    "number of bytes must be 1 to 1024, got {n}"
+                )));
+            }
+            let mut out = vec![0u8; n];
+            crate::secret::fill_random(&mut out)?;
+            Ok(SecretVec::from_vec(out))
+        })
+    }
+
+    /// The public key of an RSA key, as SPKI PEM.
+    ///
+    /// # Errors
+    /// [`KmsError::Unsupported`] for symmetric keys; state errors.
+    pub fn get_public_key(&self, key: &str) -> Result<(KeyMetadata, String), Error> {
+        self.run("GetPublicKey", json!({"KeyId": key}), |s| {
+            let i = s.resolve(key)?;
+            if s.key(i).metadata.key_spec.rsa_bits().is_none() {
+                return Err(KmsError::Unsupported {
+                    reason: "a symmetric key has no public key".into(),
+                }
+                .into());
+            }
+            s.usable(i)?;
+            Ok((
+                s.key(i).metadata.clone(),
+                s.rsa_key(i)?.public_key().to_pem(),
+            ))
+        })
+    }
+
+    /// Verifies the audit log; returns its entry count.
+    ///
+    /// # Errors
+    /// [`KmsError::AuditTampered`] naming the first problem.
+    pub fn audit_verify(&self) -> Result<u64, Error> {
+        let _lock = store::lock(&self.paths)?;
+        let root = store::root_key(&self.paths)?;
+        let state = store::load_state(&self.paths)?;
+        audit::verify(
+            &self.paths,
+            &state.audit,
+            &derive(&root, b"angou.dev/v1/kms audit"),
+        )
+    }
+
+    /// Audit entries matching `filter` (sealed entries only), oldest first.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<Value>, Error> {
+        let _lock = store::lock(&self.paths)?;
+        let state = store::load_state(&self.paths)?;
+        let key = filter.key_id.as_deref().map(|k| {
+            state
+                .aliases
+                .get(k)
+                .cloned()
+                .unwrap_or_else(|| k.rsplit('/').next().unwrap_or(k).to_owned())
+        });
+        Ok(audit::read_entries(&self.paths, &state.audit)?
+            .into_iter()
+            .filter(|e| key.as_ref().is_none_or(|k| e["key_id"].as_str() == Some(k)))
+            .filter(|e| {
+                filter
+                    .operation
+                    .as_ref()
+                    .is_none_or(|o| e["operation"].as_str() == Some(o))
+            })
+            .filter(|e| {
+                filter.since.is_none_or(|t| {
+                    e["time"]
+                        .as_str()
+                        .and_then(|s| clock::parse_time(s).ok())
+                        .is_some_and(|x| x >= t)
+                })
+            })
+            .collect())
+    }
+}
+
+impl Session<'_> {
+    fn not_pending(&self, i: usize) -> Result<(), Error> {
+        let m = &self.key(i).metadata;
+        if m.key_state == KeyState::PendingDeletion {
+            return Err(KmsError::InvalidState {
+                id: m.key_id.to_string(),
+                state: "PendingDeletion".into(),
+                detail: format!(
+                    "it will be deleted at {}; cancel-key-deletion keeps it",
+                    m.deletion_date.clone().unwrap_or_default()
+                ),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    fn symmetric(&self, i: usize, what: &str) -> Result<(), Error> {
+        if self.key(i).metadata.key_spec.rsa_bits().is_some() {
+            return Err(KmsError::Unsupported {
+                reason: format!("angou cannot {what} RSA keys; create a new key instead"),
+            }
+            .into());
+        }
+        Ok(())
+    }
+}
+
+/// Wraps file keys through the local KMS (`angou encrypt --kms KEY`): the stanza holds the
+/// key's ARN and the ciphertext blob; the encryption context is bound, not stored.
+#[derive(Debug)]
+pub struct KmsRecipient<'a> {
+    /// The store.
+    pub kms: &'a Kms,
+    /// Key id, ARN or alias.
+    pub key: String,
+    /// Context bound to the wrapped file key.
+    pub context: EncryptionContext,
+}
+
+impl Recipient for KmsRecipient<'_> {
+    fn wrap(&self, file_key: &FileKey) -> Result<Vec<Stanza>, Error> {
+        let e = self
+            .kms
+            .encrypt(&self.key, file_key.expose_secret(), &self.context)?;
+        if e.key_material_id.is_none() {
+            return Err(KmsError::Unsupported {
+                reason: "file keys are wrapped with symmetric KMS keys; use -r with the RSA public key instead".into(),
+            }
+            .into());
+        }
+        Ok(vec![Stanza {
+            kind: KMS_STANZA.into(),
+            args: vec![e.key_id],
+            body: e.ciphertext_blob,
+        }])
+    }
+}
+
+/// Unwraps `angou.dev/v1/kms` stanzas through the local KMS, with the given context.
+#[derive(Debug)]
+pub struct KmsIdentity<'a> {
+    /// The store.
+    pub kms: &'a Kms,
+    /// The context the file key was bound to.
+    pub context: EncryptionContext,
+}
+
+impl Identity for KmsIdentity<'_> {
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, Error>> {
+        if stanza.kind != KMS_STANZA {
+            return None;
+        }
+        if stanza.args.len() != 1 {
+            return Some(Err(crate::error::FormatError::MalformedStanza {
+                kind: KMS_STANZA,
+                reason: "expected exactly one argument (the key ARN)",
+            }
+            .into()));
+        }
+        // A blob for a key this store does not hold is "not mine"; anything else is an error.
+        match self
+            .kms
+            .decrypt(&stanza.body, &self.context, Some(&stanza.args[0]))
+        {
+            Ok(d) => Some(
+                FileKey::from_slice(d.plaintext.expose_secret())
+                    .map_err(|_| KmsError::InvalidCiphertext.into()),
+            ),
+            Err(Error::Kms(KmsError::NotFound { .. })) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
