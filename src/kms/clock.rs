@@ -53,6 +53,8 @@ pub fn parse_time(text: &str) -> Result<OffsetDateTime, KmsError> {
 /// Formats an instant as RFC 3339 in UTC.
 pub fn format_time(t: OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .unwrap_or(t)
         .format(&Rfc3339)
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }

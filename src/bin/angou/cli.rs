@@ -17,6 +17,9 @@ Exit codes:
 #[derive(Debug, Parser)]
 #[command(name = "angou", version, about, after_help = EXIT_CODES)]
 pub struct Cli {
+    /// Key store folder for KMS operations (default: $ANGOU_HOME, else ~/.local/share/angou)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub home: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -37,4 +40,7 @@ pub enum Command {
     Decrypt(DecryptArgs),
     /// Describe an encrypted file without any key
     Inspect(InspectArgs),
+    /// The local KMS: keys that never leave the store, data keys, rotation, audit
+    #[command(after_help = EXIT_CODES)]
+    Kms(crate::kms::KmsArgs),
 }

@@ -18,6 +18,9 @@ pub struct DecryptArgs {
     /// Symmetric key file from `angou keygen -t symmetric` (repeatable)
     #[arg(short = 'k', long = "key-file", value_name = "KEY_FILE")]
     pub key_files: Vec<PathBuf>,
+    /// Encryption context of KMS-wrapped files: key=value (repeatable) or JSON
+    #[arg(short = 'c', long = "encryption-context", value_name = "K=V")]
+    pub context: Vec<String>,
     /// Read the passphrase from FILE (first line) instead of ANGOU_PASSPHRASE or a prompt
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
@@ -34,8 +37,11 @@ pub struct DecryptArgs {
     pub input: Option<PathBuf>,
 }
 
-pub fn run(args: DecryptArgs) -> Result<(), Failure> {
-    let mut identities: Vec<Box<dyn Identity>> = Vec::new();
+pub fn run(args: DecryptArgs, home: Option<&std::path::Path>) -> Result<(), Failure> {
+    // Declared first so it outlives the identities that borrow it (drop order).
+    #[allow(clippy::needless_late_init)]
+    let store: Option<angou::kms::Kms>;
+    let mut identities: Vec<Box<dyn Identity + '_>> = Vec::new();
     for f in &args.identities {
         identities.extend(crate::keys::load_identities(f)?);
     }
@@ -50,6 +56,22 @@ pub fn run(args: DecryptArgs) -> Result<(), Failure> {
     let detected = Input::detect(BufReader::with_capacity(256 * 1024, reader))?;
     let decryptor =
         Decryptor::new(detected).map_err(|e| Failure::from(e).context(input.describe()))?;
+    let uses_kms = decryptor
+        .header()
+        .stanzas()
+        .iter()
+        .any(|s| s.kind == angou::kms::KMS_STANZA);
+    store = if uses_kms {
+        Some(crate::kms::open_store(home)?)
+    } else {
+        None
+    };
+    if let Some(store) = &store {
+        identities.push(Box::new(angou::kms::KmsIdentity {
+            kms: store,
+            context: crate::kms::parse_context(&args.context)?,
+        }));
+    }
     if decryptor.is_passphrase() {
         let pass = crate::passphrase::obtain(args.passphrase_file.as_deref(), false)?;
         identities.push(Box::new(PassphraseIdentity::new(pass)));

@@ -23,6 +23,12 @@ pub struct EncryptArgs {
     /// Encrypt to the symmetric key in KEY_FILE (from `angou keygen -t symmetric`; repeatable)
     #[arg(short = 'k', long = "key-file", value_name = "KEY_FILE")]
     pub key_files: Vec<PathBuf>,
+    /// Wrap the file key through the local KMS with KEY (id, ARN or alias; repeatable)
+    #[arg(long = "kms", value_name = "KEY")]
+    pub kms: Vec<String>,
+    /// Encryption context bound to the KMS-wrapped file key: key=value (repeatable) or JSON
+    #[arg(short = 'c', long = "encryption-context", value_name = "K=V")]
+    pub context: Vec<String>,
     /// Encrypt to a passphrase (prompted for, or from ANGOU_PASSPHRASE)
     #[arg(short = 'p', long)]
     pub passphrase: bool,
@@ -52,7 +58,7 @@ pub struct EncryptArgs {
     pub input: Option<PathBuf>,
 }
 
-pub fn run(args: EncryptArgs) -> Result<(), Failure> {
+pub fn run(args: EncryptArgs, home: Option<&std::path::Path>) -> Result<(), Failure> {
     let use_passphrase = args.passphrase || args.passphrase_file.is_some();
     let has_keys = !args.recipients.is_empty()
         || !args.recipients_files.is_empty()
@@ -63,10 +69,13 @@ pub fn run(args: EncryptArgs) -> Result<(), Failure> {
     }
     if !use_passphrase && !has_keys {
         return Err(Failure::usage("no recipients given")
-            .hint("add -r age1…, -r key.pub.pem, -R FILE, -k KEY_FILE or -p"));
+            .hint("add -r age1…, -r key.pub.pem, -R FILE, -k KEY_FILE, --kms KEY or -p"));
     }
     // Parse and validate everything before touching the output.
-    let mut recipients: Vec<Box<dyn Recipient>> = Vec::new();
+    // Declared first so it outlives the recipients that borrow it (drop order).
+    #[allow(clippy::needless_late_init)]
+    let store: Option<angou::kms::Kms>;
+    let mut recipients: Vec<Box<dyn Recipient + '_>> = Vec::new();
     for r in &args.recipients {
         recipients.push(crate::keys::parse_recipient_arg(r)?);
     }
@@ -76,6 +85,21 @@ pub fn run(args: EncryptArgs) -> Result<(), Failure> {
     for f in &args.key_files {
         for k in crate::keys::load_symmetric_keys(f)? {
             recipients.push(Box::new(k));
+        }
+    }
+    store = if args.kms.is_empty() {
+        None
+    } else {
+        Some(crate::kms::open_store(home)?)
+    };
+    let context = crate::kms::parse_context(&args.context)?;
+    if let Some(store) = &store {
+        for key in &args.kms {
+            recipients.push(Box::new(angou::kms::KmsRecipient {
+                kms: store,
+                key: key.clone(),
+                context: context.clone(),
+            }));
         }
     }
     let input = InputSpec::from_arg(args.input.as_deref());

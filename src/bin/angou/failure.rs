@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use angou::error::{AeadError, Error, FormatError, KeyError};
+use angou::error::{AeadError, Error, FormatError, KeyError, KmsError};
 
 /// Exit code for a failed operation.
 pub const EXIT_FAILURE: i32 = 1;
@@ -80,6 +80,33 @@ fn hint_for(err: &Error) -> Option<&'static str> {
             _ => return None,
         },
         Error::Aead(AeadError::Authentication) => "wrong key, or the data was modified",
+        Error::Kms(k) => match k {
+            KmsError::NotFound { .. } => {
+                "list keys with `angou kms list-keys` and aliases with `angou kms list-aliases`"
+            }
+            KmsError::Disabled { .. } => "enable it with `angou kms enable-key --key-id KEY`",
+            KmsError::InvalidState { .. } => "see `angou kms describe-key --key-id KEY`",
+            KmsError::InvalidCiphertext => {
+                "pass the same encryption context (-c) used when encrypting, and an unmodified blob"
+            }
+            KmsError::IncorrectKey { .. } => {
+                "omit --key-id, or name the key the ciphertext was made with"
+            }
+            KmsError::InvalidAliasName { .. } => {
+                "use alias/ followed by letters, digits, /, _ or -"
+            }
+            KmsError::AlreadyExists { .. } => "pick another name, or update-alias to repoint it",
+            KmsError::LimitExceeded { .. } => "create a new key and move to it with re-encrypt",
+            KmsError::Validation { .. } => "check the value against the allowed range in --help",
+            KmsError::Unsupported { .. } => "see docs/DESIGN.md for what each key kind supports",
+            KmsError::Store { .. } => {
+                "check the key store folder (--home / ANGOU_HOME), its permissions and backups"
+            }
+            KmsError::AuditTampered { .. } => {
+                "the audit log was changed outside angou; keep it as evidence and restore from backup"
+            }
+            _ => return None,
+        },
         Error::Io(_) => "check the paths, permissions and free space",
         Error::Rng => "the operating system's random source is unavailable",
         _ => return None,

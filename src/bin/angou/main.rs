@@ -10,6 +10,7 @@ mod inspect;
 mod io;
 mod keygen;
 mod keys;
+mod kms;
 mod passphrase;
 
 use clap::Parser;
@@ -18,12 +19,14 @@ use cli::{Cli, Command};
 use failure::Failure;
 
 fn run(cli: Cli) -> Result<(), Failure> {
+    let home = cli.home.as_deref();
     match cli.command {
         Command::Demo => demo::run(),
         Command::Keygen(a) => keygen::keygen(a),
         Command::Pubkey(a) => keygen::pubkey(a),
-        Command::Encrypt(a) => encrypt::run(a),
-        Command::Decrypt(a) => decrypt::run(a),
+        Command::Encrypt(a) => encrypt::run(a, home),
+        Command::Decrypt(a) => decrypt::run(a, home),
+        Command::Kms(a) => kms::run(a, home),
         Command::Inspect(a) => inspect::run(a),
     }
 }
