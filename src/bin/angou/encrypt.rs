@@ -62,7 +62,12 @@ pub fn run(args: EncryptArgs, home: Option<&std::path::Path>) -> Result<(), Fail
     let use_passphrase = args.passphrase || args.passphrase_file.is_some();
     let has_keys = !args.recipients.is_empty()
         || !args.recipients_files.is_empty()
-        || !args.key_files.is_empty();
+        || !args.key_files.is_empty()
+        || !args.kms.is_empty();
+    if !args.context.is_empty() && args.kms.is_empty() {
+        return Err(Failure::usage("an encryption context (-c) needs --kms")
+            .hint("the context is bound to the KMS-wrapped file key; add --kms KEY"));
+    }
     if use_passphrase && has_keys {
         return Err(Failure::usage("a passphrase cannot be combined with recipients or keys")
             .hint("age files protected by a passphrase have exactly one stanza; encrypt twice if you need both"));
