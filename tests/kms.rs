@@ -631,3 +631,44 @@ fn killed_writers_leave_old_or_new_state() {
         );
     }
 }
+
+#[test]
+fn passphrase_protected_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let pass = || angou::secret::SecretVec::from_vec(b"correct horse".to_vec());
+    let k = Kms::open(dir.path(), Clock::System).with_passphrase(pass());
+    k.init_with_passphrase().unwrap();
+    assert!(k.is_passphrase_protected());
+    let id = k
+        .create_key("", KeySpec::SymmetricDefault)
+        .unwrap()
+        .key_id
+        .to_string();
+    let e = k.encrypt(&id, b"x", &EncryptionContext::new()).unwrap();
+    assert!(!dir.path().join("root.key").exists(), "no root key on disk");
+    let wrong = Kms::open(dir.path(), Clock::System)
+        .with_passphrase(angou::secret::SecretVec::from_vec(b"wrong".to_vec()));
+    assert!(matches!(
+        wrong.list_keys(),
+        Err(Error::Kms(KmsError::Store { .. }))
+    ));
+    let none = Kms::open(dir.path(), Clock::System);
+    assert!(matches!(
+        none.list_keys(),
+        Err(Error::Kms(KmsError::Store { .. }))
+    ));
+    let again = Kms::open(dir.path(), Clock::System).with_passphrase(pass());
+    assert_eq!(
+        again
+            .decrypt(&e.ciphertext_blob, &EncryptionContext::new(), None)
+            .unwrap()
+            .plaintext
+            .expose_secret(),
+        b"x"
+    );
+    assert!(matches!(
+        again.init_with_passphrase(),
+        Err(Error::Kms(KmsError::AlreadyExists { .. }))
+    ));
+    assert!(again.audit_verify().is_ok());
+}

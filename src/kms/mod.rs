@@ -225,6 +225,7 @@ pub struct Kms {
     paths: Paths,
     clock: Clock,
     caller: Caller,
+    passphrase: Option<SecretVec>,
 }
 
 impl Kms {
@@ -236,7 +237,35 @@ impl Kms {
             },
             clock,
             caller: Caller::current(),
+            passphrase: None,
         }
+    }
+
+    /// Supplies the passphrase of a passphrase-protected store (see [`Kms::init_with_passphrase`]).
+    pub fn with_passphrase(mut self, passphrase: SecretVec) -> Kms {
+        self.passphrase = Some(passphrase);
+        self
+    }
+
+    /// Makes a new, empty store passphrase-protected: its root key is derived with Argon2id
+    /// (RFC 9106 §4 second recommended option: 64 MiB, 3 passes, 4 lanes) from the
+    /// passphrase given with [`Kms::with_passphrase`], and never written to disk.
+    ///
+    /// # Errors
+    /// [`KmsError::AlreadyExists`] if the folder already holds a store;
+    /// [`KmsError::Validation`] without a passphrase.
+    pub fn init_with_passphrase(&self) -> Result<(), Error> {
+        let pass = self
+            .passphrase
+            .as_ref()
+            .ok_or_else(|| validation("a passphrase is required"))?;
+        let _lock = store::lock(&self.paths)?;
+        store::init_passphrase(&self.paths, pass)
+    }
+
+    /// Whether the store's root key comes from a passphrase.
+    pub fn is_passphrase_protected(&self) -> bool {
+        self.paths.file(store::ROOT_PARAMS_FILE).exists()
     }
 
     /// The store folder.
@@ -306,7 +335,7 @@ impl Kms {
         f: impl FnOnce(&mut Session<'_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let _lock = store::lock(&self.paths)?;
-        let root = store::root_key(&self.paths)?;
+        let root = store::root_key(&self.paths, self.passphrase.as_ref())?;
         let kek = Key::from_secret(derive(&root, b"angou.dev/v1/kms material kek"));
         let audit_key = derive(&root, b"angou.dev/v1/kms audit");
         let mut state = store::load_state(&self.paths)?;
@@ -1223,7 +1252,7 @@ impl Kms {
     /// [`KmsError::AuditTampered`] naming the first problem.
     pub fn audit_verify(&self) -> Result<u64, Error> {
         let _lock = store::lock(&self.paths)?;
-        let root = store::root_key(&self.paths)?;
+        let root = store::root_key(&self.paths, self.passphrase.as_ref())?;
         let state = store::load_state(&self.paths)?;
         audit::verify(
             &self.paths,

@@ -21,6 +21,82 @@ pub const STATE_FILE: &str = "store.json";
 pub const ROOT_KEY_FILE: &str = "root.key";
 /// Name of the audit log inside the store folder.
 pub const AUDIT_FILE: &str = "audit.log";
+/// Name of the Argon2id parameters of a passphrase-protected store.
+pub const ROOT_PARAMS_FILE: &str = "root.params.json";
+/// Argon2id memory cost in KiB (RFC 9106 §4, second recommended option: 64 MiB).
+pub const ARGON2_M_KIB: u32 = 64 * 1024;
+/// Argon2id passes (RFC 9106 §4, second recommended option).
+pub const ARGON2_T: u32 = 3;
+/// Argon2id lanes (RFC 9106 §4).
+pub const ARGON2_P: u32 = 4;
+const CHECK_LABEL: &[u8] = b"angou.dev/v1/kms root check";
+
+/// How a passphrase-protected store derives its root key (no secret in it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RootParams {
+    pub kdf: String,
+    pub m_cost_kib: u32,
+    pub t_cost: u32,
+    pub p_cost: u32,
+    /// base64 of 16 random bytes.
+    pub salt: String,
+    /// hex HMAC-SHA-256(root key, label): tells a wrong passphrase from a corrupt store.
+    pub check: String,
+}
+
+fn argon2_root(
+    passphrase: &crate::secret::SecretVec,
+    p: &RootParams,
+) -> Result<SecretArray<32>, Error> {
+    use base64ct::Encoding;
+    let salt = base64ct::Base64::decode_vec(&p.salt)
+        .map_err(|e| store_err("corrupt root parameters", e))?;
+    let params = argon2::Params::new(p.m_cost_kib, p.t_cost, p.p_cost, Some(32))
+        .map_err(|e| store_err("invalid Argon2id parameters", e))?;
+    let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let mut root = SecretArray::<32>::zeroed();
+    a.hash_password_into(passphrase.expose_secret(), &salt, root.expose_secret_mut())
+        .map_err(|e| store_err("Argon2id failed", e))?;
+    Ok(root)
+}
+
+fn check_tag(root: &SecretArray<32>) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut m = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(root.expose_secret())
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    m.update(CHECK_LABEL);
+    crate::kms::key::hex(&m.finalize().into_bytes())
+}
+
+/// Makes a new store passphrase-protected: writes Argon2id parameters, no root key file.
+pub(crate) fn init_passphrase(
+    paths: &Paths,
+    passphrase: &crate::secret::SecretVec,
+) -> Result<(), Error> {
+    use base64ct::Encoding;
+    for f in [STATE_FILE, ROOT_KEY_FILE, ROOT_PARAMS_FILE] {
+        if paths.file(f).exists() {
+            return Err(KmsError::AlreadyExists {
+                what: format!("a key store in {}", paths.home.display()),
+            }
+            .into());
+        }
+    }
+    let salt: [u8; 16] = crate::secret::random_array()?;
+    let mut p = RootParams {
+        kdf: "argon2id".into(),
+        m_cost_kib: ARGON2_M_KIB,
+        t_cost: ARGON2_T,
+        p_cost: ARGON2_P,
+        salt: base64ct::Base64::encode_string(&salt),
+        check: String::new(),
+    };
+    p.check = check_tag(&argon2_root(passphrase, &p)?);
+    let bytes =
+        serde_json::to_vec_pretty(&p).map_err(|e| store_err("cannot encode root parameters", e))?;
+    atomic_write(&paths.home, &paths.file(ROOT_PARAMS_FILE), &bytes)
+}
+
 /// Name of the lock file inside the store folder.
 pub const LOCK_FILE: &str = "store.lock";
 /// The state file's format tag.
@@ -151,8 +227,30 @@ pub(crate) fn atomic_write(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), 
     Ok(())
 }
 
-/// Reads the root key, creating it (32 random bytes, mode 0600) on first use.
-pub(crate) fn root_key(paths: &Paths) -> Result<SecretArray<32>, Error> {
+/// Reads the root key, creating it (32 random bytes, mode 0600) on first use; for a
+/// passphrase-protected store, derives it with Argon2id and checks it.
+pub(crate) fn root_key(
+    paths: &Paths,
+    passphrase: Option<&crate::secret::SecretVec>,
+) -> Result<SecretArray<32>, Error> {
+    let params_path = paths.file(ROOT_PARAMS_FILE);
+    if params_path.exists() {
+        let bytes =
+            fs::read(&params_path).map_err(|e| store_err("cannot read root parameters", e))?;
+        let p: RootParams =
+            serde_json::from_slice(&bytes).map_err(|e| store_err("corrupt root parameters", e))?;
+        let pass = passphrase.ok_or_else(|| KmsError::Store {
+            reason: "this key store is protected by a passphrase; set ANGOU_KMS_PASSPHRASE or run on a terminal".into(),
+        })?;
+        let root = argon2_root(pass, &p)?;
+        if check_tag(&root) != p.check {
+            return Err(KmsError::Store {
+                reason: "wrong passphrase for this key store".into(),
+            }
+            .into());
+        }
+        return Ok(root);
+    }
     let path = paths.file(ROOT_KEY_FILE);
     match fs::read(&path) {
         Ok(bytes) => {

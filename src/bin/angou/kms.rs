@@ -50,6 +50,12 @@ pub fn parse_context(values: &[String]) -> Result<EncryptionContext, Failure> {
 
 #[derive(Debug, Subcommand)]
 pub enum Op {
+    /// Create the key store now (it is otherwise created on first use); --passphrase derives
+    /// its root key from a passphrase (Argon2id) instead of a 0600 root key file
+    Init {
+        #[arg(long)]
+        passphrase: bool,
+    },
     /// Create a customer-managed key
     CreateKey {
         #[arg(long, default_value = "")]
@@ -201,8 +207,23 @@ pub fn open_store(home: Option<&Path>) -> Result<Kms, Failure> {
         })?,
     };
     let clock = Clock::from_env().map_err(angou::Error::from)?;
-    Ok(Kms::open(home, clock))
+    let kms = Kms::open(home, clock);
+    if let Some(p) = std::env::var_os(PASSPHRASE_VAR) {
+        return Ok(kms.with_passphrase(angou::secret::SecretVec::from_vec(p.into_encoded_bytes())));
+    }
+    if kms.is_passphrase_protected() {
+        let pass = crate::passphrase::prompt_only("key store passphrase: ").map_err(|f| {
+            f.hint(format!(
+                "this key store is passphrase-protected; set {PASSPHRASE_VAR} for scripts"
+            ))
+        })?;
+        return Ok(kms.with_passphrase(pass));
+    }
+    Ok(kms)
 }
+
+/// Environment variable holding the passphrase of a passphrase-protected key store.
+pub const PASSPHRASE_VAR: &str = "ANGOU_KMS_PASSPHRASE";
 
 fn binary_arg(text: &str, what: &str) -> Result<Vec<u8>, Failure> {
     if let Some(path) = text.strip_prefix('@') {
@@ -228,6 +249,22 @@ fn print(v: Value) {
 pub fn run(args: KmsArgs, home: Option<&Path>) -> Result<(), Failure> {
     let kms = open_store(home)?;
     match args.op {
+        Op::Init { passphrase } => {
+            if passphrase {
+                let store = if std::env::var_os(PASSPHRASE_VAR).is_some() {
+                    kms.clone()
+                } else {
+                    kms.clone()
+                        .with_passphrase(crate::passphrase::obtain(None, true)?)
+                };
+                store.init_with_passphrase()?;
+            } else {
+                kms.list_keys()?;
+            }
+            print(
+                json!({"Home": kms.home().display().to_string(), "PassphraseProtected": kms.is_passphrase_protected()}),
+            );
+        }
         Op::CreateKey {
             description,
             key_spec,

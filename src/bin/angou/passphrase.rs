@@ -50,3 +50,13 @@ pub fn obtain(file: Option<&Path>, confirm: bool) -> Result<SecretVec, Failure> 
     }
     Ok(pass)
 }
+
+/// A no-echo prompt on the terminal, or a usage error when there is none.
+pub fn prompt_only(text: &str) -> Result<SecretVec, Failure> {
+    if !(std::io::stdin().is_terminal() || std::io::stderr().is_terminal()) {
+        return Err(Failure::usage(
+            "a passphrase is needed but there is no terminal to ask on",
+        ));
+    }
+    prompt(text)
+}
