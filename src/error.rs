@@ -134,7 +134,7 @@ pub enum KeyError {
     },
     /// An RSA key size angou does not generate or accept.
     #[error(
-        "rsa key size {bits} is not supported, expected 2048, 3072 or 4096 (at most 16384 when reading)"
+        "rsa key size {bits} is not supported, expected 2048, 3072 or 4096 (at most 8192 when reading)"
     )]
     UnsupportedKeySize {
         /// The requested or found modulus size.
