@@ -1,4 +1,7 @@
 //! Criterion benches for angou's hot paths. Reports land in target/criterion/report/index.html.
+//!
+//! Sample sizes and measurement times are kept small so that a full `cargo bench` finishes in
+//! a few minutes on the 2-core CI machine; pass `--measurement-time` for steadier figures.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::hint::black_box;
@@ -11,38 +14,52 @@ use angou::format::{Decryptor, Encryptor};
 use angou::pk::{rsa, x25519};
 use angou::recipient::{Identity, Recipient};
 use angou::secret::FileKey;
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 const KIB: usize = 1024;
+/// AEAD message sizes, in bytes.
+const AEAD_SIZES: [usize; 4] = [KIB, 16 * KIB, 64 * KIB, 1024 * KIB];
+/// Ciphertexts held in memory per timed batch of opens: bounds memory at 16 MiB per size.
+const OPEN_BATCH_BYTES: usize = 16 * 1024 * KIB;
 
+/// Seal and open through `Cipher`'s detached in-place calls: the path the file format's
+/// STREAM and every one-shot seal end up in. Each algorithm gets its own fresh key.
 fn aead(c: &mut Criterion) {
-    let key = Key::generate().unwrap();
     for alg in Algorithm::ALL {
+        let key = Key::generate().unwrap();
+        let cipher = Cipher::new(alg, &key);
         let mut g = c.benchmark_group(format!("aead/{alg}"));
-        for size in [KIB, 16 * KIB, 64 * KIB, 1024 * KIB] {
+        for size in AEAD_SIZES {
             g.throughput(Throughput::Bytes(size as u64));
-            let cipher = Cipher::new(alg, &key);
+            // Sealing over the previous ciphertext costs the same as sealing fresh plaintext,
+            // so the buffer is not reset between iterations (no copy in the timing).
             let mut buf = vec![0x42u8; size];
             g.bench_with_input(BenchmarkId::new("seal", size), &size, |b, _| {
                 b.iter(|| black_box(cipher.seal_in_place_detached(b"", &mut buf).unwrap()))
             });
-            let mut plain = vec![0x42u8; size];
-            let (nonce, tag) = cipher.seal_in_place_detached(b"", &mut plain).unwrap();
-            let sealed = plain;
-            let mut work = sealed.clone();
+            let mut sealed = vec![0x42u8; size];
+            let (nonce, tag) = cipher.seal_in_place_detached(b"", &mut sealed).unwrap();
+            // A successful open turns the buffer into plaintext, so every iteration needs a
+            // fresh copy of the ciphertext; batching keeps that copy out of the timing.
+            let batch = (OPEN_BATCH_BYTES / size).max(1) as u64;
             g.bench_with_input(BenchmarkId::new("open", size), &size, |b, _| {
-                b.iter(|| {
-                    work.copy_from_slice(&sealed);
-                    cipher
-                        .open_in_place_detached(&nonce, b"", &mut work, &tag)
-                        .unwrap();
-                })
+                b.iter_batched_ref(
+                    || sealed.clone(),
+                    |work| {
+                        cipher
+                            .open_in_place_detached(&nonce, b"", work, &tag)
+                            .unwrap()
+                    },
+                    BatchSize::NumIterations(batch),
+                )
             });
         }
         g.finish();
     }
 }
 
+/// age-style X25519: a fresh identity (secret and public key), and wrap / unwrap of a
+/// 16-byte file key (one ephemeral key, two scalar multiplications, HKDF and a seal).
 fn x25519(c: &mut Criterion) {
     let mut g = c.benchmark_group("x25519");
     let id = x25519::SecretKey::generate().unwrap();
@@ -61,31 +78,36 @@ fn x25519(c: &mut Criterion) {
     g.finish();
 }
 
+/// RSA-OAEP-SHA-256 encryption and (blinded) decryption of a 16-byte file key. Each key is
+/// generated once, outside the timing; key generation itself is not benched (a random prime
+/// search: seconds at 4096 bits, and too variable for Criterion's sample counts).
 fn rsa_oaep(c: &mut Criterion) {
     let mut g = c.benchmark_group("rsa-oaep-sha256");
-    g.sample_size(10).measurement_time(Duration::from_secs(3));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
     for bits in rsa::GENERATE_BITS {
         let key = rsa::PrivateKey::generate(bits).unwrap();
         let public = key.public_key();
-        let file_key = [7u8; 16];
-        let sealed = public.encrypt(b"label", &file_key).unwrap();
+        let file_key = FileKey::generate().unwrap();
+        let sealed = public.encrypt(b"label", file_key.expose_secret()).unwrap();
         g.bench_function(BenchmarkId::new("wrap", bits), |b| {
-            b.iter(|| black_box(public.encrypt(b"label", &file_key).unwrap()))
+            b.iter(|| black_box(public.encrypt(b"label", file_key.expose_secret()).unwrap()))
         });
         g.bench_function(BenchmarkId::new("unwrap", bits), |b| {
             b.iter(|| black_box(key.decrypt(b"label", &sealed).unwrap()))
         });
     }
-    g.bench_function(BenchmarkId::new("generate", 2048), |b| {
-        b.iter(|| black_box(rsa::PrivateKey::generate(2048).unwrap()))
-    });
     g.finish();
 }
 
+/// A whole age-format file in memory: header, X25519 stanza and the chunked payload.
 fn stream(c: &mut Criterion) {
     const LEN: usize = 64 * 1024 * KIB;
     let mut g = c.benchmark_group("stream-64MiB");
-    g.sample_size(10).measurement_time(Duration::from_secs(5));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
     g.throughput(Throughput::Bytes(LEN as u64));
     let id = x25519::SecretKey::generate().unwrap();
     let recipient = id.public_key();
@@ -122,5 +144,16 @@ fn stream(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, aead, x25519, rsa_oaep, stream);
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = aead, x25519, rsa_oaep, stream
+}
 criterion_main!(benches);
