@@ -4,7 +4,7 @@
 //! `line_i = JSON(entry_i ∪ {"prev": h_{i-1}, "hash": h_i})`, `h_i = SHA-256(h_{i-1} ‖ JSON(entry_i ∪
 //! {"prev": h_{i-1}}))`, `h_0` = 32 zero bytes, JSON with sorted keys. The head (count, byte
 //! length, last hash) is MACed and stored in the state file, so editing, deleting, inserting or
-//! reordering a line, or cutting the tail, is detected by [`verify`]. Entries never contain
+//! reordering a line, or cutting the tail, is detected by `verify`. Entries never contain
 //! plaintext or key bytes.
 
 use std::fs::{self, OpenOptions};

@@ -40,6 +40,8 @@ pub enum Command {
     Decrypt(DecryptArgs),
     /// Describe an encrypted file without any key
     Inspect(InspectArgs),
+    /// Measure cipher throughput on this machine (tables, or --json)
+    Bench(crate::bench::BenchArgs),
     /// The local KMS: keys that never leave the store, data keys, rotation, audit
     #[command(after_help = EXIT_CODES)]
     Kms(crate::kms::KmsArgs),

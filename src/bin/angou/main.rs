@@ -1,6 +1,7 @@
 //! The `angou` command. Thin: parse, dispatch, report.
 #![forbid(unsafe_code)]
 
+mod bench;
 mod cli;
 mod decrypt;
 mod demo;
@@ -27,6 +28,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Encrypt(a) => encrypt::run(a, home),
         Command::Decrypt(a) => decrypt::run(a, home),
         Command::Kms(a) => kms::run(a, home),
+        Command::Bench(a) => bench::run(a),
         Command::Inspect(a) => inspect::run(a),
     }
 }

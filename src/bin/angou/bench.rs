@@ -1,0 +1,310 @@
+//! `angou bench`: cipher throughput on this machine, in one table (or stable JSON).
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use angou::aead::{Algorithm, Cipher, Key};
+use angou::format::header::PayloadCipher;
+use angou::format::{Decryptor, Encryptor};
+use angou::pk::{rsa, x25519};
+use angou::recipient::{Identity, Recipient};
+use angou::secret::FileKey;
+use serde_json::{Value, json};
+
+use crate::failure::Failure;
+
+/// Version of the `--json` layout (documented in docs/PERFORMANCE.md).
+pub const JSON_VERSION: u32 = 1;
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Shorter measurements (about 20 s in all)
+    #[arg(long)]
+    pub quick: bool,
+    /// Print JSON (stable layout, version 1) instead of tables
+    #[arg(long)]
+    pub json: bool,
+    /// Only these AEADs (aes-256-gcm, chacha20-poly1305, xchacha20-poly1305; repeatable)
+    #[arg(long = "algorithm", value_name = "A")]
+    pub algorithms: Vec<Algorithm>,
+    /// Implementation to measure: rustcrypto (the only one in this build)
+    #[arg(long = "backend", value_name = "B")]
+    pub backends: Vec<String>,
+}
+
+fn cpu_features() -> Vec<(&'static str, bool)> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        vec![
+            ("AES-NI", std::arch::is_x86_feature_detected!("aes")),
+            (
+                "PCLMULQDQ",
+                std::arch::is_x86_feature_detected!("pclmulqdq"),
+            ),
+            ("AVX2", std::arch::is_x86_feature_detected!("avx2")),
+            ("AVX-512F", std::arch::is_x86_feature_detected!("avx512f")),
+            ("VAES", std::arch::is_x86_feature_detected!("vaes")),
+            (
+                "VPCLMULQDQ",
+                std::arch::is_x86_feature_detected!("vpclmulqdq"),
+            ),
+        ]
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        Vec::new()
+    }
+}
+
+/// Repeats `f` until `budget` has passed (at least `min` times); returns calls per second.
+fn rate(budget: Duration, min: u32, mut f: impl FnMut()) -> f64 {
+    f(); // warm-up
+    let start = Instant::now();
+    let mut n = 0u32;
+    while n < min || start.elapsed() < budget {
+        f();
+        n += 1;
+    }
+    f64::from(n) / start.elapsed().as_secs_f64()
+}
+
+fn progress(quiet: bool, what: &str) {
+    if !quiet {
+        eprintln!("measuring {what}…");
+    }
+}
+
+pub fn run(args: BenchArgs) -> Result<(), Failure> {
+    for b in &args.backends {
+        if b != "rustcrypto" {
+            return Err(
+                Failure::usage(format!("backend {b:?} is not in this build"))
+                    .hint("this build has the pure-Rust rustcrypto backend only"),
+            );
+        }
+    }
+    let budget = if args.quick {
+        Duration::from_millis(250)
+    } else {
+        Duration::from_millis(1000)
+    };
+    let algorithms = if args.algorithms.is_empty() {
+        Algorithm::ALL.to_vec()
+    } else {
+        args.algorithms.clone()
+    };
+    let sizes = [1024usize, 16 * 1024, 64 * 1024, 1024 * 1024];
+    let key = Key::generate()?;
+
+    let mut aead_rows = Vec::new();
+    for alg in &algorithms {
+        progress(false, &format!("{alg}"));
+        let cipher = Cipher::new(*alg, &key);
+        for size in sizes {
+            let mut buf = vec![0x42u8; size];
+            let seal = rate(budget, 3, || {
+                let _ = cipher.seal_in_place_detached(b"", &mut buf);
+            }) * size as f64;
+            let mut sealed = vec![0x42u8; size];
+            let (nonce, tag) = cipher.seal_in_place_detached(b"", &mut sealed)?;
+            let mut work = sealed.clone();
+            let open = rate(budget, 3, || {
+                work.copy_from_slice(&sealed);
+                let _ = cipher.open_in_place_detached(&nonce, b"", &mut work, &tag);
+            }) * size as f64;
+            aead_rows.push(
+                json!({"algorithm": alg.name(), "backend": "rustcrypto", "bytes": size,
+                "seal_bytes_per_s": seal.round(), "open_bytes_per_s": open.round()}),
+            );
+        }
+    }
+
+    progress(false, "X25519 and RSA-OAEP");
+    let mut pk_rows = Vec::new();
+    let id = x25519::SecretKey::generate()?;
+    let fk = FileKey::generate()?;
+    let recipient = id.public_key();
+    let wrapped = recipient.wrap(&fk)?;
+    pk_rows.push(json!({"name": "x25519", "operation": "wrap", "ops_per_s": rate(budget, 10, || { let _ = recipient.wrap(&fk); }).round()}));
+    pk_rows.push(json!({"name": "x25519", "operation": "unwrap", "ops_per_s": rate(budget, 10, || { let _ = id.unwrap(&wrapped); }).round()}));
+    pk_rows.push(json!({"name": "x25519", "operation": "generate", "ops_per_s": rate(budget, 10, || { let _ = x25519::SecretKey::generate().map(|k| k.public_key()); }).round()}));
+    let rsa_sizes: &[usize] = if args.quick {
+        &[2048, 3072]
+    } else {
+        &[2048, 3072, 4096]
+    };
+    for &bits in rsa_sizes {
+        let t = Instant::now();
+        let k = rsa::PrivateKey::generate(bits)?;
+        let gen_s = t.elapsed().as_secs_f64();
+        let public = k.public_key();
+        let ct = public.encrypt(b"", fk.expose_secret())?;
+        let name = format!("rsa-{bits}-oaep-sha256");
+        pk_rows.push(json!({"name": name, "operation": "encrypt", "ops_per_s": rate(budget, 5, || { let _ = public.encrypt(b"", fk.expose_secret()); }).round()}));
+        pk_rows.push(json!({"name": name, "operation": "decrypt", "ops_per_s": rate(budget, 3, || { let _ = k.decrypt(b"", &ct); }).round()}));
+        pk_rows.push(json!({"name": name, "operation": "generate", "ops_per_s": (1.0 / gen_s * 100.0).round() / 100.0}));
+    }
+
+    progress(false, "the file pipeline (64 MiB in memory)");
+    let mut stream_rows = Vec::new();
+    let data = vec![0x5au8; 64 * 1024 * 1024];
+    for cipher in [PayloadCipher::ChaCha20Poly1305, PayloadCipher::Aes256Gcm] {
+        let mut file = Vec::with_capacity(data.len() + 2 * 1024 * 1024);
+        let enc = rate(budget, 2, || {
+            file.clear();
+            if let Ok(mut w) = Encryptor::with_recipients([&recipient as &dyn Recipient])
+                .map(|e| e.with_cipher(cipher))
+                .and_then(|e| e.wrap_output(&mut file))
+            {
+                let _ = w.write_all(&data);
+                let _ = w.finish();
+            }
+        }) * data.len() as f64;
+        let mut out = Vec::with_capacity(data.len());
+        let dec = rate(budget, 2, || {
+            out.clear();
+            if let Ok(mut r) =
+                Decryptor::new(&file[..]).and_then(|d| d.decrypt([&id as &dyn Identity]))
+            {
+                let _ = r.read_to_end(&mut out);
+            }
+        }) * data.len() as f64;
+        if out != data {
+            return Err(Failure::new("bench: the file pipeline did not round-trip"));
+        }
+        stream_rows.push(json!({"payload_cipher": cipher.name(), "bytes": data.len(),
+            "encrypt_bytes_per_s": enc.round(), "decrypt_bytes_per_s": dec.round(),
+            "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)}));
+    }
+
+    // The lesson: hybrid encryption of 1 MiB to one recipient.
+    let mib: f64 = 1024.0 * 1024.0;
+    let get = |rows: &[Value], name: &str, op: &str| {
+        rows.iter()
+            .find(|r| r["name"] == name && r["operation"] == op)
+            .and_then(|r| r["ops_per_s"].as_f64())
+            .unwrap_or(f64::NAN)
+    };
+    let gcm_1m = aead_rows
+        .iter()
+        .find(|r| {
+            r["bytes"] == 1024 * 1024
+                && (r["algorithm"] == "aes-256-gcm" || r["algorithm"] == algorithms[0].name())
+        })
+        .and_then(|r| r["seal_bytes_per_s"].as_f64())
+        .unwrap_or(f64::NAN);
+    let rsa_dec = get(&pk_rows, "rsa-2048-oaep-sha256", "decrypt");
+    let rsa_ops = (mib / 190.0).ceil();
+    let hybrid = json!({
+        "plaintext_bytes": 1024 * 1024,
+        "aead_seconds": mib / gcm_1m,
+        "x25519_hybrid_encrypt_seconds": mib / gcm_1m + 1.0 / get(&pk_rows, "x25519", "wrap"),
+        "rsa2048_hybrid_decrypt_seconds": mib / gcm_1m + 1.0 / rsa_dec,
+        "rsa2048_alone_decrypt_seconds": rsa_ops / rsa_dec,
+        "rsa2048_alone_operations": rsa_ops,
+    });
+
+    let cpu: Vec<Value> = cpu_features()
+        .into_iter()
+        .map(|(n, on)| json!({"feature": n, "detected": on}))
+        .collect();
+    let report = json!({"version": JSON_VERSION, "quick": args.quick, "cpu": cpu, "aead": aead_rows,
+        "public_key": pk_rows, "stream": stream_rows, "hybrid_1mib": hybrid});
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    print_tables(&report);
+    Ok(())
+}
+
+fn mbs(v: &Value) -> String {
+    format!("{:.0}", v.as_f64().unwrap_or(0.0) / 1e6)
+}
+
+fn print_tables(r: &Value) {
+    let feats: Vec<String> = r["cpu"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            format!(
+                "{}{}",
+                f["feature"].as_str().unwrap_or(""),
+                if f["detected"] == true { "✓" } else { "✗" }
+            )
+        })
+        .collect();
+    println!("CPU: {}", feats.join("  "));
+    println!("\nShared-key AEAD (MB/s, one thread, backend rustcrypto)");
+    println!(
+        "{:<20} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "algorithm", "1K seal", "open", "16K seal", "open", "64K seal", "open", "1M seal", "open"
+    );
+    let rows = r["aead"].as_array().cloned().unwrap_or_default();
+    let mut algs: Vec<String> = rows
+        .iter()
+        .filter_map(|x| x["algorithm"].as_str().map(str::to_owned))
+        .collect();
+    algs.dedup();
+    for a in algs {
+        let mut line = format!("{a:<20}");
+        for x in rows.iter().filter(|x| x["algorithm"] == a.as_str()) {
+            line.push_str(&format!(
+                " {:>9} {:>9}",
+                mbs(&x["seal_bytes_per_s"]),
+                mbs(&x["open_bytes_per_s"])
+            ));
+        }
+        println!("{line}");
+    }
+    println!("\nKey pairs (operations per second)");
+    println!("{:<24} {:>10} {:>12}", "key", "operation", "ops/s");
+    for x in r["public_key"].as_array().into_iter().flatten() {
+        let v = x["ops_per_s"].as_f64().unwrap_or(f64::NAN);
+        let shown = if v < 100.0 {
+            format!("{v:.2}")
+        } else {
+            format!("{v:.0}")
+        };
+        println!(
+            "{:<24} {:>10} {:>12}",
+            x["name"].as_str().unwrap_or(""),
+            x["operation"].as_str().unwrap_or(""),
+            shown
+        );
+    }
+    println!("\nFile pipeline (64 MiB in memory, all cores)");
+    for x in r["stream"].as_array().into_iter().flatten() {
+        println!(
+            "{:<20} encrypt {:>6} MB/s   decrypt {:>6} MB/s   ({} threads)",
+            x["payload_cipher"].as_str().unwrap_or(""),
+            mbs(&x["encrypt_bytes_per_s"]),
+            mbs(&x["decrypt_bytes_per_s"]),
+            x["threads"]
+        );
+    }
+    let h = &r["hybrid_1mib"];
+    let ms = |v: &Value| format!("{:.2} ms", v.as_f64().unwrap_or(f64::NAN) * 1e3);
+    println!("\nWhy hybrid: 1 MiB to one recipient");
+    println!(
+        "  AEAD alone (key already shared)     {}",
+        ms(&h["aead_seconds"])
+    );
+    println!(
+        "  X25519 wrap + AEAD                  {}",
+        ms(&h["x25519_hybrid_encrypt_seconds"])
+    );
+    println!(
+        "  RSA-2048 unwrap + AEAD              {}",
+        ms(&h["rsa2048_hybrid_decrypt_seconds"])
+    );
+    println!(
+        "  RSA-2048 alone, {:.0} decryptions   {}",
+        h["rsa2048_alone_operations"].as_f64().unwrap_or(f64::NAN),
+        ms(&h["rsa2048_alone_decrypt_seconds"])
+    );
+}
