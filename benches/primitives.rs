@@ -1,7 +1,8 @@
 //! Criterion benches for angou's hot paths. Reports land in target/criterion/report/index.html.
 //!
 //! Sample sizes and measurement times are kept small so that a full `cargo bench` finishes in
-//! a few minutes on the 2-core CI machine; pass `--measurement-time` for steadier figures.
+//! about three minutes on the 2-core CI machine; for steadier figures raise them on the command
+//! line, e.g. `cargo bench -- --measurement-time 5 --warm-up-time 2`.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::hint::black_box;
@@ -14,7 +15,9 @@ use angou::format::{Decryptor, Encryptor};
 use angou::pk::{rsa, x25519};
 use angou::recipient::{Identity, Recipient};
 use angou::secret::FileKey;
-use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{
+    BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
 
 const KIB: usize = 1024;
 /// AEAD message sizes, in bytes.
@@ -83,9 +86,11 @@ fn x25519(c: &mut Criterion) {
 /// search: seconds at 4096 bits, and too variable for Criterion's sample counts).
 fn rsa_oaep(c: &mut Criterion) {
     let mut g = c.benchmark_group("rsa-oaep-sha256");
-    g.sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    // Flat sampling: milliseconds per decryption would otherwise need ~55 iterations of
+    // linearly growing samples.
+    g.sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(2));
     for bits in rsa::GENERATE_BITS {
         let key = rsa::PrivateKey::generate(bits).unwrap();
         let public = key.public_key();
@@ -105,9 +110,9 @@ fn rsa_oaep(c: &mut Criterion) {
 fn stream(c: &mut Criterion) {
     const LEN: usize = 64 * 1024 * KIB;
     let mut g = c.benchmark_group("stream-64MiB");
-    g.sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(5));
+    g.sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(3));
     g.throughput(Throughput::Bytes(LEN as u64));
     let id = x25519::SecretKey::generate().unwrap();
     let recipient = id.public_key();
@@ -147,8 +152,9 @@ fn stream(c: &mut Criterion) {
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(30)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_millis(1500))
+        .nresamples(20_000)
 }
 
 criterion_group! {

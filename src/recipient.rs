@@ -181,14 +181,15 @@ pub(crate) fn open_file_key(wrap_key: &Key, body: &[u8]) -> Option<FileKey> {
     if body.len() != WRAPPED_FILE_KEY_LEN {
         return None;
     }
-    let mut key = Zeroizing::new([0u8; FILE_KEY_LEN]);
-    key.copy_from_slice(&body[..FILE_KEY_LEN]);
+    let mut key = FileKey::zeroed();
+    key.expose_secret_mut()
+        .copy_from_slice(&body[..FILE_KEY_LEN]);
     let mut tag = [0u8; TAG_LEN];
     tag.copy_from_slice(&body[FILE_KEY_LEN..]);
     LessSafeKey::new(Algorithm::ChaCha20Poly1305, wrap_key)
-        .open_in_place_detached(&[0u8; 12], b"", key.as_mut_slice(), &tag)
+        .open_in_place_detached(&[0u8; 12], b"", key.expose_secret_mut(), &tag)
         .ok()?;
-    Some(FileKey::from_array(*key))
+    Some(key)
 }
 
 impl Recipient for x25519::PublicKey {

@@ -31,7 +31,9 @@ impl<const N: usize> SecretArray<N> {
         Ok(secret)
     }
 
-    /// Takes ownership of `bytes`, zeroizing the array it was given.
+    /// Boxes `bytes` and zeroizes the by-value argument. Arrays are `Copy`: a caller's own
+    /// variable is not wiped by this, so callers that hold key bytes should keep them in a
+    /// `Zeroizing` buffer or fill the secret in place.
     pub fn from_array(mut bytes: [u8; N]) -> Self {
         let secret = Self(Box::new(bytes));
         bytes.zeroize();

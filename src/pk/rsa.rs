@@ -59,6 +59,23 @@ fn oaep(label: &[u8]) -> Oaep<Sha256> {
     Oaep::<Sha256>::new_with_label(label)
 }
 
+/// Maps a failure of the `rsa` crate outside decryption: the RNG, or an internal error.
+fn rsa_failure(e: rsa::Error) -> Error {
+    match e {
+        rsa::Error::Rng => Error::Rng,
+        rsa::Error::LabelTooLong => KeyError::InvalidEncoding {
+            what: "rsa-oaep label",
+            reason: "too long",
+        }
+        .into(),
+        _ => KeyError::InvalidEncoding {
+            what: "rsa operation",
+            reason: "the rsa implementation refused the key or input",
+        }
+        .into(),
+    }
+}
+
 fn check_bits(bits: usize) -> Result<(), KeyError> {
     if bits < MIN_BITS {
         Err(KeyError::KeyTooSmall { bits })
@@ -207,7 +224,7 @@ impl PublicKey {
         }
         self.0
             .encrypt(&mut SysRng, oaep(label), plaintext)
-            .map_err(|_| Error::Rng)
+            .map_err(rsa_failure)
     }
 }
 
@@ -227,7 +244,7 @@ impl PrivateKey {
         if !GENERATE_BITS.contains(&bits) {
             return Err(KeyError::UnsupportedKeySize { bits }.into());
         }
-        let key = rsa::PrivateKey::new(&mut SysRng, bits).map_err(|_| Error::Rng)?;
+        let key = rsa::PrivateKey::new(&mut SysRng, bits).map_err(rsa_failure)?;
         Ok(PrivateKey(key))
     }
 

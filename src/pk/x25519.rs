@@ -29,7 +29,7 @@ use bech32::primitives::decode::CheckedHrpstring;
 use bech32::{Bech32, Hrp};
 use hkdf::Hkdf;
 use sha2::Sha256;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::aead::hazmat::LessSafeKey;
 use crate::aead::{Algorithm, Key, TAG_LEN};
@@ -260,19 +260,15 @@ impl SecretKey {
         let share = PublicKey(wrapped.ephemeral_share);
         let shared = self.diffie_hellman(&share)?;
         let wrap_key = derive_wrap_key(shared.expose_secret(), &share.0, &self.public_key().0);
-        let mut key = [0u8; 16];
-        key.copy_from_slice(&wrapped.body[..16]);
+        // Decrypt straight into the secret's own box: no stack copy of the file key remains.
+        let mut key = FileKey::zeroed();
+        key.expose_secret_mut().copy_from_slice(&wrapped.body[..16]);
         let mut tag = [0u8; TAG_LEN];
         tag.copy_from_slice(&wrapped.body[16..]);
-        let result = LessSafeKey::new(Algorithm::ChaCha20Poly1305, &wrap_key)
-            .open_in_place_detached(&WRAP_NONCE, b"", &mut key, &tag);
-        match result {
-            Ok(()) => Ok(FileKey::from_array(key)),
-            Err(_) => {
-                key.zeroize();
-                Err(KeyError::UnwrapFailed)
-            }
-        }
+        LessSafeKey::new(Algorithm::ChaCha20Poly1305, &wrap_key)
+            .open_in_place_detached(&WRAP_NONCE, b"", key.expose_secret_mut(), &tag)
+            .map(|()| key)
+            .map_err(|_| KeyError::UnwrapFailed)
     }
 }
 
