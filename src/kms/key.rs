@@ -35,15 +35,7 @@ impl KeyId {
         let mut b: [u8; 16] = crate::secret::random_array()?;
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
-        let h = hex(&b);
-        Ok(KeyId(format!(
-            "{}-{}-{}-{}-{}",
-            &h[0..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..32]
-        )))
+        Ok(KeyId::from_bytes(b))
     }
 
     /// Parses a UUID-shaped id.

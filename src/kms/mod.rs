@@ -1140,6 +1140,13 @@ impl Kms {
         )
     }
 
+    /// A fresh random data key of the requested size.
+    fn fresh_data_key(size: DataKeySize) -> Result<SecretVec, Error> {
+        let mut dk = vec![0u8; Self::data_key_len(size)?];
+        crate::secret::fill_random(&mut dk)?;
+        Ok(SecretVec::from_vec(dk))
+    }
+
     fn data_key_len(size: DataKeySize) -> Result<usize, Error> {
         match size {
             DataKeySize::Aes256 => Ok(32),
@@ -1166,10 +1173,7 @@ impl Kms {
             json!({"KeyId": key, "Size": format!("{size:?}")}),
             |s| {
                 s.info.context = Some(ctx.clone());
-                let n = Self::data_key_len(size)?;
-                let mut dk = vec![0u8; n];
-                crate::secret::fill_random(&mut dk)?;
-                let dk = SecretVec::from_vec(dk);
+                let dk = Self::fresh_data_key(size)?;
                 let i = s.resolve(key)?;
                 let e = s.encrypt_with(i, dk.expose_secret(), ctx)?;
                 Ok(Decrypted {
@@ -1198,10 +1202,7 @@ impl Kms {
             json!({"KeyId": key, "Size": format!("{size:?}")}),
             |s| {
                 s.info.context = Some(ctx.clone());
-                let n = Self::data_key_len(size)?;
-                let mut dk = vec![0u8; n];
-                crate::secret::fill_random(&mut dk)?;
-                let dk = SecretVec::from_vec(dk);
+                let dk = Self::fresh_data_key(size)?;
                 let i = s.resolve(key)?;
                 s.encrypt_with(i, dk.expose_secret(), ctx)
             },
