@@ -41,6 +41,15 @@ pub(crate) fn head_mac(key: &SecretArray<32>, count: u64, len: u64, hash: &str) 
     hex(&m.finalize().into_bytes())
 }
 
+/// Compares two hex MACs in constant time (no early exit on the first differing byte).
+fn macs_equal(a: &str, b: &str) -> bool {
+    let diff = a
+        .bytes()
+        .zip(b.bytes())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    a.len() == b.len() && std::hint::black_box(diff) == 0
+}
+
 /// Appends entries to the log (fsynced) and returns the new head. The caller commits the
 /// head by saving the state file; until then the lines are an uncommitted tail.
 pub(crate) fn append(
@@ -103,7 +112,7 @@ pub(crate) fn append(
 pub(crate) fn verify(paths: &Paths, head: &AuditHead, key: &SecretArray<32>) -> Result<u64, Error> {
     let tampered = |reason: String| -> Error { KmsError::AuditTampered { reason }.into() };
     let fresh = head.count == 0 && head.mac.is_empty();
-    if !fresh && head_mac(key, head.count, head.len, &head.hash) != head.mac {
+    if !fresh && !macs_equal(&head_mac(key, head.count, head.len, &head.hash), &head.mac) {
         return Err(tampered(
             "the sealed head does not verify under this store's root key".into(),
         ));
