@@ -112,6 +112,28 @@ pub enum AeadError {
         /// The name given.
         found: String,
     },
+    /// A backend name was not recognised.
+    #[error("unknown backend {found:?}, expected rustcrypto or aws-lc")]
+    UnknownBackend {
+        /// The name given.
+        found: String,
+    },
+    /// The backend is known but not compiled into this build.
+    #[error(
+        "backend {backend} is not in this build; rebuild with `cargo build --release --features aws-lc`"
+    )]
+    BackendUnavailable {
+        /// The backend's name.
+        backend: &'static str,
+    },
+    /// The backend does not implement the algorithm.
+    #[error("backend {backend} does not implement {algorithm}")]
+    BackendUnsupported {
+        /// The backend's name.
+        backend: &'static str,
+        /// The algorithm's name.
+        algorithm: &'static str,
+    },
 }
 
 /// Failures of key handling ([`crate::pk`], [`crate::secret`]).

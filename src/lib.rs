@@ -41,6 +41,7 @@
 
 pub mod aead;
 mod b64;
+pub mod backend;
 pub mod error;
 pub mod format;
 pub mod kms;
@@ -49,6 +50,7 @@ pub mod pk;
 pub mod recipient;
 pub mod secret;
 
+pub use backend::Backend;
 pub use error::{AeadError, Error, FormatError, KeyError, KmsError};
 
 /// The README's Rust examples, compiled and run as doctests.

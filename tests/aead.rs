@@ -319,3 +319,64 @@ fn algorithm_names_parse_and_display() {
         "{msg}"
     );
 }
+
+/// Every backend in the build opens what every other sealed, byte for byte, and refuses the
+/// same tampering with the caller's buffer untouched. In the default build this checks
+/// RustCrypto against itself and that asking for aws-lc is a clear error.
+#[test]
+fn backends_interoperate() {
+    use angou::Backend;
+    use angou::aead::hazmat::LessSafeKey;
+    let key = Key::generate().unwrap();
+    let sizes = [0usize, 1, 15, 16, 17, 4096, 65536, 65537, 1 << 20];
+    for alg in Algorithm::ALL {
+        let backends: Vec<Backend> = Backend::available()
+            .iter()
+            .copied()
+            .filter(|b| b.supports_aead(alg))
+            .collect();
+        for &a in &backends {
+            for &b in &backends {
+                let sealer = LessSafeKey::with_backend(alg, &key, a).unwrap();
+                let opener = LessSafeKey::with_backend(alg, &key, b).unwrap();
+                assert_eq!((sealer.backend(), opener.backend()), (a, b));
+                let nonce = vec![0x42u8; alg.nonce_len()];
+                for &size in &sizes {
+                    let msg: Vec<u8> = (0..size).map(|i| (i * 7 + size) as u8).collect();
+                    let mut buf = msg.clone();
+                    let tag = sealer
+                        .seal_in_place_detached(&nonce, b"aad", &mut buf)
+                        .unwrap();
+                    let ct = buf.clone();
+                    // The same backend-independent bytes: a reference seal on RustCrypto.
+                    let reference = LessSafeKey::with_backend(alg, &key, Backend::RustCrypto)
+                        .unwrap()
+                        .seal_in_place_detached(&nonce, b"aad", &mut msg.clone())
+                        .unwrap();
+                    assert_eq!(tag, reference, "{alg} {a}->{b} {size}: tag");
+                    let mut bad_tag = tag;
+                    bad_tag[0] ^= 1;
+                    let err = opener
+                        .open_in_place_detached(&nonce, b"aad", &mut buf, &bad_tag)
+                        .unwrap_err();
+                    assert_eq!(err, AeadError::Authentication);
+                    assert_eq!(buf, ct, "{alg} {a}->{b} {size}: buffer changed on failure");
+                    opener
+                        .open_in_place_detached(&nonce, b"aad", &mut buf, &tag)
+                        .unwrap();
+                    assert!(buf == msg, "{alg} {a}->{b} {size}: plaintext");
+                }
+            }
+        }
+    }
+    let aws = LessSafeKey::with_backend(Algorithm::XChaCha20Poly1305, &key, Backend::AwsLc);
+    let expected = if Backend::AwsLc.is_available() {
+        AeadError::BackendUnsupported {
+            backend: "aws-lc",
+            algorithm: "xchacha20-poly1305",
+        }
+    } else {
+        AeadError::BackendUnavailable { backend: "aws-lc" }
+    };
+    assert_eq!(aws.unwrap_err(), expected);
+}

@@ -306,6 +306,34 @@ fn rsa_encrypt_decrypt_with_labels() {
     );
 }
 
+/// Ciphertexts from each backend decrypt on every backend in the build, and a wrong label
+/// fails the same way everywhere.
+#[test]
+fn rsa_backends_interoperate() {
+    use angou::Backend;
+    let key = rsa2048();
+    let public = key.public_key();
+    for &a in Backend::available() {
+        for &b in Backend::available() {
+            for label in [&b""[..], b"angou"] {
+                let ct = public.encrypt_with(a, label, b"file key 16 byte").unwrap();
+                assert_eq!(ct.len(), 256);
+                let pt = key.decrypt_with(b, label, &ct).unwrap();
+                assert_eq!(pt.expose_secret(), b"file key 16 byte", "{a} -> {b}");
+                assert_eq!(
+                    key.decrypt_with(b, b"other", &ct).unwrap_err(),
+                    KeyError::UnwrapFailed,
+                    "{a} -> {b}"
+                );
+            }
+        }
+    }
+    if !Backend::AwsLc.is_available() {
+        assert!(public.encrypt_with(Backend::AwsLc, b"", b"k").is_err());
+        assert!(key.decrypt_with(Backend::AwsLc, b"", &[0u8; 256]).is_err());
+    }
+}
+
 #[test]
 fn rsa_rejections_are_uniform() {
     let key = rsa2048();

@@ -200,6 +200,7 @@ impl fmt::Debug for Cipher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cipher")
             .field("algorithm", &self.algorithm())
+            .field("backend", &self.backend())
             .field("key", &crate::secret::REDACTED)
             .finish()
     }
@@ -214,9 +215,29 @@ impl Cipher {
         }
     }
 
+    /// Binds `key` to `algorithm` on a chosen implementation (see [`crate::Backend`]).
+    ///
+    /// # Errors
+    /// [`AeadError::BackendUnavailable`] or [`AeadError::BackendUnsupported`].
+    pub fn with_backend(
+        algorithm: Algorithm,
+        key: &Key,
+        backend: crate::Backend,
+    ) -> Result<Self, AeadError> {
+        Ok(Cipher {
+            key: hazmat::LessSafeKey::with_backend(algorithm, key, backend)?,
+            sealed: AtomicU64::new(0),
+        })
+    }
+
     /// The algorithm this cipher uses.
     pub fn algorithm(&self) -> Algorithm {
         self.key.algorithm()
+    }
+
+    /// The implementation this cipher runs on.
+    pub fn backend(&self) -> crate::Backend {
+        self.key.backend()
     }
 
     fn fresh_nonce(&self) -> Result<Nonce, Error> {

@@ -34,6 +34,7 @@ use rsa::traits::PublicKeyParts;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use crate::backend::Backend;
 use crate::error::{Error, KeyError};
 use crate::secret::SecretVec;
 
@@ -47,13 +48,65 @@ pub const GENERATE_BITS: [usize; 3] = [2048, 3072, 4096];
 pub const OAEP_OVERHEAD: usize = 66;
 
 /// An RSA public key used for OAEP-SHA-256 encryption.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PublicKey(rsa::PublicKey);
+#[derive(Clone)]
+pub struct PublicKey {
+    key: rsa::PublicKey,
+    /// The same key parsed by aws-lc (`None` only if aws-lc refused a key `rsa` accepted).
+    #[cfg(feature = "aws-lc")]
+    lc: Option<std::sync::Arc<aws_lc_rs::rsa::OaepPublicEncryptingKey>>,
+}
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for PublicKey {}
 
 /// An RSA private key used for OAEP-SHA-256 decryption. Prints as `[redacted]`;
-/// the `rsa` crate zeroizes its private components on drop.
+/// the `rsa` crate zeroizes its private components on drop, and aws-lc (in builds with the
+/// `aws-lc` feature) wipes every allocation it frees.
 #[derive(Clone)]
-pub struct PrivateKey(rsa::PrivateKey);
+pub struct PrivateKey {
+    key: rsa::PrivateKey,
+    #[cfg(feature = "aws-lc")]
+    lc: Option<std::sync::Arc<aws_lc_rs::rsa::OaepPrivateDecryptingKey>>,
+}
+
+impl PublicKey {
+    fn wrap(key: rsa::PublicKey) -> Self {
+        #[cfg(feature = "aws-lc")]
+        let lc = key
+            .to_public_key_der()
+            .ok()
+            .and_then(|der| aws_lc_rs::rsa::PublicEncryptingKey::from_der(der.as_bytes()).ok())
+            .and_then(|k| aws_lc_rs::rsa::OaepPublicEncryptingKey::new(k).ok())
+            .map(std::sync::Arc::new);
+        PublicKey {
+            key,
+            #[cfg(feature = "aws-lc")]
+            lc,
+        }
+    }
+}
+
+impl PrivateKey {
+    fn wrap(key: rsa::PrivateKey) -> Self {
+        #[cfg(feature = "aws-lc")]
+        let lc = key
+            .to_pkcs8_der()
+            .ok()
+            .and_then(|der| aws_lc_rs::rsa::PrivateDecryptingKey::from_pkcs8(der.as_bytes()).ok())
+            .and_then(|k| aws_lc_rs::rsa::OaepPrivateDecryptingKey::new(k).ok())
+            .map(std::sync::Arc::new);
+        PrivateKey {
+            key,
+            #[cfg(feature = "aws-lc")]
+            lc,
+        }
+    }
+}
 
 fn oaep(label: &[u8]) -> Oaep<Sha256> {
     Oaep::<Sha256>::new_with_label(label)
@@ -162,7 +215,7 @@ impl PublicKey {
         match parsed {
             Ok(key) => {
                 check_bits(key.n().bit_width_vartime() as usize)?;
-                Ok(PublicKey(key))
+                Ok(PublicKey::wrap(key))
             }
             Err(_) => match bits_of_public_der(der) {
                 Some(bits) => {
@@ -183,12 +236,14 @@ impl PublicKey {
     /// SPKI PEM (`-----BEGIN PUBLIC KEY-----`), LF line endings.
     pub fn to_pem(&self) -> String {
         // Encoding a valid in-memory key cannot fail.
-        self.0.to_public_key_pem(LineEnding::LF).unwrap_or_default()
+        self.key
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap_or_default()
     }
 
     /// SPKI DER: the bytes angou fingerprints.
     pub fn to_der(&self) -> Vec<u8> {
-        self.0
+        self.key
             .to_public_key_der()
             .map(|d| d.as_bytes().to_vec())
             .unwrap_or_default()
@@ -196,12 +251,12 @@ impl PublicKey {
 
     /// Modulus size in bits.
     pub fn bits(&self) -> usize {
-        self.0.n().bit_width_vartime() as usize
+        self.key.n().bit_width_vartime() as usize
     }
 
     /// Modulus size in bytes (`k` in RFC 8017), which is also the ciphertext length.
     pub fn size(&self) -> usize {
-        self.0.size()
+        self.key.size()
     }
 
     /// Most bytes one OAEP-SHA-256 operation can seal: `k - 66`.
@@ -222,9 +277,57 @@ impl PublicKey {
             }
             .into());
         }
-        self.0
-            .encrypt(&mut SysRng, oaep(label), plaintext)
-            .map_err(rsa_failure)
+        self.encrypt_with(Backend::for_rsa(), label, plaintext)
+    }
+
+    /// [`PublicKey::encrypt`] on a chosen backend; the output decrypts on either.
+    ///
+    /// # Errors
+    /// As [`PublicKey::encrypt`], plus [`crate::AeadError::BackendUnavailable`] for a backend
+    /// not in this build.
+    pub fn encrypt_with(
+        &self,
+        backend: Backend,
+        label: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        backend.check_available()?;
+        let max = self.max_plaintext_len();
+        if plaintext.len() > max {
+            return Err(KeyError::PlaintextTooLong {
+                max,
+                found: plaintext.len(),
+            }
+            .into());
+        }
+        match backend {
+            #[cfg(feature = "aws-lc")]
+            Backend::AwsLc => {
+                let refused = || {
+                    Error::from(KeyError::InvalidEncoding {
+                        what: "rsa operation",
+                        reason: "the aws-lc backend refused the key or input; use the rustcrypto backend",
+                    })
+                };
+                let lc = self.lc.as_ref().ok_or_else(refused)?;
+                let mut out = vec![0u8; lc.ciphertext_size()];
+                let len = lc
+                    .encrypt(
+                        &aws_lc_rs::rsa::OAEP_SHA256_MGF1SHA256,
+                        plaintext,
+                        &mut out,
+                        Some(label),
+                    )
+                    .map_err(|_| refused())?
+                    .len();
+                out.truncate(len);
+                Ok(out)
+            }
+            _ => self
+                .key
+                .encrypt(&mut SysRng, oaep(label), plaintext)
+                .map_err(rsa_failure),
+        }
     }
 }
 
@@ -245,7 +348,7 @@ impl PrivateKey {
             return Err(KeyError::UnsupportedKeySize { bits }.into());
         }
         let key = rsa::PrivateKey::new(&mut SysRng, bits).map_err(rsa_failure)?;
-        Ok(PrivateKey(key))
+        Ok(PrivateKey::wrap(key))
     }
 
     /// Reads a PKCS#8 (`PRIVATE KEY`) or PKCS#1 (`RSA PRIVATE KEY`) PEM private key.
@@ -288,7 +391,7 @@ impl PrivateKey {
         match parsed {
             Ok(key) => {
                 check_bits(key.n().bit_width_vartime() as usize)?;
-                Ok(PrivateKey(key))
+                Ok(PrivateKey::wrap(key))
             }
             Err(_) => match bits_of_private_der(der) {
                 Some(bits) => {
@@ -311,7 +414,7 @@ impl PrivateKey {
     /// # Errors
     /// [`KeyError::InvalidEncoding`] if the key cannot be encoded (not expected for valid keys).
     pub fn to_pem(&self) -> Result<Zeroizing<String>, KeyError> {
-        self.0
+        self.key
             .to_pkcs8_pem(LineEnding::LF)
             .map_err(|_| KeyError::InvalidEncoding {
                 what: "rsa private key",
@@ -321,12 +424,12 @@ impl PrivateKey {
 
     /// The matching public key.
     pub fn public_key(&self) -> PublicKey {
-        PublicKey(self.0.to_public_key())
+        PublicKey::wrap(self.key.to_public_key())
     }
 
     /// Modulus size in bits.
     pub fn bits(&self) -> usize {
-        self.0.n().bit_width_vartime() as usize
+        self.key.n().bit_width_vartime() as usize
     }
 
     /// RSA-OAEP-SHA-256 decryption under `label` (RFC 8017 §7.1.2), blinded.
@@ -335,10 +438,51 @@ impl PrivateKey {
     /// [`KeyError::UnwrapFailed`] for every failure: wrong length, wrong key, wrong
     /// label, bad padding. The cause is not revealed.
     pub fn decrypt(&self, label: &[u8], ciphertext: &[u8]) -> Result<SecretVec, KeyError> {
-        self.0
-            .decrypt_blinded(&mut SysRng, oaep(label), ciphertext)
-            .map(SecretVec::from_vec)
-            .map_err(|_| KeyError::UnwrapFailed)
+        self.decrypt_with(Backend::for_rsa(), label, ciphertext)
+    }
+
+    /// [`PrivateKey::decrypt`] on a chosen backend. Both blind the private-key operation.
+    ///
+    /// # Errors
+    /// As [`PrivateKey::decrypt`]; a backend not in this build, or one that refused this
+    /// key, is [`KeyError::InvalidEncoding`] (checked before any decryption).
+    pub fn decrypt_with(
+        &self,
+        backend: Backend,
+        label: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<SecretVec, KeyError> {
+        if !backend.is_available() {
+            return Err(KeyError::InvalidEncoding {
+                what: "rsa backend",
+                reason: "not in this build; rebuild with --features aws-lc",
+            });
+        }
+        match backend {
+            #[cfg(feature = "aws-lc")]
+            Backend::AwsLc => {
+                let lc = self.lc.as_ref().ok_or(KeyError::InvalidEncoding {
+                    what: "rsa key",
+                    reason: "the aws-lc backend refused this key; use the rustcrypto backend",
+                })?;
+                let mut out = Zeroizing::new(vec![0u8; lc.min_output_size()]);
+                let len = lc
+                    .decrypt(
+                        &aws_lc_rs::rsa::OAEP_SHA256_MGF1SHA256,
+                        ciphertext,
+                        &mut out,
+                        Some(label),
+                    )
+                    .map_err(|_| KeyError::UnwrapFailed)?
+                    .len();
+                Ok(SecretVec::from_vec(out[..len].to_vec()))
+            }
+            _ => self
+                .key
+                .decrypt_blinded(&mut SysRng, oaep(label), ciphertext)
+                .map(SecretVec::from_vec)
+                .map_err(|_| KeyError::UnwrapFailed),
+        }
     }
 }
 

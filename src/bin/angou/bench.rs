@@ -3,6 +3,7 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
+use angou::Backend;
 use angou::aead::{Algorithm, Cipher, Key};
 use angou::format::header::PayloadCipher;
 use angou::format::{Decryptor, Encryptor};
@@ -14,22 +15,23 @@ use serde_json::{Value, json};
 use crate::failure::Failure;
 
 /// Version of the `--json` layout (documented in docs/PERFORMANCE.md).
-pub const JSON_VERSION: u32 = 1;
+pub const JSON_VERSION: u32 = 2;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     /// Shorter measurements (about 20 s in all)
     #[arg(long)]
     pub quick: bool,
-    /// Print JSON (stable layout, version 1) instead of tables
+    /// Print JSON (stable layout, version 2) instead of tables
     #[arg(long)]
     pub json: bool,
     /// Only these AEADs (aes-256-gcm, chacha20-poly1305, xchacha20-poly1305; repeatable)
     #[arg(long = "algorithm", value_name = "A")]
     pub algorithms: Vec<Algorithm>,
-    /// Implementation to measure: rustcrypto (the only one in this build)
+    /// Implementations to compare: rustcrypto, aws-lc (in builds with the aws-lc feature);
+    /// repeatable; default: every one in this build
     #[arg(long = "backend", value_name = "B")]
-    pub backends: Vec<String>,
+    pub backends: Vec<Backend>,
 }
 
 fn cpu_features() -> Vec<(&'static str, bool)> {
@@ -75,14 +77,12 @@ fn progress(quiet: bool, what: &str) {
 }
 
 pub fn run(args: BenchArgs) -> Result<(), Failure> {
-    for b in &args.backends {
-        if b != "rustcrypto" {
-            return Err(
-                Failure::usage(format!("backend {b:?} is not in this build"))
-                    .hint("this build has the pure-Rust rustcrypto backend only"),
-            );
-        }
-    }
+    let mut backends = if args.backends.is_empty() {
+        Backend::available().to_vec()
+    } else {
+        args.backends.clone()
+    };
+    backends.dedup();
     let budget = if args.quick {
         Duration::from_millis(250)
     } else {
@@ -97,9 +97,15 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
     let key = Key::generate()?;
 
     let mut aead_rows = Vec::new();
-    for alg in &algorithms {
-        progress(false, &format!("{alg}"));
-        let cipher = Cipher::new(*alg, &key);
+    for (alg, backend) in algorithms
+        .iter()
+        .flat_map(|a| backends.iter().map(move |b| (*a, *b)))
+    {
+        if !backend.supports_aead(alg) {
+            continue;
+        }
+        progress(false, &format!("{alg} ({backend})"));
+        let cipher = Cipher::with_backend(alg, &key, backend).map_err(angou::Error::from)?;
         for size in sizes {
             let mut buf = vec![0x42u8; size];
             let seal = rate(budget, 3, || {
@@ -113,7 +119,7 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
                 let _ = cipher.open_in_place_detached(&nonce, b"", &mut work, &tag);
             }) * size as f64;
             aead_rows.push(
-                json!({"algorithm": alg.name(), "backend": "rustcrypto", "bytes": size,
+                json!({"algorithm": alg.name(), "backend": backend.name(), "bytes": size,
                 "seal_bytes_per_s": seal.round(), "open_bytes_per_s": open.round()}),
             );
         }
@@ -125,9 +131,9 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
     let fk = FileKey::generate()?;
     let recipient = id.public_key();
     let wrapped = recipient.wrap(&fk)?;
-    pk_rows.push(json!({"name": "x25519", "operation": "wrap", "ops_per_s": rate(budget, 10, || { let _ = recipient.wrap(&fk); }).round()}));
-    pk_rows.push(json!({"name": "x25519", "operation": "unwrap", "ops_per_s": rate(budget, 10, || { let _ = id.unwrap(&wrapped); }).round()}));
-    pk_rows.push(json!({"name": "x25519", "operation": "generate", "ops_per_s": rate(budget, 10, || { let _ = x25519::SecretKey::generate().map(|k| k.public_key()); }).round()}));
+    pk_rows.push(json!({"name": "x25519", "backend": "rustcrypto", "operation": "wrap", "ops_per_s": rate(budget, 10, || { let _ = recipient.wrap(&fk); }).round()}));
+    pk_rows.push(json!({"name": "x25519", "backend": "rustcrypto", "operation": "unwrap", "ops_per_s": rate(budget, 10, || { let _ = id.unwrap(&wrapped); }).round()}));
+    pk_rows.push(json!({"name": "x25519", "backend": "rustcrypto", "operation": "generate", "ops_per_s": rate(budget, 10, || { let _ = x25519::SecretKey::generate().map(|k| k.public_key()); }).round()}));
     let rsa_sizes: &[usize] = if args.quick {
         &[2048, 3072]
     } else {
@@ -138,11 +144,14 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
         let k = rsa::PrivateKey::generate(bits)?;
         let gen_s = t.elapsed().as_secs_f64();
         let public = k.public_key();
-        let ct = public.encrypt(b"", fk.expose_secret())?;
         let name = format!("rsa-{bits}-oaep-sha256");
-        pk_rows.push(json!({"name": name, "operation": "encrypt", "ops_per_s": rate(budget, 5, || { let _ = public.encrypt(b"", fk.expose_secret()); }).round()}));
-        pk_rows.push(json!({"name": name, "operation": "decrypt", "ops_per_s": rate(budget, 3, || { let _ = k.decrypt(b"", &ct); }).round()}));
-        pk_rows.push(json!({"name": name, "operation": "generate", "ops_per_s": (1.0 / gen_s * 100.0).round() / 100.0}));
+        for &backend in &backends {
+            let ct = public.encrypt_with(backend, b"", fk.expose_secret())?;
+            pk_rows.push(json!({"name": name, "backend": backend.name(), "operation": "encrypt", "ops_per_s": rate(budget, 5, || { let _ = public.encrypt_with(backend, b"", fk.expose_secret()); }).round()}));
+            pk_rows.push(json!({"name": name, "backend": backend.name(), "operation": "decrypt", "ops_per_s": rate(budget, 3, || { let _ = k.decrypt_with(backend, b"", &ct); }).round()}));
+        }
+        // Key generation is pure Rust in every build.
+        pk_rows.push(json!({"name": name, "backend": "rustcrypto", "operation": "generate", "ops_per_s": (1.0 / gen_s * 100.0).round() / 100.0}));
     }
 
     progress(false, "the file pipeline (64 MiB in memory)");
@@ -172,25 +181,36 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
         if out != data {
             return Err(Failure::new("bench: the file pipeline did not round-trip"));
         }
-        stream_rows.push(json!({"payload_cipher": cipher.name(), "bytes": data.len(),
+        stream_rows.push(json!({"payload_cipher": cipher.name(),
+            "backend": Backend::for_aead(cipher.algorithm()).name(), "bytes": data.len(),
             "encrypt_bytes_per_s": enc.round(), "decrypt_bytes_per_s": dec.round(),
             "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)}));
     }
 
     // The lesson: hybrid encryption of 1 MiB to one recipient.
     let mib: f64 = 1024.0 * 1024.0;
+    // The hybrid figures use what angou itself runs: the build's default backends.
     let get = |rows: &[Value], name: &str, op: &str| {
-        rows.iter()
-            .find(|r| r["name"] == name && r["operation"] == op)
+        let preferred = rows.iter().find(|r| {
+            r["name"] == name && r["operation"] == op && r["backend"] == Backend::for_rsa().name()
+        });
+        preferred
+            .or_else(|| {
+                rows.iter()
+                    .find(|r| r["name"] == name && r["operation"] == op)
+            })
             .and_then(|r| r["ops_per_s"].as_f64())
             .unwrap_or(f64::NAN)
     };
+    let hybrid_alg = if algorithms.contains(&Algorithm::Aes256Gcm) {
+        Algorithm::Aes256Gcm
+    } else {
+        algorithms[0]
+    };
     let gcm_1m = aead_rows
         .iter()
-        .find(|r| {
-            r["bytes"] == 1024 * 1024
-                && (r["algorithm"] == "aes-256-gcm" || r["algorithm"] == algorithms[0].name())
-        })
+        .filter(|r| r["bytes"] == 1024 * 1024 && r["algorithm"] == hybrid_alg.name())
+        .max_by_key(|r| r["backend"] == Backend::for_aead(hybrid_alg).name())
         .and_then(|r| r["seal_bytes_per_s"].as_f64())
         .unwrap_or(f64::NAN);
     let rsa_dec = get(&pk_rows, "rsa-2048-oaep-sha256", "decrypt");
@@ -239,22 +259,39 @@ fn print_tables(r: &Value) {
         })
         .collect();
     println!("CPU: {}", feats.join("  "));
-    println!("\nShared-key AEAD (MB/s, one thread, backend rustcrypto)");
+    println!("\nShared-key AEAD (MB/s, one thread)");
     println!(
-        "{:<20} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "algorithm", "1K seal", "open", "16K seal", "open", "64K seal", "open", "1M seal", "open"
+        "{:<20} {:<11} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "algorithm",
+        "backend",
+        "1K seal",
+        "open",
+        "16K seal",
+        "open",
+        "64K seal",
+        "open",
+        "1M seal",
+        "open"
     );
     let rows = r["aead"].as_array().cloned().unwrap_or_default();
-    let mut algs: Vec<String> = rows
+    let mut lines: Vec<(String, String)> = rows
         .iter()
-        .filter_map(|x| x["algorithm"].as_str().map(str::to_owned))
+        .filter_map(|x| {
+            Some((
+                x["algorithm"].as_str()?.to_owned(),
+                x["backend"].as_str()?.to_owned(),
+            ))
+        })
         .collect();
-    algs.dedup();
-    for a in algs {
-        let mut line = format!("{a:<20}");
-        for x in rows.iter().filter(|x| x["algorithm"] == a.as_str()) {
+    lines.dedup();
+    for (a, b) in lines {
+        let mut line = format!("{a:<20} {b:<11}");
+        for x in rows
+            .iter()
+            .filter(|x| x["algorithm"] == a.as_str() && x["backend"] == b.as_str())
+        {
             line.push_str(&format!(
-                " {:>9} {:>9}",
+                " {:>8} {:>8}",
                 mbs(&x["seal_bytes_per_s"]),
                 mbs(&x["open_bytes_per_s"])
             ));
@@ -262,7 +299,10 @@ fn print_tables(r: &Value) {
         println!("{line}");
     }
     println!("\nKey pairs (operations per second)");
-    println!("{:<24} {:>10} {:>12}", "key", "operation", "ops/s");
+    println!(
+        "{:<24} {:<11} {:>10} {:>12}",
+        "key", "backend", "operation", "ops/s"
+    );
     for x in r["public_key"].as_array().into_iter().flatten() {
         let v = x["ops_per_s"].as_f64().unwrap_or(f64::NAN);
         let shown = if v < 100.0 {
@@ -271,8 +311,9 @@ fn print_tables(r: &Value) {
             format!("{v:.0}")
         };
         println!(
-            "{:<24} {:>10} {:>12}",
+            "{:<24} {:<11} {:>10} {:>12}",
             x["name"].as_str().unwrap_or(""),
+            x["backend"].as_str().unwrap_or(""),
             x["operation"].as_str().unwrap_or(""),
             shown
         );
@@ -280,8 +321,9 @@ fn print_tables(r: &Value) {
     println!("\nFile pipeline (64 MiB in memory, all cores)");
     for x in r["stream"].as_array().into_iter().flatten() {
         println!(
-            "{:<20} encrypt {:>6} MB/s   decrypt {:>6} MB/s   ({} threads)",
+            "{:<20} {:<11} encrypt {:>6} MB/s   decrypt {:>6} MB/s   ({} threads)",
             x["payload_cipher"].as_str().unwrap_or(""),
+            x["backend"].as_str().unwrap_or(""),
             mbs(&x["encrypt_bytes_per_s"]),
             mbs(&x["decrypt_bytes_per_s"]),
             x["threads"]
