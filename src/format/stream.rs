@@ -11,11 +11,13 @@
 //! last one only by reaching the end of input after it, so truncation, reordering,
 //! duplication and trailing data all fail.
 //!
-//! Both adapters seal or open batches of [`BATCH_CHUNKS`] chunks on a small pool of worker
-//! threads (one per core, at most [`MAX_WORKERS`]) and write or release them strictly in
-//! order, with at most two batches per worker in flight, so memory stays constant for any
-//! input size. Output is byte-identical to sealing the chunks one by one; inputs that fit
-//! in one batch never start a thread.
+//! Both adapters seal or open batches of [`BATCH_CHUNKS`] chunks on a pool of worker
+//! threads (one per core but one, at most [`MAX_WORKERS`]) while the calling thread reads,
+//! writes, and seals or opens a batch itself whenever every worker has two queued. Batches
+//! are written or released strictly in order, with at most two per worker plus one in
+//! flight, so memory stays constant for any input size (and within a batch or two of what a
+//! 1 MiB file needs). Output is byte-identical to sealing the chunks one by one; on one
+//! core, and for inputs that fit in one batch, no thread is started.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -69,18 +71,20 @@ pub fn chunk_nonce(counter: u64, last: bool) -> [u8; 12] {
     nonce
 }
 
-/// Chunks per batch handed to a worker (1 MiB of plaintext).
-pub const BATCH_CHUNKS: usize = 16;
-/// Most worker threads one stream uses.
+/// Chunks per batch handed to a worker (512 KiB of plaintext).
+pub const BATCH_CHUNKS: usize = 8;
+/// Most worker threads one stream starts (besides the calling thread).
 pub const MAX_WORKERS: usize = 8;
 /// Ciphertext bytes of a full batch.
 const BATCH_ENC_LEN: usize = BATCH_CHUNKS * ENCRYPTED_CHUNK_LEN;
 
+/// Worker threads beside the calling thread: one per core but one.
 fn worker_count() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
-        .clamp(1, MAX_WORKERS)
+        .saturating_sub(1)
+        .min(MAX_WORKERS)
 }
 
 /// A batch: chunk slots of [`ENCRYPTED_CHUNK_LEN`] bytes laid end to end, the last one
@@ -186,39 +190,68 @@ impl Done {
     }
 }
 
-/// Worker threads that seal or open batches; results come back in submission order.
+fn run_job(key: &LessSafeKey, job: Job) -> Done {
+    match job {
+        Job::Seal(mut b) => {
+            seal_batch(key, &mut b);
+            Done::Sealed(b)
+        }
+        Job::Open(b) => Done::Opened(open_batch(key, b)),
+    }
+}
+
+/// Worker threads that seal or open batches, with the calling thread working beside them;
+/// results come back in submission order.
+///
+/// The pool has one worker fewer than the machine has cores: the calling thread, which does
+/// the reading and writing, seals or opens a batch itself whenever every worker already has
+/// [`QUEUE_PER_WORKER`] batches waiting. Threads therefore rarely sleep and wake (which costs
+/// more than the cipher work on small virtual machines), and on one core everything runs
+/// inline without a thread.
 struct Pool {
     key: Arc<LessSafeKey>,
+    /// Worker threads to start on first use (0: everything runs inline).
+    target_workers: usize,
     jobs: Option<Sender<Job>>,
     done: Option<Receiver<Done>>,
     workers: Vec<JoinHandle<()>>,
+    /// Submitted and not yet returned by `next`.
     in_flight: usize,
+    /// Sent to the workers and not yet received back.
+    at_workers: usize,
     next_out: u64,
     pending: BTreeMap<u64, Done>,
 }
 
+/// Batches queued per worker before the calling thread does the work itself.
+const QUEUE_PER_WORKER: usize = 2;
+
 impl Pool {
-    fn new(key: LessSafeKey) -> Self {
+    fn with_workers(key: LessSafeKey, target_workers: usize) -> Self {
         Pool {
             key: Arc::new(key),
+            target_workers,
             jobs: None,
             done: None,
             workers: Vec::new(),
             in_flight: 0,
+            at_workers: 0,
             next_out: 0,
             pending: BTreeMap::new(),
         }
     }
 
+    /// Batches that may be submitted and not yet taken back: the workers' queues plus one
+    /// done inline.
     fn max_in_flight(&self) -> usize {
-        2 * self.workers.len().max(1)
+        QUEUE_PER_WORKER * self.target_workers + 1
     }
 
     fn start(&mut self) -> io::Result<()> {
         let (job_tx, job_rx) = channel::<Job>();
         let (done_tx, done_rx) = channel::<Done>();
         let job_rx = Arc::new(std::sync::Mutex::new(job_rx));
-        for _ in 0..worker_count() {
+        for _ in 0..self.target_workers {
             let key = Arc::clone(&self.key);
             let rx = Arc::clone(&job_rx);
             let tx = done_tx.clone();
@@ -231,15 +264,8 @@ impl Pool {
                             Ok(guard) => guard.recv(),
                             Err(_) => return,
                         };
-                        let done = match job {
-                            Ok(Job::Seal(mut b)) => {
-                                seal_batch(&key, &mut b);
-                                Done::Sealed(b)
-                            }
-                            Ok(Job::Open(b)) => Done::Opened(open_batch(&key, b)),
-                            Err(_) => return,
-                        };
-                        if tx.send(done).is_err() {
+                        let Ok(job) = job else { return };
+                        if tx.send(run_job(&key, job)).is_err() {
                             return;
                         }
                     }
@@ -251,7 +277,14 @@ impl Pool {
         Ok(())
     }
 
+    /// Hands `job` to a worker, or runs it here when the workers' queues are full.
     fn submit(&mut self, job: Job) -> io::Result<()> {
+        if self.at_workers >= QUEUE_PER_WORKER * self.target_workers {
+            let done = run_job(&self.key, job);
+            self.pending.insert(done.seq(), done);
+            self.in_flight += 1;
+            return Ok(());
+        }
         if self.jobs.is_none() {
             self.start()?;
         }
@@ -259,25 +292,54 @@ impl Pool {
         if !sent {
             return Err(io::Error::other("stream worker threads stopped"));
         }
+        self.at_workers += 1;
         self.in_flight += 1;
         Ok(())
+    }
+
+    fn receive(&mut self, block: bool) -> io::Result<bool> {
+        let Some(rx) = self.done.as_ref() else {
+            return Ok(false);
+        };
+        let d = if block {
+            rx.recv().ok()
+        } else {
+            match rx.try_recv() {
+                Ok(d) => Some(d),
+                Err(std::sync::mpsc::TryRecvError::Empty) => return Ok(false),
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => None,
+            }
+        };
+        let d = d.ok_or_else(|| io::Error::other("stream worker threads stopped"))?;
+        self.at_workers -= 1;
+        self.pending.insert(d.seq(), d);
+        Ok(true)
+    }
+
+    fn take_ready(&mut self) -> Option<Done> {
+        let d = self.pending.remove(&self.next_out)?;
+        self.next_out += 1;
+        self.in_flight -= 1;
+        Some(d)
     }
 
     /// The next result in order, blocking until it arrives.
     fn next(&mut self) -> io::Result<Done> {
         loop {
-            if let Some(d) = self.pending.remove(&self.next_out) {
-                self.next_out += 1;
-                self.in_flight -= 1;
+            if let Some(d) = self.take_ready() {
                 return Ok(d);
             }
-            let d = self
-                .done
-                .as_ref()
-                .and_then(|rx| rx.recv().ok())
-                .ok_or_else(|| io::Error::other("stream worker threads stopped"))?;
-            self.pending.insert(d.seq(), d);
+            if self.at_workers == 0 {
+                return Err(io::Error::other("stream pool has no batch in flight"));
+            }
+            self.receive(true)?;
         }
+    }
+
+    /// The next result in order if it is already done.
+    fn try_next(&mut self) -> io::Result<Option<Done>> {
+        while self.receive(false)? {}
+        Ok(self.take_ready())
     }
 }
 
@@ -332,9 +394,13 @@ fn empty_batch(seq: u64, buf: Option<Zeroizing<Vec<u8>>>) -> Batch {
 impl<W: Write> StreamWriter<W> {
     /// Starts a payload on `inner` (the payload nonce must already be written).
     pub(crate) fn new(inner: W, key: LessSafeKey) -> Self {
+        Self::with_workers(inner, key, worker_count())
+    }
+
+    fn with_workers(inner: W, key: LessSafeKey, workers: usize) -> Self {
         StreamWriter {
             inner,
-            pool: Pool::new(key),
+            pool: Pool::with_workers(key, workers),
             cur: empty_batch(0, None),
             spare: Vec::new(),
             next_seq: 1,
@@ -371,12 +437,22 @@ impl<W: Write> StreamWriter<W> {
     }
 
     fn submit(&mut self, batch: Batch) -> io::Result<()> {
-        if self.pool.in_flight >= self.pool.max_in_flight()
-            && let Done::Sealed(b) = self.pool.next()?
-        {
-            self.write_sealed(b)?;
+        // Write what is already sealed, in order, then wait only if the pipeline is full.
+        while let Some(done) = self.pool.try_next()? {
+            self.write_done(done)?;
+        }
+        while self.pool.in_flight >= self.pool.max_in_flight() {
+            let done = self.pool.next()?;
+            self.write_done(done)?;
         }
         self.pool.submit(Job::Seal(batch))
+    }
+
+    fn write_done(&mut self, done: Done) -> io::Result<()> {
+        match done {
+            Done::Sealed(b) => self.write_sealed(b),
+            Done::Opened(_) => Err(io::Error::other("stream pool returned an opened batch")),
+        }
     }
 
     /// Encrypts everything `reader` yields, reading straight into the chunk buffers
@@ -437,9 +513,8 @@ impl<W: Write> StreamWriter<W> {
         batch.last = true;
         self.set_counter(&mut batch)?;
         while self.pool.in_flight > 0 {
-            if let Done::Sealed(b) = self.pool.next()? {
-                self.write_sealed(b)?;
-            }
+            let done = self.pool.next()?;
+            self.write_done(done)?;
         }
         // The last batch is sealed here: small inputs never start a thread.
         seal_batch(&self.pool.key, &mut batch);
@@ -497,9 +572,13 @@ pub struct StreamReader<R: Read> {
 
 impl<R: Read> StreamReader<R> {
     pub(crate) fn new(inner: R, key: LessSafeKey) -> Self {
+        Self::with_workers(inner, key, worker_count())
+    }
+
+    fn with_workers(inner: R, key: LessSafeKey, workers: usize) -> Self {
         StreamReader {
             inner,
-            pool: Pool::new(key),
+            pool: Pool::with_workers(key, workers),
             lookahead: None,
             eof: false,
             next_seq: 0,
@@ -719,28 +798,34 @@ mod tests {
             3 * BATCH_CHUNKS * CHUNK_LEN + 12345,
             2 * BATCH_CHUNKS * CHUNK_LEN,
         ];
-        for len in sizes {
+        // 0 workers: everything inline; 1: the two-core split; 3: more workers than batches
+        // in flight at the start.
+        for (len, workers) in sizes
+            .into_iter()
+            .flat_map(|l| [0, 1, 3].map(move |w| (l, w)))
+        {
             let plain = pattern(len);
             let expected = reference(&plain);
+            let what = format!("len {len}, {workers} workers");
             // Through Write, in odd pieces.
-            let mut w = StreamWriter::new(Vec::new(), key());
+            let mut w = StreamWriter::with_workers(Vec::new(), key(), workers);
             for piece in plain.chunks(70_001) {
                 w.write_all(piece).unwrap();
             }
-            assert_eq!(w.finish().unwrap(), expected, "write, len {len}");
+            assert_eq!(w.finish().unwrap(), expected, "write, {what}");
             // Through copy_from.
-            let mut w = StreamWriter::new(Vec::new(), key());
+            let mut w = StreamWriter::with_workers(Vec::new(), key(), workers);
             w.copy_from(&mut &plain[..]).unwrap();
-            assert_eq!(w.finish().unwrap(), expected, "copy_from, len {len}");
+            assert_eq!(w.finish().unwrap(), expected, "copy_from, {what}");
             // And back, through Read and through copy_to.
-            let mut r = StreamReader::new(&expected[..], key());
+            let mut r = StreamReader::with_workers(&expected[..], key(), workers);
             let mut got = Vec::new();
             r.read_to_end(&mut got).unwrap();
-            assert_eq!(got, plain, "read, len {len}");
-            let mut r = StreamReader::new(&expected[..], key());
+            assert_eq!(got, plain, "read, {what}");
+            let mut r = StreamReader::with_workers(&expected[..], key(), workers);
             let mut got = Vec::new();
             r.copy_to(&mut got).unwrap();
-            assert_eq!(got, plain, "copy_to, len {len}");
+            assert_eq!(got, plain, "copy_to, {what}");
         }
     }
 
@@ -750,13 +835,15 @@ mod tests {
         let mut enc = reference(&plain);
         let bad_chunk = 3 * BATCH_CHUNKS + 2;
         enc[bad_chunk * ENCRYPTED_CHUNK_LEN + 5] ^= 1;
-        let mut r = StreamReader::new(&enc[..], key());
-        let mut got = Vec::new();
-        let err = r.copy_to(&mut got).unwrap_err();
-        assert!(matches!(
-            Error::from_io(err),
-            Error::Format(FormatError::PayloadAuthentication)
-        ));
-        assert_eq!(got, plain[..bad_chunk * CHUNK_LEN]);
+        for workers in [0, 1, 3] {
+            let mut r = StreamReader::with_workers(&enc[..], key(), workers);
+            let mut got = Vec::new();
+            let err = r.copy_to(&mut got).unwrap_err();
+            assert!(matches!(
+                Error::from_io(err),
+                Error::Format(FormatError::PayloadAuthentication)
+            ));
+            assert_eq!(got, plain[..bad_chunk * CHUNK_LEN], "{workers} workers");
+        }
     }
 }
