@@ -9,6 +9,7 @@ use std::hint::black_box;
 use std::io::{Read, Write};
 use std::time::Duration;
 
+use angou::Backend;
 use angou::aead::{Algorithm, Cipher, Key};
 use angou::format::header::PayloadCipher;
 use angou::format::{Decryptor, Encryptor};
@@ -26,12 +27,22 @@ const AEAD_SIZES: [usize; 4] = [KIB, 16 * KIB, 64 * KIB, 1024 * KIB];
 const OPEN_BATCH_BYTES: usize = 16 * 1024 * KIB;
 
 /// Seal and open through `Cipher`'s detached in-place calls: the path the file format's
-/// STREAM and every one-shot seal end up in. Each algorithm gets its own fresh key.
+/// STREAM and every one-shot seal end up in. Each algorithm gets its own fresh key. Groups are
+/// `aead/<algorithm>` on RustCrypto and `aead/<algorithm>/aws-lc` in builds with `--features
+/// aws-lc`, so `cargo bench --features aws-lc` plots both implementations.
 fn aead(c: &mut Criterion) {
-    for alg in Algorithm::ALL {
+    for (alg, backend) in Algorithm::ALL
+        .into_iter()
+        .flat_map(|a| Backend::available().iter().map(move |b| (a, *b)))
+        .filter(|(a, b)| b.supports_aead(*a))
+    {
         let key = Key::generate().unwrap();
-        let cipher = Cipher::new(alg, &key);
-        let mut g = c.benchmark_group(format!("aead/{alg}"));
+        let cipher = Cipher::with_backend(alg, &key, backend).unwrap();
+        let name = match backend {
+            Backend::RustCrypto => format!("aead/{alg}"),
+            other => format!("aead/{alg}/{other}"),
+        };
+        let mut g = c.benchmark_group(name);
         for size in AEAD_SIZES {
             g.throughput(Throughput::Bytes(size as u64));
             // Sealing over the previous ciphertext costs the same as sealing fresh plaintext,
@@ -95,13 +106,20 @@ fn rsa_oaep(c: &mut Criterion) {
         let key = rsa::PrivateKey::generate(bits).unwrap();
         let public = key.public_key();
         let file_key = FileKey::generate().unwrap();
-        let sealed = public.encrypt(b"label", file_key.expose_secret()).unwrap();
-        g.bench_function(BenchmarkId::new("wrap", bits), |b| {
-            b.iter(|| black_box(public.encrypt(b"label", file_key.expose_secret()).unwrap()))
-        });
-        g.bench_function(BenchmarkId::new("unwrap", bits), |b| {
-            b.iter(|| black_box(key.decrypt(b"label", &sealed).unwrap()))
-        });
+        for &backend in Backend::available() {
+            let suffix = match backend {
+                Backend::RustCrypto => String::new(),
+                other => format!("-{other}"),
+            };
+            let fk = file_key.expose_secret();
+            let sealed = public.encrypt_with(backend, b"label", fk).unwrap();
+            g.bench_function(BenchmarkId::new(format!("wrap{suffix}"), bits), |b| {
+                b.iter(|| black_box(public.encrypt_with(backend, b"label", fk).unwrap()))
+            });
+            g.bench_function(BenchmarkId::new(format!("unwrap{suffix}"), bits), |b| {
+                b.iter(|| black_box(key.decrypt_with(backend, b"label", &sealed).unwrap()))
+            });
+        }
     }
     g.finish();
 }

@@ -427,3 +427,28 @@ fn refuses_binary_output_to_a_terminal() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("-----BEGIN AGE ENCRYPTED FILE-----"));
 }
+
+/// `angou bench --backend`: unknown names and backends missing from this build are usage
+/// errors that say what to do; a backend in the build is accepted (checked with --help, so
+/// the measurement itself does not run).
+#[test]
+fn bench_backend_names_are_checked() {
+    let r = run(angou().args(["bench", "--backend", "openssl"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("expected rustcrypto or aws-lc"),
+        "{}",
+        r.stderr
+    );
+    let r = run(angou().args(["bench", "--backend", "aws-lc", "--help"]));
+    if angou::Backend::AwsLc.is_available() {
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    } else {
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(r.stderr.contains("--features aws-lc"), "{}", r.stderr);
+    }
+    let r = run(angou().args(["bench", "--help"]));
+    assert_eq!(r.code, 0);
+    let help = String::from_utf8_lossy(&r.stdout);
+    assert!(help.contains("--backend"), "{help}");
+}
