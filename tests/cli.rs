@@ -452,3 +452,17 @@ fn bench_backend_names_are_checked() {
     let help = String::from_utf8_lossy(&r.stdout);
     assert!(help.contains("--backend"), "{help}");
 }
+
+#[test]
+fn long_version_names_the_backends() {
+    let r = run(angou().arg("--version"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert!(out.starts_with("angou "), "{out}");
+    assert_eq!(
+        out.contains("aws-lc runs"),
+        angou::Backend::AwsLc.is_available(),
+        "{out}"
+    );
+    assert!(out.contains("backends: rustcrypto"), "{out}");
+}

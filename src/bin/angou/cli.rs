@@ -13,9 +13,21 @@ Exit codes:
   1  failure (bad input, wrong key, tampered file, I/O error); nothing partial is left at -o
   2  usage error (unknown flag, missing or conflicting arguments)";
 
+/// `angou --version`: the version and which implementations this build runs on.
+#[cfg(feature = "aws-lc")]
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nbackends: rustcrypto, aws-lc (aws-lc runs AES-256-GCM, ChaCha20-Poly1305 and RSA-OAEP)"
+);
+#[cfg(not(feature = "aws-lc"))]
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nbackends: rustcrypto (pure Rust; `cargo build --release --features aws-lc` adds aws-lc)"
+);
+
 /// angou (暗号): local encryption — age-compatible files, AEAD, key pairs.
 #[derive(Debug, Parser)]
-#[command(name = "angou", version, about, after_help = EXIT_CODES)]
+#[command(name = "angou", version, long_version = LONG_VERSION, about, after_help = EXIT_CODES)]
 pub struct Cli {
     /// Key store folder for KMS operations (default: $ANGOU_HOME, else ~/.local/share/angou)
     #[arg(long, global = true, value_name = "DIR")]

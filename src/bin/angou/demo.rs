@@ -166,8 +166,8 @@ fn shared_key() -> Result<AeadRates, Failure> {
         ],
     );
     println!(
-        "{:<20} {:>10} {:>10}   {:<11} {:<12} wrong AAD",
-        "algorithm", "seal", "open", "round trip", "flipped bit"
+        "{:<32} {:>10} {:>10}   {:<11} {:<12} wrong AAD",
+        "algorithm [backend]", "seal", "open", "round trip", "flipped bit"
     );
     let plain: Vec<u8> = (0..AEAD_BUF_LEN).map(|i| (i % 251) as u8).collect();
     let aad = b"demo: section 1";
@@ -216,8 +216,8 @@ fn shared_key() -> Result<AeadRates, Failure> {
         let total = (AEAD_BUF_LEN * AEAD_ROUNDS) as f64;
         let (seal_rate, open_rate) = (total / seal.as_secs_f64(), total / open.as_secs_f64());
         println!(
-            "{:<20} {:>10} {:>10}   {:<11} {:<12} {}",
-            alg.name(),
+            "{:<32} {:>10} {:>10}   {:<11} {:<12} {}",
+            format!("{} [{}]", alg.name(), cipher.backend()),
             rate(seal_rate),
             rate(open_rate),
             if round_trip && intact { "ok" } else { "FAILED" },
