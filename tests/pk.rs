@@ -328,6 +328,9 @@ fn rsa_backends_interoperate() {
             }
         }
     }
+    // The default path runs on the build's RSA backend.
+    assert_eq!(public.backend(), Backend::for_rsa());
+    assert_eq!(key.backend(), Backend::for_rsa());
     if !Backend::AwsLc.is_available() {
         assert!(public.encrypt_with(Backend::AwsLc, b"", b"k").is_err());
         assert!(key.decrypt_with(Backend::AwsLc, b"", &[0u8; 256]).is_err());

@@ -75,6 +75,16 @@ pub struct PrivateKey {
 }
 
 impl PublicKey {
+    /// The backend [`PublicKey::encrypt`] uses for this key: [`Backend::for_rsa`], or
+    /// RustCrypto for a key that aws-lc refused (none known; the two accept the same sizes).
+    pub fn backend(&self) -> Backend {
+        #[cfg(feature = "aws-lc")]
+        if self.lc.is_some() {
+            return Backend::AwsLc;
+        }
+        Backend::RustCrypto
+    }
+
     fn wrap(key: rsa::PublicKey) -> Self {
         #[cfg(feature = "aws-lc")]
         let lc = key
@@ -92,6 +102,15 @@ impl PublicKey {
 }
 
 impl PrivateKey {
+    /// The backend [`PrivateKey::decrypt`] uses for this key, as for [`PublicKey::backend`].
+    pub fn backend(&self) -> Backend {
+        #[cfg(feature = "aws-lc")]
+        if self.lc.is_some() {
+            return Backend::AwsLc;
+        }
+        Backend::RustCrypto
+    }
+
     fn wrap(key: rsa::PrivateKey) -> Self {
         #[cfg(feature = "aws-lc")]
         let lc = key
@@ -277,7 +296,7 @@ impl PublicKey {
             }
             .into());
         }
-        self.encrypt_with(Backend::for_rsa(), label, plaintext)
+        self.encrypt_with(self.backend(), label, plaintext)
     }
 
     /// [`PublicKey::encrypt`] on a chosen backend; the output decrypts on either.
@@ -438,7 +457,7 @@ impl PrivateKey {
     /// [`KeyError::UnwrapFailed`] for every failure: wrong length, wrong key, wrong
     /// label, bad padding. The cause is not revealed.
     pub fn decrypt(&self, label: &[u8], ciphertext: &[u8]) -> Result<SecretVec, KeyError> {
-        self.decrypt_with(Backend::for_rsa(), label, ciphertext)
+        self.decrypt_with(self.backend(), label, ciphertext)
     }
 
     /// [`PrivateKey::decrypt`] on a chosen backend. Both blind the private-key operation.
