@@ -74,14 +74,23 @@ pub struct PrivateKey {
     lc: Option<std::sync::Arc<aws_lc_rs::rsa::OaepPrivateDecryptingKey>>,
 }
 
+/// The backend that runs a key: aws-lc when it holds a parsed copy, else RustCrypto.
+#[cfg(feature = "aws-lc")]
+fn backend_of<T>(lc: &Option<T>) -> Backend {
+    if lc.is_some() {
+        Backend::AwsLc
+    } else {
+        Backend::RustCrypto
+    }
+}
+
 impl PublicKey {
     /// The backend [`PublicKey::encrypt`] uses for this key: [`Backend::for_rsa`], or
     /// RustCrypto for a key that aws-lc refused (none known; the two accept the same sizes).
     pub fn backend(&self) -> Backend {
         #[cfg(feature = "aws-lc")]
-        if self.lc.is_some() {
-            return Backend::AwsLc;
-        }
+        return backend_of(&self.lc);
+        #[cfg(not(feature = "aws-lc"))]
         Backend::RustCrypto
     }
 
@@ -105,9 +114,8 @@ impl PrivateKey {
     /// The backend [`PrivateKey::decrypt`] uses for this key, as for [`PublicKey::backend`].
     pub fn backend(&self) -> Backend {
         #[cfg(feature = "aws-lc")]
-        if self.lc.is_some() {
-            return Backend::AwsLc;
-        }
+        return backend_of(&self.lc);
+        #[cfg(not(feature = "aws-lc"))]
         Backend::RustCrypto
     }
 
