@@ -104,12 +104,17 @@ fn progress(quiet: bool, what: &str) {
 }
 
 pub fn run(args: BenchArgs) -> Result<(), Failure> {
-    let mut backends = if args.backends.is_empty() {
-        Backend::available().to_vec()
+    // Every backend named, once each, in the order given (default: every one in the build).
+    let mut backends: Vec<Backend> = Vec::new();
+    for b in if args.backends.is_empty() {
+        Backend::available()
     } else {
-        args.backends.clone()
-    };
-    backends.dedup();
+        &args.backends[..]
+    } {
+        if !backends.contains(b) {
+            backends.push(*b);
+        }
+    }
     let budget = if args.quick {
         Duration::from_millis(250)
     } else {
