@@ -117,11 +117,16 @@ if not have_age:
     sys.exit(0)
 
 def run(cmd, stdin_path):
-    """Wall seconds of cmd with stdin from a file and stdout to /dev/null."""
+    """(wall seconds, CPU seconds: user + system) of cmd, stdin from a file, stdout to /dev/null."""
     with open(stdin_path, "rb") as fin, open(os.devnull, "wb") as fout:
         t = time.perf_counter()
-        subprocess.run(cmd, stdin=fin, stdout=fout, check=True)
-        return time.perf_counter() - t
+        child = subprocess.Popen(cmd, stdin=fin, stdout=fout)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - t
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            raise subprocess.CalledProcessError(child.returncode, cmd)
+        return wall, usage.ru_utime + usage.ru_stime
 
 def peak_rss(cmd, stdin_path):
     """Peak RSS in KiB, from GNU time (the child's own, not counting this Python process)."""
@@ -143,17 +148,26 @@ for name, exe in builds.items():
     cases[f"angou[{name}] encrypt --cipher aes-256-gcm"] = ([exe, "encrypt", "-q", "--cipher", "aes-256-gcm", "-r", rcpt], "big")
     cases[f"angou[{name}] decrypt"] = ([exe, "decrypt", "-q", "-i", f"{work}/id"], "big.age")
 times = {k: [] for k in cases}
+cpus = {k: [] for k in cases}
 for _ in range(rounds):
     for k, (cmd, f) in cases.items():
-        times[k].append(run(cmd, f"{work}/{f}"))
+        wall, cpu = run(cmd, f"{work}/{f}")
+        times[k].append(wall)
+        cpus[k].append(cpu)
 med = {k: statistics.median(v) for k, v in times.items()}
+med_cpu = {k: statistics.median(v) for k, v in cpus.items()}
+cores = os.cpu_count() or 1
 print(f"\n{size_mib} MiB to /dev/null, median of {rounds} (ratio = age time / angou time; target >= 2)")
-print(f"{'run':<46} {'seconds':>10} {'age':>10} {'ratio':>7}")
+print(f"ceiling = the ratio angou would reach if its CPU time (user + system) were spread perfectly "
+      f"over all {cores} cores: age seconds / (angou CPU seconds / {cores})")
+print(f"{'run':<46} {'seconds':>10} {'CPU s':>7} {'age':>10} {'age CPU':>8} {'ratio':>7} {'ceiling':>8}")
 for k in cases:
     if k.startswith("age"):
         continue
-    peer = med["age decrypt" if k.endswith("decrypt") else "age encrypt"]
-    print(f"{k:<46} {med[k]:>10.2f} {peer:>10.2f} {peer / med[k]:>7.2f}")
+    peer_key = "age decrypt" if k.endswith("decrypt") else "age encrypt"
+    peer = med[peer_key]
+    print(f"{k:<46} {med[k]:>10.2f} {med_cpu[k]:>7.2f} {peer:>10.2f} {med_cpu[peer_key]:>8.2f} "
+          f"{peer / med[k]:>7.2f} {peer / (med_cpu[k] / cores):>8.2f}")
 
 if not os.access("/usr/bin/time", os.X_OK):
     print("\n(peak RSS skipped: /usr/bin/time not found; apt-get install time)")
