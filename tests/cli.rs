@@ -23,11 +23,18 @@ struct Run {
 }
 
 fn run(cmd: &mut Command) -> Run {
+    use std::os::unix::process::ExitStatusExt;
     let out = cmd.output().unwrap();
+    let mut stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    // A process killed by a signal has no exit code: say which signal, so that a failing
+    // assertion that prints stderr tells a crash from an error.
+    if let Some(signal) = out.status.signal() {
+        stderr.push_str(&format!("[test harness: killed by signal {signal}]"));
+    }
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: out.stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        stderr,
     }
 }
 
