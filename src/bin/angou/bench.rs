@@ -45,6 +45,8 @@ fn cpu_features() -> Vec<(&'static str, bool)> {
             ),
             ("AVX2", std::arch::is_x86_feature_detected!("avx2")),
             ("AVX-512F", std::arch::is_x86_feature_detected!("avx512f")),
+            // With AVX-512F, what chacha20's AVX-512 ChaCha20 needs (.cargo/config.toml).
+            ("AVX-512VL", std::arch::is_x86_feature_detected!("avx512vl")),
             ("VAES", std::arch::is_x86_feature_detected!("vaes")),
             (
                 "VPCLMULQDQ",
