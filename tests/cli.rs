@@ -473,3 +473,48 @@ fn long_version_names_the_backends() {
     );
     assert!(out.contains("backends: rustcrypto"), "{out}");
 }
+
+/// An X25519 recipient is told apart by its Bech32 HRP (`age`), not by a text prefix: this
+/// one's data happens to start with "pq" (one key in 1,024 does), and it must still work,
+/// given with `-r` and in an `-R` file. Real post-quantum (`age1pq1…`) and plugin
+/// (`age1<name>1…`) recipients are refused by name.
+#[test]
+fn x25519_recipient_starting_age1pq_is_x25519_and_other_types_are_named() {
+    const IDENTITY: &str =
+        "AGE-SECRET-KEY-1YFMZCWDQ9CD2MV0XZ5TVWHJZVV4PTYN60V54MZS5UR8TC9XHHKCSP7JTUJ\n";
+    let e = Env::new();
+    e.write("id", IDENTITY.as_bytes());
+    let recipient = e.recipient("id");
+    assert!(recipient.starts_with("age1pq"), "{recipient}");
+    let plain = e.write("plain", &data(70_000));
+    e.write("recipients", format!("# one key\n{recipient}\n").as_bytes());
+    for how in [["-r", recipient.as_str()], ["-R", "recipients"]] {
+        let ct = e.p("ct");
+        let _ = fs::remove_file(&ct);
+        let arg = if how[0] == "-R" {
+            e.p(how[1]).display().to_string()
+        } else {
+            how[1].to_owned()
+        };
+        let r = run(angou()
+            .args(["encrypt", how[0], &arg, "-o"])
+            .arg(&ct)
+            .arg(&plain));
+        assert_eq!(r.code, 0, "{}: {}", how[0], r.stderr);
+        let r = decrypt_to_file(&e, &ct);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(fs::read(e.p("out")).unwrap(), data(70_000));
+        fs::remove_file(e.p("out")).unwrap();
+    }
+    for (arg, needle) in [
+        (
+            "age1pq1qqqqqqqqqq",
+            "post-quantum age recipients (age1pq1…) are not supported",
+        ),
+        ("age1yubikey1qqqqqqqq", "age1yubikey1… recipients"),
+        ("age1tag1qqqqqqqq", "age1tag1… recipients"),
+    ] {
+        let r = run(angou().args(["encrypt", "-r", arg]).arg(&plain));
+        assert_fails(&r, 1, needle);
+    }
+}

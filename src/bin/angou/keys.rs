@@ -132,14 +132,32 @@ fn parse_public_pem(text: &str, origin: &str) -> Result<Box<dyn Recipient>, Fail
         .map_err(|e| Failure::from(e).context(origin))
 }
 
+/// The human-readable part of a Bech32 string: everything before its last `1` (BIP 173).
+/// The data characters never include `1`, so this is exact even when the data starts with
+/// letters that look like a longer prefix.
+fn bech32_hrp(text: &str) -> &str {
+    text.rfind('1').map_or(text, |at| &text[..at])
+}
+
 /// A `-r` argument: an `age1…` recipient or the path of a PEM public key.
 pub fn parse_recipient_arg(arg: &str) -> Result<Box<dyn Recipient>, Failure> {
     if arg.starts_with("age1") {
-        if arg.starts_with("age1pq") {
-            return Err(
-                Failure::new("post-quantum age recipients are not supported")
-                    .hint("use an X25519 (age1…) or RSA recipient"),
-            );
+        // The type is the HRP, not a text prefix: an X25519 recipient (HRP `age`) whose data
+        // begins with "pq" is still X25519, one key in 1,024.
+        match bech32_hrp(arg) {
+            "age1pq" => {
+                return Err(Failure::new(
+                    "post-quantum age recipients (age1pq1…) are not supported",
+                )
+                .hint("use an X25519 (age1…) or RSA recipient"));
+            }
+            hrp if hrp.starts_with("age1") => {
+                return Err(Failure::new(format!(
+                    "{hrp}1… recipients (an age plugin or other recipient type) are not supported"
+                ))
+                .hint("use an X25519 (age1…) or RSA recipient"));
+            }
+            _ => {}
         }
         return x25519::PublicKey::parse(arg)
             .map(|k| Box::new(k) as Box<dyn Recipient>)
