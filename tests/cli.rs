@@ -488,19 +488,15 @@ fn x25519_recipient_starting_age1pq_is_x25519_and_other_types_are_named() {
     assert!(recipient.starts_with("age1pq"), "{recipient}");
     let plain = e.write("plain", &data(70_000));
     e.write("recipients", format!("# one key\n{recipient}\n").as_bytes());
-    for how in [["-r", recipient.as_str()], ["-R", "recipients"]] {
+    let recipients_file = e.p("recipients").display().to_string();
+    for (flag, arg) in [("-r", &recipient), ("-R", &recipients_file)] {
         let ct = e.p("ct");
         let _ = fs::remove_file(&ct);
-        let arg = if how[0] == "-R" {
-            e.p(how[1]).display().to_string()
-        } else {
-            how[1].to_owned()
-        };
         let r = run(angou()
-            .args(["encrypt", how[0], &arg, "-o"])
+            .args(["encrypt", flag, arg, "-o"])
             .arg(&ct)
             .arg(&plain));
-        assert_eq!(r.code, 0, "{}: {}", how[0], r.stderr);
+        assert_eq!(r.code, 0, "{flag}: {}", r.stderr);
         let r = decrypt_to_file(&e, &ct);
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert_eq!(fs::read(e.p("out")).unwrap(), data(70_000));

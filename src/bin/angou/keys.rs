@@ -144,20 +144,15 @@ pub fn parse_recipient_arg(arg: &str) -> Result<Box<dyn Recipient>, Failure> {
     if arg.starts_with("age1") {
         // The type is the HRP, not a text prefix: an X25519 recipient (HRP `age`) whose data
         // begins with "pq" is still X25519, one key in 1,024.
-        match bech32_hrp(arg) {
-            "age1pq" => {
-                return Err(Failure::new(
-                    "post-quantum age recipients (age1pq1…) are not supported",
-                )
-                .hint("use an X25519 (age1…) or RSA recipient"));
-            }
-            hrp if hrp.starts_with("age1") => {
-                return Err(Failure::new(format!(
-                    "{hrp}1… recipients (an age plugin or other recipient type) are not supported"
-                ))
-                .hint("use an X25519 (age1…) or RSA recipient"));
-            }
-            _ => {}
+        let refused = match bech32_hrp(arg) {
+            "age1pq" => Some("post-quantum age recipients (age1pq1…) are not supported".to_owned()),
+            hrp if hrp.starts_with("age1") => Some(format!(
+                "{hrp}1… recipients (an age plugin or other recipient type) are not supported"
+            )),
+            _ => None,
+        };
+        if let Some(message) = refused {
+            return Err(Failure::new(message).hint("use an X25519 (age1…) or RSA recipient"));
         }
         return x25519::PublicKey::parse(arg)
             .map(|k| Box::new(k) as Box<dyn Recipient>)
