@@ -357,6 +357,37 @@ pub enum KmsError {
         /// Where and how.
         reason: String,
     },
+    /// The sealed store state (`store.json`, `store.next`) fails verification or is missing
+    /// beside other store files.
+    #[error("key store verification failed: {reason}")]
+    StateTampered {
+        /// Which file and how.
+        reason: String,
+    },
+    /// The store is older than, or forked from, a checkpoint or this machine's high-water mark.
+    #[error("key store rollback detected: {reason}")]
+    RolledBack {
+        /// What was seen before and what is there now.
+        reason: String,
+    },
+    /// The root key or passphrase is not this store's.
+    #[error("wrong root key: {detail}")]
+    WrongRootKey {
+        /// Which check failed.
+        detail: String,
+    },
+    /// The folder holds no key store and the operation does not create one.
+    #[error("no key store in {home}")]
+    NoStore {
+        /// The folder.
+        home: String,
+    },
+    /// A fixed clock was used on a store not made for it, or to create a store.
+    #[error("fake clock refused: {reason}")]
+    FakeClock {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl KmsError {
@@ -375,6 +406,11 @@ impl KmsError {
             KmsError::Unsupported { .. } => "UnsupportedOperationException",
             KmsError::Store { .. } => "KMSInternalException",
             KmsError::AuditTampered { .. } => "AuditTamperedException",
+            KmsError::StateTampered { .. } => "KMSInternalException",
+            KmsError::RolledBack { .. } => "KMSInternalException",
+            KmsError::WrongRootKey { .. } => "KMSInternalException",
+            KmsError::NoStore { .. } => "NotFoundException",
+            KmsError::FakeClock { .. } => "ValidationException",
         }
     }
 }

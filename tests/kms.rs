@@ -7,7 +7,7 @@ use std::process::{Command as StdCommand, Stdio};
 use std::time::Duration;
 
 use angou::error::{Error, KmsError};
-use angou::kms::{Clock, DataKeySize, EncryptionContext, KeySpec, KeyState, Kms};
+use angou::kms::{Clock, DataKeySize, EncryptionContext, InitOptions, KeySpec, KeyState, Kms};
 use assert_cmd::Command;
 use base64ct::{Base64, Encoding};
 use serde_json::Value;
@@ -17,7 +17,8 @@ fn cli(home: &Path) -> Command {
     c.arg("--home")
         .arg(home)
         .env_remove("ANGOU_FAKE_NOW")
-        .env_remove("ANGOU_HOME");
+        .env_remove("ANGOU_HOME")
+        .env("ANGOU_STATE_DIR", home.join("marks"));
     c
 }
 
@@ -58,6 +59,8 @@ fn fails(home: &Path, args: &[&str], fake_now: Option<&str>, needle: &str) {
 fn lifecycle_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let h = dir.path();
+    // A store made for time travel: the test crosses a deletion window with ANGOU_FAKE_NOW.
+    ok(h, &["init", "--fake-clock"]);
     let key = ok(h, &["create-key", "--description", "app key"]);
     assert_eq!(key["KeyMetadata"]["KeyState"], "Enabled");
     assert_eq!(key["KeyMetadata"]["KeySpec"], "SYMMETRIC_DEFAULT");
@@ -338,6 +341,7 @@ fn re_encrypt_rotation_when_due_default_key_and_rsa() {
     let dir = tempfile::tempdir().unwrap();
     let now = angou::kms::clock::parse_time("2030-01-01T00:00:00Z").unwrap();
     let k = Kms::open(dir.path(), Clock::Fixed(now));
+    k.init(InitOptions { fake_clock: true }).unwrap();
     let a = k
         .create_key("a", KeySpec::SymmetricDefault)
         .unwrap()
@@ -537,7 +541,8 @@ fn audit_tampering_is_detected() {
         k.encrypt(&id, b"x", &EncryptionContext::new()).unwrap();
     }
     let _ = k.disable_key("alias/missing");
-    assert_eq!(k.audit_verify().unwrap(), 6);
+    // CreateStore, CreateKey, 4 × Encrypt, the failed DisableKey.
+    assert_eq!(k.audit_verify().unwrap(), 7);
     let lines = entry_lines(&base);
     let variant = |name: &str, lines: Vec<String>| {
         let d = dir.path().join(name);
@@ -566,7 +571,7 @@ fn audit_tampering_is_detected() {
         Kms::open(variant("intact", lines), Clock::System)
             .audit_verify()
             .unwrap(),
-        6
+        7
     );
 }
 
@@ -597,8 +602,8 @@ fn eight_processes_at_once() {
     let rotations = ok(h, &["list-key-rotations", "--key-id", &shared]);
     assert_eq!(rotations["Rotations"].as_array().unwrap().len(), 1 + 24);
     let v = ok(h, &["audit", "verify"]);
-    // 1 seed + 8 × 3 × 3 operations + list-keys + list-key-rotations.
-    assert_eq!(v["Entries"], 1 + 72 + 2);
+    // CreateStore + 1 seed + 8 × 3 × 3 operations + list-keys + list-key-rotations.
+    assert_eq!(v["Entries"], 1 + 1 + 72 + 2);
 }
 
 /// Processes killed at random points of their writes leave a store that loads, keeps every
@@ -650,7 +655,7 @@ fn passphrase_protected_store() {
         .with_passphrase(angou::secret::SecretVec::from_vec(b"wrong".to_vec()));
     assert!(matches!(
         wrong.list_keys(),
-        Err(Error::Kms(KmsError::Store { .. }))
+        Err(Error::Kms(KmsError::WrongRootKey { .. }))
     ));
     let none = Kms::open(dir.path(), Clock::System);
     assert!(matches!(

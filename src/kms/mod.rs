@@ -24,19 +24,19 @@ pub mod audit;
 pub mod blob;
 pub mod clock;
 pub mod context;
+mod integrity;
 pub mod key;
-pub mod store;
+mod store;
 
 use std::path::{Path, PathBuf};
 
 use base64ct::{Base64, Encoding};
-use hkdf::Hkdf;
 use serde_json::{Map, Value, json};
-use sha2::Sha256;
 use time::{Duration, OffsetDateTime};
 
 pub use clock::Clock;
 pub use context::EncryptionContext;
+pub use integrity::Checkpoint;
 pub use key::{Alias, KeyId, KeyManager, KeyMetadata, KeySpec, KeyState};
 
 use crate::aead::{Algorithm, Cipher, Key};
@@ -70,6 +70,40 @@ pub fn default_home() -> Option<PathBuf> {
         return Some(PathBuf::from(x).join("angou"));
     }
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/angou"))
+}
+
+/// Environment variable naming the folder of high-water marks (see
+/// [`Kms::with_high_water_marks`]).
+pub const STATE_DIR_VAR: &str = "ANGOU_STATE_DIR";
+
+/// The default folder of high-water marks: `$ANGOU_STATE_DIR`, else `$XDG_STATE_HOME/angou`,
+/// else `~/.local/state/angou`.
+pub fn default_state_dir() -> Option<PathBuf> {
+    if let Some(h) = std::env::var_os(STATE_DIR_VAR).filter(|x| !x.is_empty()) {
+        return Some(PathBuf::from(h));
+    }
+    if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|x| !x.is_empty()) {
+        return Some(PathBuf::from(x).join("angou"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/angou"))
+}
+
+/// How [`Kms::init`] makes a store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InitOptions {
+    /// Let a fixed clock ([`Clock::Fixed`], `ANGOU_FAKE_NOW`) drive this store, for tests and
+    /// tours that cross deletion windows and rotation periods. Stores made without it refuse
+    /// a fixed clock, so time travel can never purge or rotate real keys.
+    pub fake_clock: bool,
+}
+
+/// What [`Kms::audit_repair`] found and accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepairReport {
+    /// One sentence per problem accepted or discarded; empty when the store was whole.
+    pub findings: Vec<String>,
+    /// Audit entries after the repair.
+    pub entries: u64,
 }
 
 /// Size of a generated data key.
@@ -226,10 +260,14 @@ pub struct Kms {
     clock: Clock,
     caller: Caller,
     passphrase: Option<SecretVec>,
+    marks: Option<PathBuf>,
 }
 
 impl Kms {
-    /// A handle on the store in `home` (created on first use, mode 0700).
+    /// A handle on the store in `home`. Nothing is read or created until an operation runs;
+    /// `create_key`, `generate_data_key*` and `encrypt` create the store (folder mode 0700)
+    /// when the folder holds none, every other operation refuses with
+    /// [`KmsError::NoStore`].
     pub fn open(home: impl AsRef<Path>, clock: Clock) -> Kms {
         Kms {
             paths: Paths {
@@ -238,39 +276,146 @@ impl Kms {
             clock,
             caller: Caller::current(),
             passphrase: None,
+            marks: None,
         }
     }
 
-    /// Supplies the passphrase of a passphrase-protected store (see [`Kms::init_with_passphrase`]).
+    /// Supplies the passphrase of a passphrase-protected store (see [`Kms::init`]).
     pub fn with_passphrase(mut self, passphrase: SecretVec) -> Kms {
         self.passphrase = Some(passphrase);
         self
     }
 
-    /// Makes a new, empty store passphrase-protected: its root key is derived with Argon2id
-    /// (RFC 9106 §4 second recommended option: 64 MiB, 3 passes, 4 lanes) from the
-    /// passphrase given with [`Kms::with_passphrase`], and never written to disk.
+    /// Keeps a high-water mark of this store (its newest commit and audit head) in `dir`,
+    /// outside the store folder, and refuses a store older than, or forked from, the mark
+    /// with [`KmsError::RolledBack`]. The CLI uses [`default_state_dir`].
+    ///
+    /// # Security
+    /// This catches a store folder replaced by an older copy on the same machine; it cannot
+    /// catch someone who also rolls back or deletes `dir`. A checkpoint kept elsewhere
+    /// ([`Kms::audit_checkpoint`]) can.
+    pub fn with_high_water_marks(mut self, dir: impl AsRef<Path>) -> Kms {
+        self.marks = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Makes a new, empty store: a 0600 root key file, or, when a passphrase was given with
+    /// [`Kms::with_passphrase`], a root key derived with Argon2id (RFC 9106 §4 second
+    /// recommended option: 64 MiB, 3 passes, 4 lanes) that never touches the disk.
+    ///
+    /// # Errors
+    /// [`KmsError::AlreadyExists`] if the folder already holds a store (or part of one).
+    pub fn init(&self, options: InitOptions) -> Result<(), Error> {
+        let _lock = store::lock(&self.paths, true)?;
+        if self.paths.present().unwrap_or(true) {
+            return Err(KmsError::AlreadyExists {
+                what: format!("a key store in {}", self.paths.home.display()),
+            }
+            .into());
+        }
+        let now = self.clock.now();
+        let mut o = integrity::create(
+            &self.paths,
+            self.passphrase.as_ref(),
+            options.fake_clock,
+            &clock::format_time(now),
+        )?;
+        let entry = self.entry(
+            now,
+            "CreateStore",
+            json!({"FakeClock": options.fake_clock, "PassphraseProtected": self.passphrase.is_some()}),
+            &AuditInfo::default(),
+            None,
+        );
+        integrity::commit(
+            &self.paths,
+            &o.keys,
+            &mut o.state,
+            vec![entry],
+            self.marks.as_deref(),
+        )
+    }
+
+    /// Makes a new, empty passphrase-protected store ([`Kms::init`] with a passphrase).
     ///
     /// # Errors
     /// [`KmsError::AlreadyExists`] if the folder already holds a store;
     /// [`KmsError::Validation`] without a passphrase.
     pub fn init_with_passphrase(&self) -> Result<(), Error> {
-        let pass = self
-            .passphrase
-            .as_ref()
-            .ok_or_else(|| validation("a passphrase is required"))?;
-        let _lock = store::lock(&self.paths)?;
-        store::init_passphrase(&self.paths, pass)
+        if self.passphrase.is_none() {
+            return Err(validation("a passphrase is required"));
+        }
+        self.init(InitOptions::default())
     }
 
     /// Whether the store's root key comes from a passphrase.
     pub fn is_passphrase_protected(&self) -> bool {
-        self.paths.file(store::ROOT_PARAMS_FILE).exists()
+        self.paths.passphrase_protected()
     }
 
     /// The store folder.
     pub fn home(&self) -> &Path {
         &self.paths.home
+    }
+
+    /// Opens the store for one operation under the lock: every check in `integrity::open`,
+    /// then the clock rule. Creates the store first when `create` and none is there.
+    fn open_checked(
+        &self,
+        create: bool,
+    ) -> Result<(store::Lock, integrity::Opened, Vec<Map<String, Value>>), Error> {
+        if !create && !self.paths.present()? {
+            return Err(KmsError::NoStore {
+                home: self.paths.home.display().to_string(),
+            }
+            .into());
+        }
+        let lock = store::lock(&self.paths, create)?;
+        let fixed = matches!(self.clock, Clock::Fixed(_));
+        let mut created = Vec::new();
+        let opened = if self.paths.present()? {
+            integrity::open(&self.paths, self.passphrase.as_ref(), self.marks.as_deref())?
+        } else if create {
+            if fixed {
+                return Err(KmsError::FakeClock {
+                    reason: format!(
+                        "a fixed clock ({}) cannot create a store; make one for it with `angou kms init --fake-clock`",
+                        clock::FAKE_NOW_VAR
+                    ),
+                }
+                .into());
+            }
+            let now = self.clock.now();
+            let o = integrity::create(
+                &self.paths,
+                self.passphrase.as_ref(),
+                false,
+                &clock::format_time(now),
+            )?;
+            created.push(self.entry(
+                now,
+                "CreateStore",
+                json!({"FakeClock": false, "PassphraseProtected": self.passphrase.is_some()}),
+                &AuditInfo::default(),
+                None,
+            ));
+            o
+        } else {
+            return Err(KmsError::NoStore {
+                home: self.paths.home.display().to_string(),
+            }
+            .into());
+        };
+        if fixed && !opened.state.fake_clock {
+            return Err(KmsError::FakeClock {
+                reason: format!(
+                    "{} (a fixed clock) is refused on this store, which holds real keys: it would purge and rotate them; use a store made with `angou kms init --fake-clock`",
+                    clock::FAKE_NOW_VAR
+                ),
+            }
+            .into());
+        }
+        Ok((lock, opened, created))
     }
 
     fn entry(
@@ -327,24 +472,44 @@ impl Kms {
         m
     }
 
-    /// Runs one operation under the store lock, with maintenance, audit and atomic commit.
+    /// Runs one operation under the store lock: checks, maintenance, the operation, audit and
+    /// one commit.
     fn run<T>(
         &self,
         op: &'static str,
         params: Value,
         f: impl FnOnce(&mut Session<'_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let _lock = store::lock(&self.paths)?;
-        let root = store::root_key(&self.paths, self.passphrase.as_ref())?;
-        let kek = Key::from_secret(derive(&root, b"angou.dev/v1/kms material kek"));
-        let audit_key = derive(&root, b"angou.dev/v1/kms audit");
-        let mut state = store::load_state(&self.paths)?;
+        self.run_with(op, false, params, f)
+    }
+
+    /// [`Kms::run`] for the operations that may create the store.
+    fn run_creating<T>(
+        &self,
+        op: &'static str,
+        params: Value,
+        f: impl FnOnce(&mut Session<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.run_with(op, true, params, f)
+    }
+
+    fn run_with<T>(
+        &self,
+        op: &'static str,
+        create: bool,
+        params: Value,
+        f: impl FnOnce(&mut Session<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let (_lock, opened, mut entries) = self.open_checked(create)?;
+        let integrity::Opened {
+            keys, mut state, ..
+        } = opened;
         let now = self.clock.now();
-        let mut entries = self.maintain(&mut state, &kek, now)?;
+        entries.extend(self.maintain(&mut state, &keys.kek, now)?);
         let snapshot = state.clone();
         let mut session = Session {
             state: &mut state,
-            kek: &kek,
+            kek: &keys.kek,
             now,
             info: AuditInfo::default(),
         };
@@ -354,8 +519,13 @@ impl Kms {
             state = snapshot;
         }
         entries.push(self.entry(now, op, params, &info, result.as_ref().err()));
-        state.audit = audit::append(&self.paths, &state.audit, &audit_key, entries)?;
-        store::save_state(&self.paths, &state)?;
+        integrity::commit(
+            &self.paths,
+            &keys,
+            &mut state,
+            entries,
+            self.marks.as_deref(),
+        )?;
         result
     }
 
@@ -424,13 +594,6 @@ impl Kms {
         }
         Ok(entries)
     }
-}
-
-fn derive(root: &SecretArray<32>, label: &[u8]) -> SecretArray<32> {
-    let mut out = SecretArray::<32>::zeroed();
-    // 32 bytes never exceeds HKDF-SHA-256's output limit.
-    let _ = Hkdf::<Sha256>::new(None, root.expose_secret()).expand(label, out.expose_secret_mut());
-    out
 }
 
 fn material_aad(id: &KeyId, material: u32) -> Vec<u8> {
@@ -742,7 +905,7 @@ impl Kms {
     /// # Errors
     /// [`KmsError::Validation`] for a description over 8192 characters; store errors.
     pub fn create_key(&self, description: &str, spec: KeySpec) -> Result<KeyMetadata, Error> {
-        self.run(
+        self.run_creating(
             "CreateKey",
             json!({"KeySpec": spec, "Description": description}),
             |s| {
@@ -1079,7 +1242,7 @@ impl Kms {
         plaintext: &[u8],
         ctx: &EncryptionContext,
     ) -> Result<Encrypted, Error> {
-        self.run(
+        self.run_creating(
             "Encrypt",
             json!({"KeyId": key, "PlaintextLength": plaintext.len()}),
             |s| {
@@ -1168,7 +1331,7 @@ impl Kms {
         size: DataKeySize,
         ctx: &EncryptionContext,
     ) -> Result<Decrypted, Error> {
-        self.run(
+        self.run_creating(
             "GenerateDataKey",
             json!({"KeyId": key, "Size": format!("{size:?}")}),
             |s| {
@@ -1197,7 +1360,7 @@ impl Kms {
         size: DataKeySize,
         ctx: &EncryptionContext,
     ) -> Result<Encrypted, Error> {
-        self.run(
+        self.run_creating(
             "GenerateDataKeyWithoutPlaintext",
             json!({"KeyId": key, "Size": format!("{size:?}")}),
             |s| {
@@ -1247,36 +1410,110 @@ impl Kms {
         })
     }
 
-    /// Verifies the audit log; returns its entry count.
+    /// Opens the store without an operation of its own (audit reads), completing an
+    /// interrupted commit if one is pending.
+    fn open_for_audit(&self) -> Result<integrity::Opened, Error> {
+        self.open_checked(false).map(|(_lock, o, _)| o)
+    }
+
+    /// Verifies the whole store: the sealed state, the audit chain against its sealed head,
+    /// every entry's sequence number, and the machine's high-water mark; returns the number
+    /// of entries. Every other operation runs the same checks except the per-entry one.
     ///
     /// # Errors
-    /// [`KmsError::AuditTampered`] naming the first problem.
+    /// [`KmsError::AuditTampered`], [`KmsError::StateTampered`], [`KmsError::RolledBack`],
+    /// [`KmsError::WrongRootKey`] naming the first problem.
     pub fn audit_verify(&self) -> Result<u64, Error> {
-        let _lock = store::lock(&self.paths)?;
-        let root = store::root_key(&self.paths, self.passphrase.as_ref())?;
-        let state = store::load_state(&self.paths)?;
-        audit::verify(
-            &self.paths,
-            &state.audit,
-            &derive(&root, b"angou.dev/v1/kms audit"),
-        )
+        let o = self.open_for_audit()?;
+        audit::check_entries(&o.log)
+    }
+
+    /// [`Kms::audit_verify`], and that the store is the one `checkpoint` was made of, at or
+    /// after it, with the checkpointed history unchanged.
+    ///
+    /// # Errors
+    /// As [`Kms::audit_verify`]; [`KmsError::RolledBack`] when the store is older than, or
+    /// forked from, the checkpoint.
+    pub fn audit_verify_checkpoint(&self, checkpoint: &Checkpoint) -> Result<u64, Error> {
+        let o = self.open_for_audit()?;
+        let n = audit::check_entries(&o.log)?;
+        integrity::check_checkpoint(&o, checkpoint)?;
+        Ok(n)
+    }
+
+    /// A sealed checkpoint of the store's current audit head, to keep outside the store
+    /// folder (another machine, a ticket, a notebook): [`Kms::audit_verify_checkpoint`] later
+    /// detects a store rolled back to before it, or one whose history forked.
+    ///
+    /// # Errors
+    /// As [`Kms::audit_verify`].
+    pub fn audit_checkpoint(&self) -> Result<Checkpoint, Error> {
+        let o = self.open_for_audit()?;
+        audit::check_entries(&o.log)?;
+        Ok(integrity::make_checkpoint(
+            &o,
+            &clock::format_time(self.clock.now()),
+        ))
+    }
+
+    /// Accepts a store that fails verification as it is, when its owner decides to: discards
+    /// an unsealed log tail or a stray commit intent, accepts a modified state or a log whose
+    /// chain does not match, forgets a high-water mark the store is older than, and appends
+    /// an audit entry `RepairStore` listing each finding. Needs the root key (or passphrase).
+    /// A whole store is left untouched.
+    ///
+    /// # Errors
+    /// [`KmsError::WrongRootKey`] (nothing to accept with a key that is not the store's);
+    /// [`KmsError::NoStore`]; store I/O errors.
+    pub fn audit_repair(&self) -> Result<RepairReport, Error> {
+        if !self.paths.present()? {
+            return Err(KmsError::NoStore {
+                home: self.paths.home.display().to_string(),
+            }
+            .into());
+        }
+        let _lock = store::lock(&self.paths, false)?;
+        let (o, findings) =
+            integrity::repair(&self.paths, self.passphrase.as_ref(), self.marks.as_deref())?;
+        let integrity::Opened {
+            keys, mut state, ..
+        } = o;
+        if !findings.is_empty() {
+            let entry = self.entry(
+                self.clock.now(),
+                "RepairStore",
+                integrity::repair_params(&findings),
+                &AuditInfo::default(),
+                None,
+            );
+            integrity::commit(
+                &self.paths,
+                &keys,
+                &mut state,
+                vec![entry],
+                self.marks.as_deref(),
+            )?;
+        }
+        Ok(RepairReport {
+            findings,
+            entries: state.audit.count,
+        })
     }
 
     /// Audit entries matching `filter` (sealed entries only), oldest first.
     ///
     /// # Errors
-    /// Store errors.
+    /// As [`Kms::audit_verify`].
     pub fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<Value>, Error> {
-        let _lock = store::lock(&self.paths)?;
-        let state = store::load_state(&self.paths)?;
+        let o = self.open_for_audit()?;
         let key = filter.key_id.as_deref().map(|k| {
-            state
+            o.state
                 .aliases
                 .get(k)
                 .cloned()
                 .unwrap_or_else(|| k.rsplit('/').next().unwrap_or(k).to_owned())
         });
-        Ok(audit::read_entries(&self.paths, &state.audit)?
+        Ok(audit::entries(&o.log)
             .into_iter()
             .filter(|e| key.as_ref().is_none_or(|k| e["key_id"].as_str() == Some(k)))
             .filter(|e| {

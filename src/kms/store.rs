@@ -1,38 +1,133 @@
-//! The on-disk key store: one JSON state file, a root key, an append-only audit log, and a
-//! lock file. Every change happens under an exclusive `flock` on `store.lock`, and the state
-//! file is replaced atomically (temp file, fsync, rename, folder fsync), so a process killed
-//! at any point leaves the old state or the new one. The state file also seals the audit
-//! head, which makes it the single commit point of an operation.
+//! The on-disk key store (docs/FORMAT.md §5.3): a state file sealed by an HMAC under a key
+//! derived from the root key, a root key (or the Argon2id parameters that derive it), an
+//! append-only audit log whose head the sealed state names, a commit intent written before the
+//! log grows, and a lock file. Every operation, reads included, holds an exclusive `flock` on
+//! `store.lock` and checks all of it before acting (see `integrity.rs`).
 
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use sha2::Sha256;
 
+use crate::aead::Key;
 use crate::error::{Error, KmsError};
-use crate::kms::key::KeyMetadata;
-use crate::secret::SecretArray;
+use crate::kms::key::{KeyMetadata, hex};
+use crate::secret::{SecretArray, SecretVec};
 
-/// Name of the state file inside the store folder.
-pub const STATE_FILE: &str = "store.json";
-/// Name of the root key file (mode 0600) inside the store folder.
-pub const ROOT_KEY_FILE: &str = "root.key";
-/// Name of the audit log inside the store folder.
-pub const AUDIT_FILE: &str = "audit.log";
-/// Name of the Argon2id parameters of a passphrase-protected store.
-pub const ROOT_PARAMS_FILE: &str = "root.params.json";
-/// Argon2id memory cost in KiB (RFC 9106 §4, second recommended option: 64 MiB).
-pub const ARGON2_M_KIB: u32 = 64 * 1024;
-/// Argon2id passes (RFC 9106 §4, second recommended option).
-pub const ARGON2_T: u32 = 3;
-/// Argon2id lanes (RFC 9106 §4).
-pub const ARGON2_P: u32 = 4;
+/// The sealed state.
+pub(crate) const STATE_FILE: &str = "store.json";
+/// The commit intent: the next state and the audit lines it adds, sealed, written before the
+/// log grows and removed after `store.json` is replaced.
+pub(crate) const PENDING_FILE: &str = "store.next";
+/// The root key (32 bytes, mode 0600) of a store that is not passphrase-protected.
+pub(crate) const ROOT_KEY_FILE: &str = "root.key";
+/// The audit log.
+pub(crate) const AUDIT_FILE: &str = "audit.log";
+/// The Argon2id parameters of a passphrase-protected store.
+pub(crate) const ROOT_PARAMS_FILE: &str = "root.params.json";
+/// The lock file.
+pub(crate) const LOCK_FILE: &str = "store.lock";
+/// Prefix of the temporary files of atomic writes (removed under the lock when stale).
+pub(crate) const TEMP_PREFIX: &str = ".angou-store-";
+/// The state file's format tag.
+pub(crate) const STATE_FORMAT: &str = "angou-kms-store-v2";
+const STATE_FORMAT_V1: &str = "angou-kms-store-v1";
+
+/// Argon2id memory cost in KiB written by `init` (RFC 9106 §4, second recommended option).
+const ARGON2_M_KIB: u32 = 64 * 1024;
+/// Argon2id passes written by `init`.
+const ARGON2_T: u32 = 3;
+/// Argon2id lanes written by `init`.
+const ARGON2_P: u32 = 4;
+/// Bounds on Argon2id parameters read from disk, so a crafted `root.params.json` cannot
+/// demand unbounded memory or time (as scrypt's work factor is bounded for files).
+pub(crate) const ARGON2_M_KIB_MAX: u32 = 1024 * 1024;
+pub(crate) const ARGON2_M_KIB_MIN: u32 = 8 * 1024;
+pub(crate) const ARGON2_T_MAX: u32 = 16;
+pub(crate) const ARGON2_P_MAX: u32 = 16;
+const SALT_LEN: usize = 16;
+
 const CHECK_LABEL: &[u8] = b"angou.dev/v1/kms root check";
+const STATE_MAC_LABEL: &[u8] = b"angou.dev/v2/kms state\0";
+const PENDING_MAC_LABEL: &[u8] = b"angou.dev/v2/kms pending\0";
+
+pub(crate) fn store_err(what: &str, e: impl std::fmt::Display) -> Error {
+    KmsError::Store {
+        reason: format!("{what}: {e}"),
+    }
+    .into()
+}
+
+pub(crate) fn tampered(reason: impl Into<String>) -> Error {
+    KmsError::StateTampered {
+        reason: reason.into(),
+    }
+    .into()
+}
+
+/// HKDF-SHA-256 of the root key under `label` (no salt).
+pub(crate) fn derive(root: &SecretArray<32>, label: &[u8]) -> SecretArray<32> {
+    let mut out = SecretArray::<32>::zeroed();
+    // 32 bytes never exceeds HKDF-SHA-256's output limit.
+    let _ = hkdf::Hkdf::<Sha256>::new(None, root.expose_secret())
+        .expand(label, out.expose_secret_mut());
+    out
+}
+
+/// The subkeys of a root key, each for one purpose.
+pub(crate) struct RootKeys {
+    /// Wraps key material (XChaCha20-Poly1305).
+    pub kek: Key,
+    /// Seals the state and the commit intent (HMAC-SHA-256).
+    pub state: SecretArray<32>,
+    /// Seals checkpoints (HMAC-SHA-256).
+    pub checkpoint: SecretArray<32>,
+    /// HMAC(root, check label), hex: tells a wrong root key from a modified state.
+    pub check: String,
+}
+
+impl RootKeys {
+    fn new(root: &SecretArray<32>) -> RootKeys {
+        RootKeys {
+            kek: Key::from_secret(derive(root, b"angou.dev/v1/kms material kek")),
+            state: derive(root, b"angou.dev/v2/kms state mac"),
+            checkpoint: derive(root, b"angou.dev/v2/kms checkpoint"),
+            check: check_tag(root),
+        }
+    }
+}
+
+pub(crate) fn hmac_parts(key: &SecretArray<32>, parts: &[&[u8]]) -> [u8; 32] {
+    let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose_secret())
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    for p in parts {
+        m.update(p);
+    }
+    m.finalize().into_bytes().into()
+}
+
+/// Compares two byte strings in constant time (for equal lengths).
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    a.len() == b.len() && std::hint::black_box(diff) == 0
+}
+
+fn check_tag(root: &SecretArray<32>) -> String {
+    let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(root.expose_secret())
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    m.update(CHECK_LABEL);
+    hex(&m.finalize().into_bytes())
+}
 
 /// How a passphrase-protected store derives its root key (no secret in it).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct RootParams {
     pub kdf: String,
     pub m_cost_kib: u32,
@@ -44,73 +139,66 @@ pub(crate) struct RootParams {
     pub check: String,
 }
 
-fn argon2_root(
-    passphrase: &crate::secret::SecretVec,
-    p: &RootParams,
-) -> Result<SecretArray<32>, Error> {
-    use base64ct::Encoding;
-    let salt = base64ct::Base64::decode_vec(&p.salt)
-        .map_err(|e| store_err("corrupt root parameters", e))?;
-    let params = argon2::Params::new(p.m_cost_kib, p.t_cost, p.p_cost, Some(32))
-        .map_err(|e| store_err("invalid Argon2id parameters", e))?;
-    let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
-    let mut root = SecretArray::<32>::zeroed();
-    a.hash_password_into(passphrase.expose_secret(), &salt, root.expose_secret_mut())
-        .map_err(|e| store_err("Argon2id failed", e))?;
-    Ok(root)
-}
-
-fn check_tag(root: &SecretArray<32>) -> String {
-    use hmac::{Hmac, KeyInit, Mac};
-    let mut m = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(root.expose_secret())
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    m.update(CHECK_LABEL);
-    crate::kms::key::hex(&m.finalize().into_bytes())
-}
-
-/// Makes a new store passphrase-protected: writes Argon2id parameters, no root key file.
-pub(crate) fn init_passphrase(
-    paths: &Paths,
-    passphrase: &crate::secret::SecretVec,
-) -> Result<(), Error> {
-    use base64ct::Encoding;
-    for f in [STATE_FILE, ROOT_KEY_FILE, ROOT_PARAMS_FILE] {
-        if paths.file(f).exists() {
-            return Err(KmsError::AlreadyExists {
-                what: format!("a key store in {}", paths.home.display()),
+impl RootParams {
+    /// Refuses parameters outside the documented bounds before any work is done.
+    fn checked(&self) -> Result<Vec<u8>, Error> {
+        use base64ct::Encoding;
+        let bad = |what: String| -> Error {
+            KmsError::Store {
+                reason: format!("{ROOT_PARAMS_FILE}: {what}"),
             }
-            .into());
+            .into()
+        };
+        if self.kdf != "argon2id" {
+            return Err(bad(format!(
+                "unknown key derivation {:?} (only \"argon2id\")",
+                self.kdf
+            )));
         }
+        if !(1..=ARGON2_P_MAX).contains(&self.p_cost) {
+            return Err(bad(format!(
+                "Argon2id lanes {} outside 1..={ARGON2_P_MAX}",
+                self.p_cost
+            )));
+        }
+        if !(1..=ARGON2_T_MAX).contains(&self.t_cost) {
+            return Err(bad(format!(
+                "Argon2id passes {} outside 1..={ARGON2_T_MAX}",
+                self.t_cost
+            )));
+        }
+        if !(ARGON2_M_KIB_MIN..=ARGON2_M_KIB_MAX).contains(&self.m_cost_kib) {
+            return Err(bad(format!(
+                "Argon2id memory {} KiB outside {ARGON2_M_KIB_MIN}..={ARGON2_M_KIB_MAX} KiB",
+                self.m_cost_kib
+            )));
+        }
+        let salt = base64ct::Base64::decode_vec(&self.salt)
+            .map_err(|_| bad("the salt is not base64".into()))?;
+        if salt.len() != SALT_LEN {
+            return Err(bad(format!(
+                "the salt is {} bytes, expected {SALT_LEN}",
+                salt.len()
+            )));
+        }
+        Ok(salt)
     }
-    let salt: [u8; 16] = crate::secret::random_array()?;
-    let mut p = RootParams {
-        kdf: "argon2id".into(),
-        m_cost_kib: ARGON2_M_KIB,
-        t_cost: ARGON2_T,
-        p_cost: ARGON2_P,
-        salt: base64ct::Base64::encode_string(&salt),
-        check: String::new(),
-    };
-    p.check = check_tag(&argon2_root(passphrase, &p)?);
-    let bytes =
-        serde_json::to_vec_pretty(&p).map_err(|e| store_err("cannot encode root parameters", e))?;
-    atomic_write(&paths.home, &paths.file(ROOT_PARAMS_FILE), &bytes)
-}
 
-/// Name of the lock file inside the store folder.
-pub const LOCK_FILE: &str = "store.lock";
-/// The state file's format tag.
-pub const STATE_FORMAT: &str = "angou-kms-store-v1";
-
-pub(crate) fn store_err(what: &str, e: impl std::fmt::Display) -> Error {
-    KmsError::Store {
-        reason: format!("{what}: {e}"),
+    fn derive(&self, passphrase: &SecretVec) -> Result<SecretArray<32>, Error> {
+        let salt = self.checked()?;
+        let params = argon2::Params::new(self.m_cost_kib, self.t_cost, self.p_cost, Some(32))
+            .map_err(|e| store_err("invalid Argon2id parameters", e))?;
+        let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let mut root = SecretArray::<32>::zeroed();
+        a.hash_password_into(passphrase.expose_secret(), &salt, root.expose_secret_mut())
+            .map_err(|e| store_err("Argon2id failed", e))?;
+        Ok(root)
     }
-    .into()
 }
 
 /// One key material (version) of a key, encrypted under the root key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct StoredMaterial {
     pub id: u32,
     pub created: String,
@@ -122,6 +210,7 @@ pub(crate) struct StoredMaterial {
 
 /// Automatic rotation settings of a symmetric key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Rotation {
     pub period_days: u32,
     /// When the next automatic rotation is due (RFC 3339).
@@ -129,6 +218,7 @@ pub(crate) struct Rotation {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct StoredKey {
     pub metadata: KeyMetadata,
     pub materials: Vec<StoredMaterial>,
@@ -136,35 +226,168 @@ pub(crate) struct StoredKey {
     pub on_demand_rotations: u32,
 }
 
-/// The sealed head of the audit chain.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+/// The head of the audit chain, sealed with the rest of the state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct AuditHead {
+    /// Lines in the log.
     pub count: u64,
+    /// Bytes in the log.
     pub len: u64,
-    /// Hex SHA-256 of the last line's chain hash (64 zeros when empty).
+    /// Hex chain hash after the last line (`audit::GENESIS` when empty).
     pub hash: String,
-    /// Hex HMAC-SHA-256 over (count, len, hash) under the audit key.
-    pub mac: String,
 }
 
+/// Everything the store knows, sealed as one value.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct State {
-    pub format: String,
+    /// 16 random bytes, hex: names the store in checkpoints and high-water marks.
+    pub store_id: String,
+    /// Commits so far; every operation adds one.
+    pub generation: u64,
+    /// When the store was created (RFC 3339).
+    pub created: String,
+    /// Whether `ANGOU_FAKE_NOW` / [`crate::kms::Clock::Fixed`] may drive this store.
+    pub fake_clock: bool,
+    /// HMAC-SHA-256(root key, "angou.dev/v1/kms root check"), hex.
+    pub root_check: String,
     pub keys: Vec<StoredKey>,
     /// alias name → key id.
-    pub aliases: std::collections::BTreeMap<String, String>,
+    pub aliases: BTreeMap<String, String>,
     pub audit: AuditHead,
 }
 
-impl Default for State {
-    fn default() -> Self {
-        State {
-            format: STATE_FORMAT.into(),
+impl State {
+    pub(crate) fn genesis(keys: &RootKeys, now: &str, fake_clock: bool) -> Result<State, Error> {
+        let id: [u8; 16] = crate::secret::random_array()?;
+        Ok(State {
+            store_id: hex(&id),
+            generation: 0,
+            created: now.into(),
+            fake_clock,
+            root_check: keys.check.clone(),
             keys: Vec::new(),
-            aliases: Default::default(),
-            audit: AuditHead::default(),
-        }
+            aliases: BTreeMap::new(),
+            audit: AuditHead {
+                count: 0,
+                len: 0,
+                hash: crate::kms::audit::GENESIS.into(),
+            },
+        })
     }
+}
+
+/// The sealed envelope of `store.json` and `store.next`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope<'a> {
+    format: String,
+    mac: String,
+    /// base64 of the audit lines this commit appends (`store.next` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tail: Option<String>,
+    #[serde(borrow)]
+    state: &'a RawValue,
+}
+
+fn seal(keys: &RootKeys, label: &[u8], state: &[u8], tail: &[u8]) -> [u8; 32] {
+    hmac_parts(
+        &keys.state,
+        &[
+            label,
+            &(state.len() as u64).to_be_bytes(),
+            state,
+            &(tail.len() as u64).to_be_bytes(),
+            tail,
+        ],
+    )
+}
+
+fn encode(keys: &RootKeys, state: &State, tail: Option<&[u8]>) -> Result<Vec<u8>, Error> {
+    use base64ct::Encoding;
+    let text = serde_json::to_string_pretty(state)
+        .map_err(|e| store_err("cannot encode the key store", e))?;
+    let label = if tail.is_some() {
+        PENDING_MAC_LABEL
+    } else {
+        STATE_MAC_LABEL
+    };
+    let mac = seal(keys, label, text.as_bytes(), tail.unwrap_or_default());
+    let raw = RawValue::from_string(text).map_err(|e| store_err("cannot encode", e))?;
+    let env = Envelope {
+        format: STATE_FORMAT.into(),
+        mac: hex(&mac),
+        tail: tail.map(base64ct::Base64::encode_string),
+        state: &raw,
+    };
+    let mut out =
+        serde_json::to_vec_pretty(&env).map_err(|e| store_err("cannot encode the key store", e))?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+/// Parses and authenticates a sealed file. `name` is used in messages.
+fn decode(
+    keys: &RootKeys,
+    bytes: &[u8],
+    pending: bool,
+    name: &str,
+) -> Result<(State, Vec<u8>), Error> {
+    use base64ct::Encoding;
+    let env: Envelope<'_> = serde_json::from_slice(bytes).map_err(|e| {
+        if bytes
+            .windows(STATE_FORMAT_V1.len())
+            .any(|w| w == STATE_FORMAT_V1.as_bytes())
+        {
+            KmsError::Store {
+                reason: format!(
+                    "{name} was written by an older angou (format {STATE_FORMAT_V1}), whose state was not authenticated; this version reads only {STATE_FORMAT}"
+                ),
+            }
+            .into()
+        } else {
+            tampered(format!("{name} is not a sealed key store file ({e})"))
+        }
+    })?;
+    if env.format != STATE_FORMAT {
+        return Err(tampered(format!(
+            "{name} has format {:?}, expected {STATE_FORMAT:?}",
+            env.format
+        )));
+    }
+    if env.tail.is_some() != pending {
+        return Err(tampered(format!(
+            "{name} {} a commit intent",
+            if pending { "is not" } else { "is" }
+        )));
+    }
+    let state: State = serde_json::from_str(env.state.get())
+        .map_err(|e| tampered(format!("{name} does not hold a key store state ({e})")))?;
+    // Checked before the MAC: a wrong root key and a modified file need different advice.
+    if !ct_eq(state.root_check.as_bytes(), keys.check.as_bytes()) {
+        return Err(KmsError::WrongRootKey {
+            detail: format!("{name} was sealed under a different root key"),
+        }
+        .into());
+    }
+    let tail = match &env.tail {
+        Some(t) => base64ct::Base64::decode_vec(t)
+            .map_err(|_| tampered(format!("{name}: the audit tail is not base64")))?,
+        None => Vec::new(),
+    };
+    let label = if pending {
+        PENDING_MAC_LABEL
+    } else {
+        STATE_MAC_LABEL
+    };
+    let want = seal(keys, label, env.state.get().as_bytes(), &tail);
+    if !ct_eq(hex(&want).as_bytes(), env.mac.as_bytes()) {
+        return Err(tampered(format!(
+            "{name} was modified: its seal does not verify under this store's root key"
+        )));
+    }
+    Ok((state, tail))
 }
 
 /// The store folder and its files.
@@ -176,6 +399,32 @@ pub(crate) struct Paths {
 impl Paths {
     pub fn file(&self, name: &str) -> PathBuf {
         self.home.join(name)
+    }
+
+    fn exists(&self, name: &str) -> bool {
+        fs::symlink_metadata(self.file(name)).is_ok()
+    }
+
+    /// Whether a store is here. A folder holding some store files but no `store.json` is
+    /// an error, never a new store.
+    pub fn present(&self) -> Result<bool, Error> {
+        if self.exists(STATE_FILE) {
+            return Ok(true);
+        }
+        for f in [ROOT_KEY_FILE, ROOT_PARAMS_FILE, AUDIT_FILE, PENDING_FILE] {
+            if self.exists(f) {
+                return Err(tampered(format!(
+                    "{} is missing but {f} is there: the key store lost its state (deleted or not restored); restore {STATE_FILE} from a backup of this folder",
+                    self.file(STATE_FILE).display()
+                )));
+            }
+        }
+        Ok(false)
+    }
+
+    /// Whether the store derives its root key from a passphrase.
+    pub fn passphrase_protected(&self) -> bool {
+        self.exists(ROOT_PARAMS_FILE)
     }
 }
 
@@ -190,9 +439,15 @@ impl Drop for Lock {
     }
 }
 
-/// Creates the store folder (mode 0700) if needed and takes the exclusive lock.
-pub(crate) fn lock(paths: &Paths) -> Result<Lock, Error> {
-    if !paths.home.exists() {
+/// Takes the exclusive lock, creating the store folder (mode 0700) only if `create`.
+pub(crate) fn lock(paths: &Paths, create: bool) -> Result<Lock, Error> {
+    if !paths.home.is_dir() {
+        if !create {
+            return Err(KmsError::NoStore {
+                home: paths.home.display().to_string(),
+            }
+            .into());
+        }
         fs::create_dir_all(&paths.home)
             .map_err(|e| store_err("cannot create the key store folder", e))?;
         fs::set_permissions(&paths.home, fs::Permissions::from_mode(0o700))
@@ -207,13 +462,35 @@ pub(crate) fn lock(paths: &Paths) -> Result<Lock, Error> {
         .map_err(|e| store_err("cannot open the lock file", e))?;
     file.lock()
         .map_err(|e| store_err("cannot lock the key store", e))?;
+    remove_stale_temps(&paths.home);
     Ok(Lock { file })
 }
 
-/// Writes `bytes` to `path` atomically with mode 0600.
+/// Removes temporary files left by writers killed mid-write. Only called under the lock, so
+/// no live writer owns one.
+fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(TEMP_PREFIX)
+            && e.file_type().is_ok_and(|t| t.is_file())
+        {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), Error> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| store_err("cannot sync the key store folder", e))
+}
+
+/// Writes `bytes` to `path` atomically with mode 0600 (temp file, fsync, rename, folder fsync).
 pub(crate) fn atomic_write(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let mut tmp = tempfile::Builder::new()
-        .prefix(".angou-store-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(dir)
         .map_err(|e| store_err("cannot create a temporary file in the key store", e))?;
     tmp.write_all(bytes)
@@ -221,86 +498,167 @@ pub(crate) fn atomic_write(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), 
         .map_err(|e| store_err("cannot write the key store", e))?;
     tmp.persist(path)
         .map_err(|e| store_err("cannot replace the key store file", e.error))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| store_err("cannot sync the key store folder", e))?;
-    Ok(())
+    sync_dir(dir)
 }
 
-/// Reads the root key, creating it (32 random bytes, mode 0600) on first use; for a
-/// passphrase-protected store, derives it with Argon2id and checks it.
-pub(crate) fn root_key(
+/// Writes a new root key (file store) or Argon2id parameters (passphrase store) and returns
+/// the root's subkeys. Refuses if either already exists.
+pub(crate) fn create_root(
     paths: &Paths,
-    passphrase: Option<&crate::secret::SecretVec>,
-) -> Result<SecretArray<32>, Error> {
-    let params_path = paths.file(ROOT_PARAMS_FILE);
-    if params_path.exists() {
-        let bytes =
-            fs::read(&params_path).map_err(|e| store_err("cannot read root parameters", e))?;
-        let p: RootParams =
-            serde_json::from_slice(&bytes).map_err(|e| store_err("corrupt root parameters", e))?;
-        let pass = passphrase.ok_or_else(|| KmsError::Store {
-            reason: "this key store is protected by a passphrase; set ANGOU_KMS_PASSPHRASE or run on a terminal".into(),
-        })?;
-        let root = argon2_root(pass, &p)?;
-        if check_tag(&root) != p.check {
-            return Err(KmsError::Store {
-                reason: "wrong passphrase for this key store".into(),
+    passphrase: Option<&SecretVec>,
+) -> Result<RootKeys, Error> {
+    use base64ct::Encoding;
+    for f in [ROOT_KEY_FILE, ROOT_PARAMS_FILE] {
+        if paths.exists(f) {
+            return Err(KmsError::AlreadyExists {
+                what: format!("a key store in {}", paths.home.display()),
             }
             .into());
         }
-        return Ok(root);
+    }
+    let root = match passphrase {
+        Some(pass) => {
+            let salt: [u8; SALT_LEN] = crate::secret::random_array()?;
+            let mut p = RootParams {
+                kdf: "argon2id".into(),
+                m_cost_kib: ARGON2_M_KIB,
+                t_cost: ARGON2_T,
+                p_cost: ARGON2_P,
+                salt: base64ct::Base64::encode_string(&salt),
+                check: String::new(),
+            };
+            let root = p.derive(pass)?;
+            p.check = check_tag(&root);
+            let bytes = serde_json::to_vec_pretty(&p)
+                .map_err(|e| store_err("cannot encode root parameters", e))?;
+            atomic_write(&paths.home, &paths.file(ROOT_PARAMS_FILE), &bytes)?;
+            root
+        }
+        None => {
+            let key = SecretArray::<32>::generate()?;
+            atomic_write(&paths.home, &paths.file(ROOT_KEY_FILE), key.expose_secret())?;
+            key
+        }
+    };
+    Ok(RootKeys::new(&root))
+}
+
+/// Reads the root key of an existing store and returns its subkeys. A passphrase store's
+/// parameters are bounded before Argon2id runs, and the passphrase is checked.
+pub(crate) fn read_root(paths: &Paths, passphrase: Option<&SecretVec>) -> Result<RootKeys, Error> {
+    if paths.passphrase_protected() {
+        let bytes = fs::read(paths.file(ROOT_PARAMS_FILE))
+            .map_err(|e| store_err("cannot read root parameters", e))?;
+        let p: RootParams = serde_json::from_slice(&bytes)
+            .map_err(|e| store_err(&format!("{ROOT_PARAMS_FILE} is corrupt"), e))?;
+        p.checked()?;
+        let pass = passphrase.ok_or_else(|| KmsError::Store {
+            reason: "this key store is protected by a passphrase and none was given".into(),
+        })?;
+        let root = p.derive(pass)?;
+        if !ct_eq(check_tag(&root).as_bytes(), p.check.as_bytes()) {
+            return Err(KmsError::WrongRootKey {
+                detail: "wrong passphrase for this key store".into(),
+            }
+            .into());
+        }
+        return Ok(RootKeys::new(&root));
     }
     let path = paths.file(ROOT_KEY_FILE);
     match fs::read(&path) {
         Ok(bytes) => {
             let bytes = zeroize::Zeroizing::new(bytes);
-            SecretArray::from_slice(&bytes).map_err(|_| {
-                KmsError::Store {
-                    reason: format!("{} is not a 32-byte root key", path.display()),
-                }
-                .into()
-            })
+            let root = SecretArray::<32>::from_slice(&bytes).map_err(|_| KmsError::Store {
+                reason: format!("{} is not a 32-byte root key", path.display()),
+            })?;
+            Ok(RootKeys::new(&root))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if paths.file(STATE_FILE).exists() {
-                return Err(KmsError::Store {
-                    reason: format!(
-                        "the root key {} is missing but keys exist; restore it from your backup",
-                        path.display()
-                    ),
-                }
-                .into());
-            }
-            let key = SecretArray::<32>::generate()?;
-            atomic_write(&paths.home, &path, key.expose_secret())?;
-            Ok(key)
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(KmsError::Store {
+            reason: format!(
+                "the root key {} is missing but keys exist; restore it from your backup",
+                path.display()
+            ),
         }
+        .into()),
         Err(e) => Err(store_err("cannot read the root key", e)),
     }
 }
 
-pub(crate) fn load_state(paths: &Paths) -> Result<State, Error> {
-    let path = paths.file(STATE_FILE);
-    match fs::read(&path) {
-        Ok(bytes) => {
-            let state: State = serde_json::from_slice(&bytes)
-                .map_err(|e| store_err("the key store file is corrupt", e))?;
-            if state.format != STATE_FORMAT {
-                return Err(KmsError::Store {
-                    reason: format!("unknown key store format {:?}", state.format),
-                }
-                .into());
-            }
-            Ok(state)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
-        Err(e) => Err(store_err("cannot read the key store", e)),
+/// Reads and authenticates `store.json`.
+pub(crate) fn load_state(paths: &Paths, keys: &RootKeys) -> Result<State, Error> {
+    let bytes = fs::read(paths.file(STATE_FILE))
+        .map_err(|e| store_err(&format!("cannot read {STATE_FILE}"), e))?;
+    decode(keys, &bytes, false, STATE_FILE).map(|(s, _)| s)
+}
+
+/// Reads `store.json` without authenticating it (repair only).
+pub(crate) fn load_state_unchecked(paths: &Paths) -> Result<State, Error> {
+    let bytes = fs::read(paths.file(STATE_FILE))
+        .map_err(|e| store_err(&format!("cannot read {STATE_FILE}"), e))?;
+    let env: Envelope<'_> = serde_json::from_slice(&bytes)
+        .map_err(|e| store_err(&format!("{STATE_FILE} cannot be parsed"), e))?;
+    serde_json::from_str(env.state.get())
+        .map_err(|e| store_err(&format!("{STATE_FILE} cannot be parsed"), e))
+}
+
+/// Reads and authenticates `store.next` if present.
+pub(crate) fn load_pending(
+    paths: &Paths,
+    keys: &RootKeys,
+) -> Result<Option<(State, Vec<u8>)>, Error> {
+    match fs::read(paths.file(PENDING_FILE)) {
+        Ok(bytes) => decode(keys, &bytes, true, PENDING_FILE).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(store_err(&format!("cannot read {PENDING_FILE}"), e)),
     }
 }
 
-pub(crate) fn save_state(paths: &Paths, state: &State) -> Result<(), Error> {
-    let bytes = serde_json::to_vec_pretty(state)
-        .map_err(|e| store_err("cannot encode the key store", e))?;
+pub(crate) fn save_state(paths: &Paths, keys: &RootKeys, state: &State) -> Result<(), Error> {
+    let bytes = encode(keys, state, None)?;
     atomic_write(&paths.home, &paths.file(STATE_FILE), &bytes)
+}
+
+pub(crate) fn save_pending(
+    paths: &Paths,
+    keys: &RootKeys,
+    state: &State,
+    tail: &[u8],
+) -> Result<(), Error> {
+    let bytes = encode(keys, state, Some(tail))?;
+    atomic_write(&paths.home, &paths.file(PENDING_FILE), &bytes)
+}
+
+pub(crate) fn remove_pending(paths: &Paths) -> Result<(), Error> {
+    match fs::remove_file(paths.file(PENDING_FILE)) {
+        Ok(()) => sync_dir(&paths.home),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(store_err(&format!("cannot remove {PENDING_FILE}"), e)),
+    }
+}
+
+/// The audit log's bytes (empty when the file does not exist).
+pub(crate) fn read_log(paths: &Paths) -> Result<Vec<u8>, Error> {
+    match fs::read(paths.file(AUDIT_FILE)) {
+        Ok(b) => Ok(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(store_err("cannot read the audit log", e)),
+    }
+}
+
+/// Appends `bytes` at offset `at` of the log (cutting anything after `at`) and fsyncs.
+pub(crate) fn write_log_at(paths: &Paths, at: u64, bytes: &[u8]) -> Result<(), Error> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(paths.file(AUDIT_FILE))
+        .map_err(|e| store_err("cannot open the audit log", e))?;
+    f.set_len(at)
+        .and_then(|()| f.seek(SeekFrom::Start(at)).map(|_| ()))
+        .and_then(|()| f.write_all(bytes))
+        .and_then(|()| f.sync_all())
+        .map_err(|e| store_err("cannot append to the audit log", e))?;
+    sync_dir(&paths.home)
 }

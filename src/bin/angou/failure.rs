@@ -102,8 +102,20 @@ fn hint_for(err: &Error) -> Option<&'static str> {
             KmsError::Store { .. } => {
                 "check the key store folder (--home / ANGOU_HOME), its permissions and backups"
             }
-            KmsError::AuditTampered { .. } => {
-                "the audit log was changed outside angou; keep it as evidence and restore from backup"
+            KmsError::AuditTampered { .. } | KmsError::StateTampered { .. } => {
+                "the store was changed outside angou: keep a copy as evidence, restore the folder from a backup, or accept it as it is with `angou kms audit repair`"
+            }
+            KmsError::RolledBack { .. } => {
+                "restore the newest copy of the store folder, or accept this one with `angou kms audit repair`"
+            }
+            KmsError::WrongRootKey { .. } => {
+                "use this store's own root.key or passphrase (restore it from your backup); nothing was changed"
+            }
+            KmsError::NoStore { .. } => {
+                "check --home / ANGOU_HOME, or create a store with `angou kms init` or `angou kms create-key`"
+            }
+            KmsError::FakeClock { .. } => {
+                "unset ANGOU_FAKE_NOW, or make a separate store with `angou kms init --fake-clock --home DIR`"
             }
             _ => return None,
         },

@@ -50,11 +50,15 @@ pub fn parse_context(values: &[String]) -> Result<EncryptionContext, Failure> {
 
 #[derive(Debug, Subcommand)]
 pub enum Op {
-    /// Create the key store now (it is otherwise created on first use); --passphrase derives
-    /// its root key from a passphrase (Argon2id) instead of a 0600 root key file
+    /// Create the key store now (create-key and generate-data-key otherwise create it on
+    /// first use); --passphrase derives its root key from a passphrase (Argon2id) instead of a
+    /// 0600 root key file; --fake-clock makes a store that ANGOU_FAKE_NOW may drive (for
+    /// tests and tours: stores without it refuse a fake clock)
     Init {
         #[arg(long)]
         passphrase: bool,
+        #[arg(long = "fake-clock")]
+        fake_clock: bool,
     },
     /// Create a customer-managed key
     CreateKey {
@@ -166,7 +170,9 @@ pub enum Op {
     },
     /// The public key (SPKI PEM) of an RSA key
     GetPublicKey(KeyIdArg),
-    /// List audit entries, or `audit verify` to check the chain
+    /// List audit entries; `audit verify [--checkpoint FILE]` checks the store and its log;
+    /// `audit checkpoint` prints a sealed checkpoint to keep elsewhere; `audit repair` accepts
+    /// a damaged store and records what it accepted
     Audit(AuditArgs),
 }
 
@@ -186,8 +192,14 @@ pub struct DataKeyArgs {
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
-    /// `verify` checks the hash chain and the sealed head
+    /// `verify` checks the store and the whole log; `checkpoint` prints a sealed checkpoint
+    /// of the audit head; `repair` accepts a damaged store (needs the root key) and records
+    /// what it accepted
     pub action: Option<String>,
+    /// With `verify`: also check the store against a checkpoint file made earlier (fails on a
+    /// store older than it, or forked from it)
+    #[arg(long = "checkpoint", value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
     #[arg(long = "key")]
     pub key: Option<String>,
     #[arg(long = "operation")]
@@ -207,7 +219,10 @@ pub fn open_store(home: Option<&Path>) -> Result<Kms, Failure> {
         })?,
     };
     let clock = Clock::from_env().map_err(angou::Error::from)?;
-    let kms = Kms::open(home, clock);
+    let mut kms = Kms::open(home, clock);
+    if let Some(marks) = kms::default_state_dir() {
+        kms = kms.with_high_water_marks(marks);
+    }
     if let Some(p) = std::env::var_os(PASSPHRASE_VAR) {
         return Ok(kms.with_passphrase(angou::secret::SecretVec::from_vec(p.into_encoded_bytes())));
     }
@@ -249,7 +264,11 @@ fn print(v: Value) {
 pub fn run(args: KmsArgs, home: Option<&Path>) -> Result<(), Failure> {
     let kms = open_store(home)?;
     match args.op {
-        Op::Init { passphrase } => {
+        Op::Init {
+            passphrase,
+            fake_clock,
+        } => {
+            let options = kms::InitOptions { fake_clock };
             if passphrase {
                 let store = if std::env::var_os(PASSPHRASE_VAR).is_some() {
                     kms.clone()
@@ -257,12 +276,12 @@ pub fn run(args: KmsArgs, home: Option<&Path>) -> Result<(), Failure> {
                     kms.clone()
                         .with_passphrase(crate::passphrase::obtain(None, true)?)
                 };
-                store.init_with_passphrase()?;
+                store.init(options)?;
             } else {
-                kms.list_keys()?;
+                kms.init(options)?;
             }
             print(
-                json!({"Home": kms.home().display().to_string(), "PassphraseProtected": kms.is_passphrase_protected()}),
+                json!({"Home": kms.home().display().to_string(), "PassphraseProtected": kms.is_passphrase_protected(), "FakeClock": fake_clock}),
             );
         }
         Op::CreateKey {
@@ -410,8 +429,36 @@ pub fn run(args: KmsArgs, home: Option<&Path>) -> Result<(), Failure> {
         }
         Op::Audit(a) => match a.action.as_deref() {
             Some("verify") => {
-                let n = kms.audit_verify()?;
-                print(json!({"Verified": true, "Entries": n}));
+                let n = match &a.checkpoint {
+                    Some(path) => {
+                        let text = std::fs::read(path).map_err(|e| {
+                            Failure::usage(format!(
+                                "cannot read checkpoint {}: {e}",
+                                path.display()
+                            ))
+                            .hint("pass the file `angou kms audit checkpoint` wrote")
+                        })?;
+                        let c: kms::Checkpoint = serde_json::from_slice(&text).map_err(|e| {
+                            Failure::usage(format!("{} is not a checkpoint: {e}", path.display()))
+                                .hint("pass the file `angou kms audit checkpoint` wrote")
+                        })?;
+                        kms.audit_verify_checkpoint(&c)?
+                    }
+                    None => kms.audit_verify()?,
+                };
+                print(
+                    json!({"Verified": true, "Entries": n, "Checkpoint": a.checkpoint.is_some()}),
+                );
+            }
+            Some("checkpoint") => {
+                let c = kms.audit_checkpoint()?;
+                print(serde_json::to_value(&c).unwrap_or_default());
+            }
+            Some("repair") => {
+                let r = kms.audit_repair()?;
+                print(
+                    json!({"Repaired": !r.findings.is_empty(), "Findings": r.findings, "Entries": r.entries}),
+                );
             }
             Some(other) => {
                 return Err(Failure::usage(format!("unknown audit action {other:?}"))

@@ -1,0 +1,402 @@
+//! Opening, committing and repairing a store, and the two rollback detectors that live
+//! outside it (checkpoints and the machine's high-water marks). docs/DESIGN.md §5 says what
+//! each check catches and where it stops.
+//!
+//! Commit protocol (one operation = one commit):
+//! 1. write `store.next`: the next state and the audit lines it adds, sealed (atomic);
+//! 2. append those lines to `audit.log` at the sealed end (fsync);
+//! 3. replace `store.json` with the next state (atomic);
+//! 4. remove `store.next`.
+//!
+//! A writer killed anywhere leaves `store.json` at the old state and either no `store.next`
+//! (killed in 1: the log is untouched) or a sealed `store.next` whose lines the log holds a
+//! prefix of (killed in 2 or 3): the next operation completes that commit. Nothing else is
+//! ever accepted: a log longer or shorter than the sealed head, or a `store.next` that does
+//! not continue `store.json`, is tampering, and only `angou kms audit repair` (which needs the
+//! root key and records what it accepted) moves past it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::error::{Error, KmsError};
+use crate::kms::audit;
+use crate::kms::key::hex;
+use crate::kms::store::{self, Paths, RootKeys, State};
+use crate::secret::SecretVec;
+
+/// A store that passed every check, ready for one operation.
+pub(crate) struct Opened {
+    pub keys: RootKeys,
+    pub state: State,
+    /// The sealed log (for `audit verify` and listings).
+    pub log: Vec<u8>,
+}
+
+/// Where the machine keeps high-water marks, if anywhere.
+pub(crate) type MarkDir<'a> = Option<&'a Path>;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Mark {
+    store_id: String,
+    generation: u64,
+    count: u64,
+    hash: String,
+    home: String,
+}
+
+fn mark_path(dir: &Path, store_id: &str) -> PathBuf {
+    dir.join("stores").join(format!("{store_id}.json"))
+}
+
+fn read_mark(dir: MarkDir<'_>, store_id: &str) -> Result<Option<Mark>, Error> {
+    let Some(dir) = dir else { return Ok(None) };
+    match fs::read(mark_path(dir, store_id)) {
+        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|_| {
+            KmsError::RolledBack {
+                reason: format!(
+                    "the high-water mark {} is not readable",
+                    mark_path(dir, store_id).display()
+                ),
+            }
+            .into()
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(store::store_err("cannot read the high-water mark", e)),
+    }
+}
+
+/// Records the store's newest commit outside its folder. Best effort: the commit has already
+/// happened, and a missing mark only weakens rollback detection on this machine.
+fn write_mark(dir: MarkDir<'_>, paths: &Paths, state: &State) {
+    let Some(dir) = dir else { return };
+    let folder = dir.join("stores");
+    if fs::create_dir_all(&folder).is_err() {
+        return;
+    }
+    let m = Mark {
+        store_id: state.store_id.clone(),
+        generation: state.generation,
+        count: state.audit.count,
+        hash: state.audit.hash.clone(),
+        home: paths.home.display().to_string(),
+    };
+    if let Ok(bytes) = serde_json::to_vec_pretty(&m) {
+        let _ = store::atomic_write(&folder, &mark_path(dir, &state.store_id), &bytes);
+    }
+}
+
+fn forget_mark(dir: MarkDir<'_>, store_id: &str) -> bool {
+    dir.is_some_and(|d| fs::remove_file(mark_path(d, store_id)).is_ok())
+}
+
+/// Completes an interrupted commit if `store.next` continues `store.json`; removes a stale
+/// one. Returns the log after recovery.
+fn recover(
+    paths: &Paths,
+    keys: &RootKeys,
+    state: &mut State,
+    mut log: Vec<u8>,
+) -> Result<Vec<u8>, Error> {
+    let Some((next, tail)) = store::load_pending(paths, keys)? else {
+        return Ok(log);
+    };
+    if next.store_id == state.store_id && next.generation <= state.generation {
+        // Killed after step 3: the commit is complete.
+        store::remove_pending(paths)?;
+        return Ok(log);
+    }
+    let base = state.audit.len as usize;
+    let continues = next.store_id == state.store_id
+        && next.generation == state.generation + 1
+        && log.len() >= base
+        && log.len() - base <= tail.len()
+        && log[base..] == tail[..log.len() - base]
+        && next.audit.len == state.audit.len + tail.len() as u64
+        && audit::parse_hash(&state.audit.hash).is_some_and(|h| {
+            audit::walk_from(state.audit.count, h, &tail, &[]).is_ok_and(|w| {
+                w.count == next.audit.count && Some(w.hash) == audit::parse_hash(&next.audit.hash)
+            })
+        });
+    if !continues {
+        return Err(store::tampered(format!(
+            "{} does not continue {}: it was planted or the state was replaced",
+            store::PENDING_FILE,
+            store::STATE_FILE
+        )));
+    }
+    store::write_log_at(paths, state.audit.len, &tail)?;
+    store::save_state(paths, keys, &next)?;
+    store::remove_pending(paths)?;
+    log.truncate(base);
+    log.extend_from_slice(&tail);
+    *state = next;
+    Ok(log)
+}
+
+/// Opens an existing store: root key, sealed state, interrupted commit, whole log, and the
+/// machine's high-water mark, in that order. Call under the lock.
+pub(crate) fn open(
+    paths: &Paths,
+    passphrase: Option<&SecretVec>,
+    marks: MarkDir<'_>,
+) -> Result<Opened, Error> {
+    let keys = store::read_root(paths, passphrase)?;
+    let mut state = store::load_state(paths, &keys)?;
+    let log = store::read_log(paths)?;
+    let log = recover(paths, &keys, &mut state, log)?;
+    let mark = read_mark(marks, &state.store_id)?;
+    let probe: Vec<u64> = mark.iter().map(|m| m.count).collect();
+    let walk = audit::check(&log, &state.audit, &probe)?;
+    if let Some(m) = mark {
+        if m.generation > state.generation || m.count > state.audit.count {
+            return Err(KmsError::RolledBack {
+                reason: format!(
+                    "this store is at commit {} but commit {} was seen on this machine: the folder was replaced by an older copy",
+                    state.generation, m.generation
+                ),
+            }
+            .into());
+        }
+        let seen = walk.probes.iter().find(|(c, _)| *c == m.count).map(|p| p.1);
+        if seen.map(|h| hex(&h)) != Some(m.hash.clone()) {
+            return Err(KmsError::RolledBack {
+                reason: format!(
+                    "this store's history differs from the one seen on this machine at entry {}: the folder was replaced by a copy that forked",
+                    m.count
+                ),
+            }
+            .into());
+        }
+    }
+    Ok(Opened { keys, state, log })
+}
+
+/// Creates a store: root key (or passphrase parameters), then the sealed genesis state.
+pub(crate) fn create(
+    paths: &Paths,
+    passphrase: Option<&SecretVec>,
+    fake_clock: bool,
+    now: &str,
+) -> Result<Opened, Error> {
+    let keys = store::create_root(paths, passphrase)?;
+    let state = State::genesis(&keys, now, fake_clock)?;
+    store::save_state(paths, &keys, &state)?;
+    Ok(Opened {
+        keys,
+        state,
+        log: Vec::new(),
+    })
+}
+
+/// Commits `state` with `entries` appended to the log (the protocol in the module docs).
+pub(crate) fn commit(
+    paths: &Paths,
+    keys: &RootKeys,
+    state: &mut State,
+    entries: Vec<Map<String, Value>>,
+    marks: MarkDir<'_>,
+) -> Result<(), Error> {
+    let base = state.audit.len;
+    let (tail, head) = audit::encode(&state.audit, entries);
+    state.generation += 1;
+    state.audit = head;
+    store::save_pending(paths, keys, state, &tail)?;
+    store::write_log_at(paths, base, &tail)?;
+    store::save_state(paths, keys, state)?;
+    store::remove_pending(paths)?;
+    write_mark(marks, paths, state);
+    Ok(())
+}
+
+const CHECKPOINT_FORMAT: &str = "angou-kms-checkpoint-v1";
+const CHECKPOINT_LABEL: &[u8] = b"angou.dev/v2/kms checkpoint\0";
+
+/// A sealed record of a store's audit head, kept outside the store folder, that
+/// `audit verify --checkpoint` checks the store against (docs/FORMAT.md §5.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    /// `angou-kms-checkpoint-v1`.
+    pub format: String,
+    /// The store's id.
+    pub store_id: String,
+    /// The store's commit count when the checkpoint was made.
+    pub generation: u64,
+    /// Audit entries at that point.
+    pub count: u64,
+    /// Audit log bytes at that point.
+    pub len: u64,
+    /// Chain hash after `count` entries (hex).
+    pub hash: String,
+    /// When the checkpoint was made (RFC 3339).
+    pub time: String,
+    /// HMAC-SHA-256 over the fields above under a key derived from the root key (hex).
+    pub mac: String,
+}
+
+fn checkpoint_mac(keys: &RootKeys, c: &Checkpoint) -> String {
+    let fields = [
+        c.format.as_bytes(),
+        c.store_id.as_bytes(),
+        &c.generation.to_be_bytes(),
+        &c.count.to_be_bytes(),
+        &c.len.to_be_bytes(),
+        c.hash.as_bytes(),
+        c.time.as_bytes(),
+    ];
+    let mut parts: Vec<&[u8]> = vec![CHECKPOINT_LABEL];
+    let lens: Vec<[u8; 8]> = fields
+        .iter()
+        .map(|f| (f.len() as u64).to_be_bytes())
+        .collect();
+    for (f, l) in fields.iter().zip(&lens) {
+        parts.push(l);
+        parts.push(f);
+    }
+    hex(&store::hmac_parts(&keys.checkpoint, &parts))
+}
+
+pub(crate) fn make_checkpoint(o: &Opened, now: &str) -> Checkpoint {
+    let mut c = Checkpoint {
+        format: CHECKPOINT_FORMAT.into(),
+        store_id: o.state.store_id.clone(),
+        generation: o.state.generation,
+        count: o.state.audit.count,
+        len: o.state.audit.len,
+        hash: o.state.audit.hash.clone(),
+        time: now.into(),
+        mac: String::new(),
+    };
+    c.mac = checkpoint_mac(&o.keys, &c);
+    c
+}
+
+/// Checks that the opened store is the checkpointed one, at or after the checkpoint, with
+/// the checkpointed history as a prefix of its own.
+pub(crate) fn check_checkpoint(o: &Opened, c: &Checkpoint) -> Result<(), Error> {
+    let rolled = |reason: String| -> Error { KmsError::RolledBack { reason }.into() };
+    if c.format != CHECKPOINT_FORMAT {
+        return Err(rolled(format!("unknown checkpoint format {:?}", c.format)));
+    }
+    if c.store_id != o.state.store_id {
+        return Err(rolled(format!(
+            "the checkpoint is for store {}, this is store {}",
+            c.store_id, o.state.store_id
+        )));
+    }
+    if !store::ct_eq(checkpoint_mac(&o.keys, c).as_bytes(), c.mac.as_bytes()) {
+        return Err(rolled(
+            "the checkpoint was modified or made under another root key".into(),
+        ));
+    }
+    if o.state.generation < c.generation || o.state.audit.count < c.count {
+        return Err(rolled(format!(
+            "the store is at commit {} ({} entries) but the checkpoint of {} saw commit {} ({} entries): it was rolled back",
+            o.state.generation, o.state.audit.count, c.time, c.generation, c.count
+        )));
+    }
+    let prefix_ok = (c.len as usize) <= o.log.len()
+        && audit::walk(&o.log[..c.len as usize], &[])
+            .is_ok_and(|w| w.count == c.count && hex(&w.hash) == c.hash);
+    if !prefix_ok {
+        return Err(rolled(format!(
+            "the store's first {} entries differ from the checkpoint of {}: its history forked or was rewritten",
+            c.count, c.time
+        )));
+    }
+    Ok(())
+}
+
+/// Accepts a damaged store as it is, recording what was accepted or discarded. Needs the
+/// root key; refuses a wrong one. Returns the findings (empty when the store was whole).
+pub(crate) fn repair(
+    paths: &Paths,
+    passphrase: Option<&SecretVec>,
+    marks: MarkDir<'_>,
+) -> Result<(Opened, Vec<String>), Error> {
+    let keys = store::read_root(paths, passphrase)?;
+    let mut found = Vec::new();
+    let mut state = match store::load_state(paths, &keys) {
+        Ok(s) => s,
+        Err(Error::Kms(KmsError::StateTampered { reason })) => {
+            let s = store::load_state_unchecked(paths)?;
+            if !store::ct_eq(s.root_check.as_bytes(), keys.check.as_bytes()) {
+                return Err(KmsError::WrongRootKey {
+                    detail: format!("{} belongs to another root key", store::STATE_FILE),
+                }
+                .into());
+            }
+            found.push(format!(
+                "accepted {} as found ({reason})",
+                store::STATE_FILE
+            ));
+            s
+        }
+        Err(e) => return Err(e),
+    };
+    let mut log = store::read_log(paths)?;
+    match recover(paths, &keys, &mut state, log.clone()) {
+        Ok(l) => log = l,
+        Err(Error::Kms(KmsError::StateTampered { reason })) => {
+            store::remove_pending(paths)?;
+            found.push(format!("discarded {} ({reason})", store::PENDING_FILE));
+        }
+        Err(e) => return Err(e),
+    }
+    if audit::check(&log, &state.audit, &[]).is_err() {
+        let sealed = state.audit.len as usize;
+        let prefix_ok =
+            sealed <= log.len() && audit::check(&log[..sealed], &state.audit, &[]).is_ok();
+        if prefix_ok {
+            found.push(format!(
+                "discarded {} bytes after the sealed end of the log",
+                log.len() - sealed
+            ));
+            log.truncate(sealed);
+        } else {
+            let whole = log.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            if whole < log.len() {
+                found.push(format!(
+                    "discarded a partial last line of {} bytes",
+                    log.len() - whole
+                ));
+                log.truncate(whole);
+            }
+            let w = audit::walk(&log, &[])?;
+            found.push(format!(
+                "accepted a log of {} entries whose chain did not match the sealed head ({} entries, hash {})",
+                w.count, state.audit.count, state.audit.hash
+            ));
+            state.audit = store::AuditHead {
+                count: w.count,
+                len: log.len() as u64,
+                hash: hex(&w.hash),
+            };
+        }
+        store::write_log_at(paths, log.len() as u64, &[])?;
+    }
+    if let Some(m) = read_mark(marks, &state.store_id).ok().flatten() {
+        let probe = audit::walk(&log, &[m.count]).ok();
+        let matches = probe
+            .and_then(|w| w.probes.first().map(|p| hex(&p.1)))
+            .is_some_and(|h| h == m.hash);
+        if m.generation > state.generation || !matches {
+            forget_mark(marks, &state.store_id);
+            found.push(format!(
+                "accepted a store older than or forked from commit {} seen on this machine",
+                m.generation
+            ));
+        }
+    } else if marks.is_some() {
+        forget_mark(marks, &state.store_id);
+    }
+    Ok((Opened { keys, state, log }, found))
+}
+
+/// The audit entry that records a repair.
+pub(crate) fn repair_params(found: &[String]) -> Value {
+    json!({ "findings": found })
+}
