@@ -204,12 +204,35 @@ pub(crate) fn commit(
     state.generation += 1;
     state.audit = head;
     store::save_pending(paths, keys, state, &tail)?;
+    crash_point("after-intent");
+    if crash_here("mid-log") {
+        let _ = store::write_log_at(paths, base, &tail[..tail.len() / 2]);
+        std::process::exit(CRASH_EXIT);
+    }
     store::write_log_at(paths, base, &tail)?;
+    crash_point("after-log");
     store::save_state(paths, keys, state)?;
+    crash_point("after-state");
     store::remove_pending(paths)?;
     write_mark(marks, paths, state);
     Ok(())
 }
+
+/// Debug builds only: `ANGOU_TEST_CRASH_POINT=NAME` aborts the process at that step of a
+/// commit, so tests can show what each possible crash leaves and that the next operation
+/// completes it. Release builds compile this away.
+fn crash_here(name: &str) -> bool {
+    cfg!(debug_assertions) && std::env::var("ANGOU_TEST_CRASH_POINT").is_ok_and(|p| p == name)
+}
+
+fn crash_point(name: &str) {
+    if crash_here(name) {
+        // Exits without unwinding or cleanup, as a killed process would (no core file).
+        std::process::exit(CRASH_EXIT);
+    }
+}
+
+const CRASH_EXIT: i32 = 86;
 
 const CHECKPOINT_FORMAT: &str = "angou-kms-checkpoint-v1";
 const CHECKPOINT_LABEL: &[u8] = b"angou.dev/v2/kms checkpoint\0";

@@ -220,6 +220,14 @@ struct Session<'a> {
     info: AuditInfo,
 }
 
+/// A store opened and checked for one operation, with the lock held until dropped.
+struct Checked {
+    _lock: store::Lock,
+    opened: integrity::Opened,
+    /// Audit entries of a store created for this operation.
+    created: Vec<Map<String, Value>>,
+}
+
 /// Who is calling (recorded in every audit entry).
 #[derive(Debug, Clone)]
 struct Caller {
@@ -363,15 +371,24 @@ impl Kms {
     fn open_checked(
         &self,
         create: bool,
-    ) -> Result<(store::Lock, integrity::Opened, Vec<Map<String, Value>>), Error> {
+    ) -> Result<Checked, Error> {
         if !create && !self.paths.present()? {
             return Err(KmsError::NoStore {
                 home: self.paths.home.display().to_string(),
             }
             .into());
         }
-        let lock = store::lock(&self.paths, create)?;
         let fixed = matches!(self.clock, Clock::Fixed(_));
+        if fixed && !self.paths.present()? {
+            return Err(KmsError::FakeClock {
+                reason: format!(
+                    "a fixed clock ({}) cannot create a store; make one for it with `angou kms init --fake-clock`",
+                    clock::FAKE_NOW_VAR
+                ),
+            }
+            .into());
+        }
+        let lock = store::lock(&self.paths, create)?;
         let mut created = Vec::new();
         let opened = if self.paths.present()? {
             integrity::open(&self.paths, self.passphrase.as_ref(), self.marks.as_deref())?
@@ -415,7 +432,11 @@ impl Kms {
             }
             .into());
         }
-        Ok((lock, opened, created))
+        Ok(Checked {
+            _lock: lock,
+            opened,
+            created,
+        })
     }
 
     fn entry(
@@ -500,7 +521,11 @@ impl Kms {
         params: Value,
         f: impl FnOnce(&mut Session<'_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let (_lock, opened, mut entries) = self.open_checked(create)?;
+        let Checked {
+            _lock,
+            opened,
+            created: mut entries,
+        } = self.open_checked(create)?;
         let integrity::Opened {
             keys, mut state, ..
         } = opened;
@@ -1413,7 +1438,7 @@ impl Kms {
     /// Opens the store without an operation of its own (audit reads), completing an
     /// interrupted commit if one is pending.
     fn open_for_audit(&self) -> Result<integrity::Opened, Error> {
-        self.open_checked(false).map(|(_lock, o, _)| o)
+        self.open_checked(false).map(|c| c.opened)
     }
 
     /// Verifies the whole store: the sealed state, the audit chain against its sealed head,
