@@ -368,10 +368,7 @@ impl Kms {
 
     /// Opens the store for one operation under the lock: every check in `integrity::open`,
     /// then the clock rule. Creates the store first when `create` and none is there.
-    fn open_checked(
-        &self,
-        create: bool,
-    ) -> Result<Checked, Error> {
+    fn open_checked(&self, create: bool) -> Result<Checked, Error> {
         if !create && !self.paths.present()? {
             return Err(KmsError::NoStore {
                 home: self.paths.home.display().to_string(),

@@ -569,3 +569,94 @@ fn a_version_1_store_is_refused_with_a_clear_message() {
     .unwrap();
     refused(&s.kms(&["list-keys"]), "older angou");
 }
+
+/// The README's KMS tour, run line by line as printed (KEY_ID and BASE64 filled in from the
+/// output before them, `~` and `/tmp/tour` moved into a scratch folder): every command
+/// succeeds and no key is lost.
+#[test]
+fn the_readme_kms_tour_runs_as_written_and_loses_no_key() {
+    let readme = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("## Envelope encryption with the local KMS")
+        .nth(1)
+        .unwrap()
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let mut commands = Vec::new();
+    let mut in_block = false;
+    for line in section.lines() {
+        if line.starts_with("```") {
+            in_block = line == "```sh";
+            continue;
+        }
+        if in_block && !line.trim().is_empty() {
+            // Drop the trailing comment (two spaces, then '#').
+            let cmd = line.split("  #").next().unwrap().trim_end().to_owned();
+            commands.push(cmd);
+        }
+    }
+    assert!(commands.len() >= 14, "{commands:?}");
+    let e = Env::new();
+    let home = e.p("home");
+    fs::create_dir(&home).unwrap();
+    e.write("q3.pdf", b"quarterly numbers");
+    let bin_dir = assert_cmd::cargo::cargo_bin("angou")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let (mut key_id, mut blob, mut main_key) = (String::new(), String::new(), String::new());
+    for cmd in &commands {
+        let cmd = cmd
+            .replace("KEY_ID", &key_id)
+            .replace("BASE64", &blob)
+            .replace("/tmp/tour", e.p("tour").to_str().unwrap());
+        let mut c = std::process::Command::new("sh");
+        c.arg("-c")
+            .arg(&cmd)
+            .current_dir(e.dir.path())
+            .env("PATH", &path)
+            .env("HOME", &home)
+            .env("ANGOU_STATE_DIR", e.p("marks"))
+            .env_remove("ANGOU_HOME")
+            .env_remove("ANGOU_FAKE_NOW")
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("ANGOU_KMS_PASSPHRASE");
+        let out = c.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "README command failed: {cmd}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if let Ok(v) = serde_json::from_str::<Value>(&stdout) {
+            if let Some(id) = v["KeyMetadata"]["KeyId"].as_str() {
+                key_id = id.to_owned();
+                if main_key.is_empty() {
+                    main_key = id.to_owned();
+                }
+            }
+            if let Some(b) = v["CiphertextBlob"].as_str() {
+                blob = b.to_owned();
+            }
+            if cmd.contains("ANGOU_FAKE_NOW") {
+                assert_eq!(v["Keys"].as_array().unwrap().len(), 0, "the tour's purge");
+            }
+        }
+    }
+    assert_eq!(fs::read(e.p("q3-copy.pdf")).unwrap(), b"quarterly numbers");
+    // The user's real store still has its key, enabled, and the data key still decrypts.
+    let mut c = angou();
+    c.arg("--home")
+        .arg(home.join(".local/share/angou"))
+        .args(["kms", "describe-key", "--key-id", &main_key])
+        .env("ANGOU_STATE_DIR", e.p("marks"));
+    let r = run(&mut c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.out().contains("\"KeyState\": \"Enabled\""), "{}", r.out());
+}
