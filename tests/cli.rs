@@ -180,7 +180,7 @@ fn passphrase_from_env_and_file() {
         .args(["decrypt", "-o"])
         .arg(e.p("out"))
         .arg(e.p("ct")));
-    assert_fails(&r, 1, "no identity matched");
+    assert_fails(&r, 1, "wrong passphrase");
     assert!(!e.p("out").exists());
     // A passphrase cannot be mixed with recipients.
     e.keygen("x25519", "id");
@@ -258,11 +258,7 @@ fn empty_input_wrong_key_and_garbage_have_clear_errors() {
     let empty = e.write("empty", b"");
     assert_fails(&decrypt_to_file(&e, &empty), 1, "input is empty");
     let garbage = e.write("garbage", b"hello world\n");
-    assert_fails(
-        &decrypt_to_file(&e, &garbage),
-        1,
-        "unsupported format version",
-    );
+    assert_fails(&decrypt_to_file(&e, &garbage), 1, "not an encrypted file");
     e.keygen("x25519", "other");
     let r = run(angou()
         .args(["decrypt", "-i"])
@@ -275,7 +271,7 @@ fn empty_input_wrong_key_and_garbage_have_clear_errors() {
     let r = run(angou().args(["decrypt"]).arg(&ct));
     assert_fails(&r, 2, "no identities given");
     let r = run(angou().args(["decrypt", "-i"]).arg(e.p("missing")).arg(&ct));
-    assert_fails(&r, 1, "cannot read identity file");
+    assert_fails(&r, 2, "identity file given with -i does not exist");
 }
 
 #[test]

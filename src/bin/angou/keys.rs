@@ -163,6 +163,8 @@ pub fn parse_secret_file(path: &Path, what: &str) -> Result<SecretKeyFile, Failu
                 path.display()
             ))));
         }
+        // Unrecognised contents are refused below; only a recognised secret earns the warning.
+        KeyText::Other => {}
         _ => warn_if_shared(path, what),
     }
     if is_pem(&text) {

@@ -160,15 +160,45 @@ fn redact(text: &str) -> String {
     out
 }
 
+/// clap quotes a rejected argument whole (an unexpected positional, a value that starts with
+/// `-` such as a PEM block). An argument shaped like a secret (several lines, a PEM block, a
+/// key encoding, or 40+ characters that name no file) is not repeated.
+fn redact_args(text: &str) -> String {
+    let mut out = redact(text);
+    for arg in std::env::args_os().skip(1) {
+        let arg = arg.to_string_lossy();
+        let secret_shaped = arg.contains('\n')
+            || arg.contains("-----BEGIN")
+            || redact(&arg) != arg
+            || (arg.chars().count() >= 40 && std::fs::symlink_metadata(&*arg).is_err());
+        if !secret_shaped {
+            continue;
+        }
+        // clap may quote only part of it: a `--name=value` split, or one line of several.
+        let parts = [
+            arg.as_ref(),
+            arg.split('=').next().unwrap_or_default(),
+            arg.trim(),
+        ];
+        for part in parts.into_iter().chain(arg.lines()) {
+            if part.trim().len() >= 8 && out.contains(part) {
+                out = out.replace(part, "[argument not shown]");
+            }
+        }
+    }
+    out
+}
+
 fn main() {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let text = e.render().to_string();
-            if redact(&text) == text {
+            let shown = redact_args(&text);
+            if shown == text {
                 e.exit();
             }
-            eprint!("{}", redact(&text));
+            eprint!("{shown}");
             std::process::exit(e.exit_code());
         }
     };
