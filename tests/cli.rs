@@ -339,10 +339,11 @@ fn small_rsa_keys_from_openssl_are_refused() {
             .success()
     );
     let plain = e.write("plain", b"x");
+    // A key file that cannot serve is a usage error (exit 2): named before any work is done.
     let r = run(angou().args(["encrypt", "-r"]).arg(&pubkey).arg(&plain));
-    assert_fails(&r, 1, "below the 2048-bit minimum");
+    assert_fails(&r, 2, "below the 2048-bit minimum");
     let r = run(angou().args(["pubkey", "-i"]).arg(&key));
-    assert_fails(&r, 1, "below the 2048-bit minimum");
+    assert_fails(&r, 2, "below the 2048-bit minimum");
 }
 
 #[test]
@@ -388,7 +389,7 @@ fn help_documents_exit_codes_and_usage_errors_exit_2() {
     assert_eq!(r.code, 0);
     let text = String::from_utf8(r.stdout).unwrap();
     assert!(
-        text.contains("Exit codes") && text.contains("2  usage error"),
+        text.contains("Exit codes") && text.contains("2  the command line is wrong"),
         "{text}"
     );
     assert_eq!(run(angou().arg("--no-such-flag")).code, 2);
@@ -507,6 +508,6 @@ fn x25519_recipient_starting_age1pq_is_x25519_and_other_types_are_named() {
         ("age1tag1qqqqqqqq", "age1tag1… recipients"),
     ] {
         let r = run(angou().args(["encrypt", "-r", arg]).arg(&plain));
-        assert_fails(&r, 1, needle);
+        assert_fails(&r, 2, needle);
     }
 }

@@ -88,10 +88,10 @@ fn check_paths(command: &Command) -> Result<(), Failure> {
                 } => at("--ciphertext-blob @FILE", ciphertext_blob),
                 _ => None,
             };
-            if let Some((what, flag, p)) = file {
-                if std::fs::symlink_metadata(&p).is_err() {
-                    return Err(missing(what, flag));
-                }
+            if let Some((what, flag, p)) = file
+                && std::fs::symlink_metadata(&p).is_err()
+            {
+                return Err(missing(what, flag));
             }
         }
         Command::Demo | Command::Keygen(_) | Command::Bench(_) => {}
