@@ -104,6 +104,14 @@ pub enum AeadError {
         /// The per-key message limit.
         limit: u64,
     },
+    /// A payload cipher name was not recognised. XChaCha20-Poly1305 is an AEAD algorithm of
+    /// [`crate::aead`] but not a file payload cipher: the file format's STREAM nonces are
+    /// derived, so the extended nonce would buy nothing.
+    #[error("{}", payload_cipher_message(found))]
+    UnknownPayloadCipher {
+        /// The name given.
+        found: String,
+    },
     /// An algorithm name was not recognised.
     #[error(
         "unknown algorithm {found:?}, expected one of aes-256-gcm, chacha20-poly1305, xchacha20-poly1305"
@@ -134,6 +142,50 @@ pub enum AeadError {
         /// The algorithm's name.
         algorithm: &'static str,
     },
+}
+
+/// Version-line families whose first line may be repeated in a message: text that starts
+/// with one of these is a format name, not a secret.
+const VERSION_FAMILIES: [&str; 2] = ["age-encryption.org/", "angou.dev/"];
+
+impl FormatError {
+    /// [`FormatError::UnknownVersion`] for a first line read from the input: the line is kept
+    /// (printable ASCII, at most 64 characters) only when it names a format family.
+    pub(crate) fn unknown_version(first_line: &[u8]) -> FormatError {
+        let text = String::from_utf8_lossy(first_line);
+        let found = if VERSION_FAMILIES.iter().any(|f| text.starts_with(f)) {
+            text.chars()
+                .filter(|c| c.is_ascii_graphic() || *c == ' ')
+                .take(64)
+                .collect()
+        } else {
+            String::new()
+        };
+        FormatError::UnknownVersion { found }
+    }
+}
+
+fn unknown_version_message(found: &str) -> String {
+    const EXPECTED: &str = "expected \"age-encryption.org/v1\" or \"angou.dev/v1/aes-256-gcm\"";
+    if VERSION_FAMILIES.iter().any(|f| found.starts_with(f)) {
+        format!("unsupported format version line {found:?}, {EXPECTED}")
+    } else {
+        format!(
+            "not an encrypted file: the first line is not a format version line ({EXPECTED}; the line is not shown, it may be a key)"
+        )
+    }
+}
+
+fn payload_cipher_message(found: &str) -> String {
+    const FILE_CIPHERS: &str =
+        "chacha20-poly1305 (age v1, the default) or aes-256-gcm (angou extension)";
+    if found == "xchacha20-poly1305" {
+        format!(
+            "xchacha20-poly1305 is not a file payload cipher, expected {FILE_CIPHERS}: file chunks use derived nonces, so XChaCha's random-nonce margin buys nothing there (it is offered for one-shot `aead` use)"
+        )
+    } else {
+        format!("unknown payload cipher {found:?}, expected {FILE_CIPHERS}")
+    }
 }
 
 /// Failures of key handling ([`crate::pk`], [`crate::secret`]).
@@ -196,11 +248,11 @@ pub enum FormatError {
     #[error("input is empty, expected an encrypted file")]
     Empty,
     /// The first line is not a version this build reads.
-    #[error(
-        "unsupported format version line {found:?}, expected \"age-encryption.org/v1\" or \"angou.dev/v1/aes-256-gcm\""
-    )]
+    #[error("{}", unknown_version_message(found))]
     UnknownVersion {
-        /// The first line (at most 64 characters of it), printable ASCII only.
+        /// The first line (at most 64 printable ASCII characters of it) when it names a format
+        /// family (`age-encryption.org/…`, `angou.dev/…`); empty otherwise, because a file that
+        /// is not an encrypted file may be a key file whose first line is the secret itself.
         found: String,
     },
     /// The header breaks the grammar.

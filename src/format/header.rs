@@ -81,7 +81,7 @@ impl core::str::FromStr for PayloadCipher {
         match s {
             "chacha20-poly1305" => Ok(PayloadCipher::ChaCha20Poly1305),
             "aes-256-gcm" => Ok(PayloadCipher::Aes256Gcm),
-            other => Err(crate::error::AeadError::UnknownAlgorithm {
+            other => Err(crate::error::AeadError::UnknownPayloadCipher {
                 found: other.to_owned(),
             }),
         }
@@ -185,13 +185,7 @@ impl Header {
             Ok(None) => return Err(FormatError::Empty.into()),
             Err(Error::Format(FormatError::MalformedHeader { .. }))
             | Err(Error::Format(FormatError::Truncated { .. })) => {
-                return Err(FormatError::UnknownVersion {
-                    found: String::from_utf8_lossy(&raw[..raw.len().min(64)])
-                        .chars()
-                        .filter(|c| c.is_ascii_graphic() || *c == ' ')
-                        .collect(),
-                }
-                .into());
+                return Err(FormatError::unknown_version(&raw[..raw.len().min(64)]).into());
             }
             Err(e) => return Err(e),
         };
@@ -199,10 +193,7 @@ impl Header {
             VERSION_AGE_V1 => PayloadCipher::ChaCha20Poly1305,
             VERSION_ANGOU_AES => PayloadCipher::Aes256Gcm,
             other => {
-                return Err(FormatError::UnknownVersion {
-                    found: other.chars().take(64).collect(),
-                }
-                .into());
+                return Err(FormatError::unknown_version(other.as_bytes()).into());
             }
         };
         let mut stanzas = Vec::new();

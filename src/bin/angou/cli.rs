@@ -10,8 +10,12 @@ use crate::keygen::{KeygenArgs, PubkeyArgs};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  failure (bad input, wrong key, tampered file, I/O error); nothing partial is left at -o
-  2  usage error (unknown flag, missing or conflicting arguments)";
+  2  the command line is wrong or names something unusable, found before any input is read
+     or output written: unknown or conflicting flags, a malformed recipient, a path that names
+     no file, a key or passphrase file of the wrong kind, no terminal for a needed passphrase
+  1  the work failed: input not an encrypted file or damaged, wrong key or passphrase, I/O
+     error while processing, a KMS refusal; nothing partial is left at -o
+No message ever repeats key material, or a path argument that names no file.";
 
 /// `angou --version`: the version and which implementations this build runs on.
 #[cfg(feature = "aws-lc")]

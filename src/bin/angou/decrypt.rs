@@ -80,7 +80,10 @@ pub fn run(args: DecryptArgs, home: Option<&std::path::Path>) -> Result<(), Fail
             "pass -i IDENTITY_FILE or -k KEY_FILE (angou inspect shows who the file is for)",
         ));
     }
-    let mut plaintext = decryptor.decrypt(identities.iter().map(|b| b.as_ref()))?;
+    let passphrase_file = decryptor.is_passphrase();
+    let mut plaintext = decryptor
+        .decrypt(identities.iter().map(|b| b.as_ref()))
+        .map_err(|e| crate::failure::decrypt_failure(e, passphrase_file))?;
     // File output goes to a temp file that is renamed only after the last chunk verifies;
     // on any error `out` is dropped and the temp file removed.
     let mut out = output.open()?;

@@ -33,6 +33,12 @@ impl Failure {
         }
     }
 
+    /// The same failure as a usage error (exit 2): the command line named something unusable.
+    pub fn into_usage(mut self) -> Self {
+        self.code = EXIT_USAGE;
+        self
+    }
+
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
@@ -125,12 +131,42 @@ fn hint_for(err: &Error) -> Option<&'static str> {
     })
 }
 
+/// Library errors that mean the command line itself was wrong (exit 2), whatever the store or
+/// input holds; every other library error is a failure of the work (exit 1).
+fn is_usage(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::Kms(KmsError::Validation { .. } | KmsError::InvalidAliasName { .. })
+            | Error::Aead(
+                AeadError::UnknownAlgorithm { .. } | AeadError::UnknownPayloadCipher { .. }
+            )
+            | Error::Key(KeyError::UnsupportedKeySize { .. })
+            | Error::Format(FormatError::NoRecipients)
+    )
+}
+
 impl From<Error> for Failure {
     fn from(err: Error) -> Self {
         let hint = hint_for(&err);
         let mut f = Failure::new(err.to_string());
         f.hint = hint.map(str::to_owned);
+        if is_usage(&err) {
+            f.code = EXIT_USAGE;
+        }
         f
+    }
+}
+
+/// A failed `Decryptor::decrypt`. A passphrase file has exactly one stanza and only the
+/// passphrase can open it, so "no identity matched" there means the passphrase is wrong (or
+/// the stanza was altered, which looks the same).
+pub fn decrypt_failure(err: Error, passphrase_file: bool) -> Failure {
+    match err {
+        Error::Format(FormatError::NoMatch) if passphrase_file => Failure::new(
+            "wrong passphrase: it does not open this file (or the file's passphrase stanza was modified)",
+        )
+        .hint("check the passphrase (--passphrase-file takes the first line; ANGOU_PASSPHRASE is read when set)"),
+        other => Failure::from(other),
     }
 }
 

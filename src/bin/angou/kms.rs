@@ -274,7 +274,7 @@ pub fn run(args: KmsArgs, home: Option<&Path>) -> Result<(), Failure> {
                     kms.clone()
                 } else {
                     kms.clone()
-                        .with_passphrase(crate::passphrase::obtain(None, true)?)
+                        .with_passphrase(crate::passphrase::obtain_for_store()?)
                 };
                 store.init(options)?;
             } else {
@@ -490,7 +490,8 @@ fn data_key_args(a: &DataKeyArgs) -> Result<(DataKeySize, EncryptionContext), Fa
         (Some(other), None) => {
             return Err(Failure::usage(format!(
                 "--key-spec {other} is not AES_256 or AES_128"
-            )));
+            ))
+            .hint("--key-spec AES_256 (32 bytes) is the usual choice; --number-of-bytes N for other sizes"));
         }
         (None, Some(n)) => DataKeySize::Bytes(n),
         (None, None) => {

@@ -20,6 +20,7 @@ use cli::{Cli, Command};
 use failure::Failure;
 
 fn run(cli: Cli) -> Result<(), Failure> {
+    check_paths(&cli.command)?;
     let home = cli.home.as_deref();
     match cli.command {
         Command::Demo => demo::run(),
@@ -33,13 +34,206 @@ fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
+/// Refuses, before any work, a path argument that names nothing (exit 2). The path is not
+/// repeated: a user who typed a key, a passphrase or a key file's contents where a path belongs
+/// would otherwise see it echoed into their terminal, logs and CI output.
+fn check_paths(command: &Command) -> Result<(), Failure> {
+    use std::path::Path;
+    let mut named: Vec<(&str, &str, &Path)> = Vec::new();
+    match command {
+        Command::Encrypt(a) => {
+            named.extend(
+                a.recipients_files
+                    .iter()
+                    .map(|p| ("recipients file", "-R", p.as_path())),
+            );
+            named.extend(a.key_files.iter().map(|p| ("key file", "-k", p.as_path())));
+            named.extend(
+                a.passphrase_file
+                    .as_deref()
+                    .map(|p| ("passphrase file", "--passphrase-file", p)),
+            );
+            named.extend(a.input.as_deref().map(|p| ("input file", "", p)));
+        }
+        Command::Decrypt(a) => {
+            named.extend(
+                a.identities
+                    .iter()
+                    .map(|p| ("identity file", "-i", p.as_path())),
+            );
+            named.extend(a.key_files.iter().map(|p| ("key file", "-k", p.as_path())));
+            named.extend(
+                a.passphrase_file
+                    .as_deref()
+                    .map(|p| ("passphrase file", "--passphrase-file", p)),
+            );
+            named.extend(a.input.as_deref().map(|p| ("input file", "", p)));
+        }
+        Command::Inspect(a) => {
+            named.extend(a.input.as_deref().map(|p| ("input file", "", p)));
+        }
+        Command::Pubkey(a) => named.push(("identity file", "-i", a.identity.as_path())),
+        Command::Kms(a) => {
+            let at =
+                |flag: &'static str, v: &str| -> Option<(&'static str, &'static str, String)> {
+                    v.strip_prefix('@').map(|p| ("file", flag, p.to_owned()))
+                };
+            let file = match &a.op {
+                kms::Op::Encrypt { plaintext, .. } => at("--plaintext @FILE", plaintext),
+                kms::Op::Decrypt {
+                    ciphertext_blob, ..
+                }
+                | kms::Op::ReEncrypt {
+                    ciphertext_blob, ..
+                } => at("--ciphertext-blob @FILE", ciphertext_blob),
+                _ => None,
+            };
+            if let Some((what, flag, p)) = file
+                && std::fs::symlink_metadata(&p).is_err()
+            {
+                return Err(missing(what, flag));
+            }
+        }
+        Command::Demo | Command::Keygen(_) | Command::Bench(_) => {}
+    }
+    for (what, flag, path) in named {
+        if path.as_os_str() != "-" && std::fs::symlink_metadata(path).is_err() {
+            return Err(missing(what, flag));
+        }
+    }
+    Ok(())
+}
+
+fn missing(what: &str, flag: &str) -> Failure {
+    let (named, takes) = match flag {
+        "" => (
+            format!("the {what}"),
+            "the last argument is the path of the file to read (or - for standard input)"
+                .to_owned(),
+        ),
+        _ => (
+            format!("the {what} given with {flag}"),
+            format!("{flag} takes the path of a file"),
+        ),
+    };
+    Failure::usage(format!(
+        "{named} does not exist (the name is not repeated here in case it is a secret)"
+    ))
+    .hint(format!(
+        "{takes}; check the path, and never type a key or passphrase in its place"
+    ))
+}
+
+/// Prefixes of angou's secret key encodings. Any word that starts with one is replaced in
+/// whatever angou prints on failure: the last guard behind the messages themselves, which
+/// never quote key files (a key id or alias echoed by the KMS, or a clap error quoting a stray
+/// argument, could otherwise carry a pasted key).
+const SECRET_PREFIXES: [&str; 3] = ["AGE-SECRET-KEY-", "ANGOU-SYMMETRIC-KEY-", "AGE-PLUGIN-"];
+
+/// Shortest word that is redacted: a prefix plus the few characters of a format name is not a
+/// key (the shortest angou key encoding is 74 characters).
+const MIN_REDACTED_LEN: usize = 32;
+
+fn redact(text: &str) -> String {
+    let upper = text.to_ascii_uppercase();
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    while at < text.len() {
+        let next = SECRET_PREFIXES
+            .iter()
+            .filter_map(|p| upper[at..].find(p).map(|i| at + i))
+            .min();
+        let Some(start) = next else { break };
+        let end = text[start..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .map_or(text.len(), |i| start + i);
+        out.push_str(&text[at..start]);
+        // A bare prefix such as "AGE-SECRET-KEY-1…" in a hint names a format, not a key.
+        if end - start >= MIN_REDACTED_LEN {
+            out.push_str("[secret key not shown]");
+        } else {
+            out.push_str(&text[start..end]);
+        }
+        at = end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// clap quotes a rejected argument whole (an unexpected positional, a value that starts with
+/// `-` such as a PEM block). An argument shaped like a secret (several lines, a PEM block, a
+/// key encoding, or 40+ characters that name no file) is not repeated.
+fn redact_args(text: &str) -> String {
+    let mut out = redact(text);
+    for arg in std::env::args_os().skip(1) {
+        let arg = arg.to_string_lossy();
+        let secret_shaped = arg.contains('\n')
+            || arg.contains("-----BEGIN")
+            || redact(&arg) != arg
+            || (arg.chars().count() >= 40 && std::fs::symlink_metadata(&*arg).is_err());
+        if !secret_shaped {
+            continue;
+        }
+        // clap may quote only part of it: a `--name=value` split, or one line of several.
+        let parts = [
+            arg.as_ref(),
+            arg.split('=').next().unwrap_or_default(),
+            arg.trim(),
+        ];
+        for part in parts.into_iter().chain(arg.lines()) {
+            if part.trim().len() >= 8 && out.contains(part) {
+                out = out.replace(part, "[argument not shown]");
+            }
+        }
+    }
+    out
+}
+
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let text = e.render().to_string();
+            let shown = redact_args(&text);
+            if shown == text {
+                e.exit();
+            }
+            eprint!("{shown}");
+            std::process::exit(e.exit_code());
+        }
+    };
     if let Err(f) = run(cli) {
-        eprintln!("error: {}", f.message);
+        eprintln!("error: {}", redact(&f.message));
         if let Some(h) = &f.hint {
-            eprintln!("hint: {h}");
+            eprintln!("hint: {}", redact(h));
         }
         std::process::exit(f.code);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_replaces_whole_key_words_in_any_case() {
+        let key = "age-secret-key-1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq";
+        assert_eq!(
+            redact(&format!("key \"{key}\" not found")),
+            "key \"[secret key not shown]\" not found"
+        );
+        assert_eq!(
+            redact(&format!(
+                "{} and {}",
+                key.to_uppercase(),
+                key.replace("age-secret", "ANGOU-SYMMETRIC")
+            )),
+            "[secret key not shown] and [secret key not shown]"
+        );
+        assert_eq!(redact("nothing here"), "nothing here");
+        assert_eq!(
+            redact("expected AGE-SECRET-KEY-1… or ANGOU-SYMMETRIC-KEY-1…"),
+            "expected AGE-SECRET-KEY-1… or ANGOU-SYMMETRIC-KEY-1…"
+        );
     }
 }
