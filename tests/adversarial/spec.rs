@@ -239,7 +239,10 @@ fn identity_order_does_not_change_the_outcome() {
         let bad_first = encrypt(&[bad, &me.public_key()]);
         for (file, expected) in [
             (&good_first, "decrypted".to_owned()),
-            (&bad_first, format!("{:?}", Error::Key(KeyError::UnwrapFailed))),
+            (
+                &bad_first,
+                format!("{:?}", Error::Key(KeyError::UnwrapFailed)),
+            ),
         ] {
             let forward = outcome(decrypt(file, &[&me, other]));
             let backward = outcome(decrypt(file, &[other, &me]));
@@ -267,9 +270,21 @@ fn identity_order_does_not_change_the_outcome_on_the_cli() {
         ]
     };
     let cases = [
-        (&bad_sym, flags(("-i", &x), ("-i", &s)), flags(("-i", &s), ("-i", &x))),
-        (&bad_sym, flags(("-i", &x), ("-k", &s)), flags(("-k", &s), ("-i", &x))),
-        (&bad_rsa, flags(("-i", &x), ("-i", &r)), flags(("-i", &r), ("-i", &x))),
+        (
+            &bad_sym,
+            flags(("-i", &x), ("-i", &s)),
+            flags(("-i", &s), ("-i", &x)),
+        ),
+        (
+            &bad_sym,
+            flags(("-i", &x), ("-k", &s)),
+            flags(("-k", &s), ("-i", &x)),
+        ),
+        (
+            &bad_rsa,
+            flags(("-i", &x), ("-i", &r)),
+            flags(("-i", &r), ("-i", &x)),
+        ),
     ];
     for (n, (bad, forward, backward)) in cases.iter().enumerate() {
         for (tag, file, decrypts) in [
