@@ -6,6 +6,10 @@
 //! | `scrypt` (age v1) | [`crate::passphrase::PassphraseRecipient`] | [`crate::passphrase::PassphraseIdentity`] |
 //! | [`RSA_STANZA`] (angou) | [`crate::pk::rsa::PublicKey`] | [`crate::pk::rsa::PrivateKey`] |
 //! | [`SYMMETRIC_STANZA`] (angou) | [`SymmetricKey`] | [`SymmetricKey`] |
+//! | [`KMS_STANZA`] (angou) | `angou::kms::KmsRecipient` | `angou::kms::KmsIdentity` |
+//!
+//! [`check_stanza`] knows the shape of all five types, so a reader can refuse a malformed
+//! stanza of any of them whatever identities it holds (docs/FORMAT.md §4.3).
 //!
 //! Every stanza in a header wraps the same file key; the header MAC, keyed from the
 //! file key, makes a file whose stanzas disagree fail for every recipient but one.
@@ -32,6 +36,14 @@ pub const SCRYPT_STANZA: &str = "scrypt";
 pub const RSA_STANZA: &str = "angou.dev/v1/rsa-oaep-sha256";
 /// Stanza type of angou's shared symmetric key recipient.
 pub const SYMMETRIC_STANZA: &str = "angou.dev/v1/symmetric";
+/// Stanza type of a file key wrapped through the KMS (docs/FORMAT.md §5.6).
+///
+/// Defined here, below `kms`, so the format layer can check the stanza's shape without
+/// depending on the key store; `angou::kms::KMS_STANZA` is the same string.
+pub const KMS_STANZA: &str = "angou.dev/v1/kms";
+/// Body of a KMS stanza, in bytes: a version-1 KMS blob (docs/FORMAT.md §5.1) of the file key,
+/// 1 + 16 + 4 header bytes, a 12-byte nonce, the 16-byte file key and a 16-byte tag.
+pub const KMS_BODY_LEN: usize = 1 + 16 + 4 + 12 + FILE_KEY_LEN + TAG_LEN;
 /// Bytes of SHA-256(SPKI DER) that name an RSA key in its stanza.
 pub const RSA_FINGERPRINT_LEN: usize = 8;
 /// Bytes of the HKDF-derived id that names a symmetric key in its stanza.
@@ -88,6 +100,10 @@ fn arg_bytes<const N: usize>(
 }
 
 /// Checks the structure of stanzas whose type angou knows; unknown types pass untouched.
+///
+/// The number of arguments, each argument's decoded size (and the scrypt work factor's
+/// syntax) and the body length: everything that can be judged without a key
+/// (docs/FORMAT.md §4.3). [`crate::format::Decryptor::new`] applies it to every stanza.
 ///
 /// # Errors
 /// [`FormatError::MalformedStanza`] naming the type and the defect.
@@ -160,6 +176,23 @@ pub fn check_stanza(stanza: &Stanza) -> Result<(), FormatError> {
             )?;
             if stanza.body.len() != WRAPPED_FILE_KEY_LEN {
                 return Err(stanza_err(kind, "body is not 32 bytes"));
+            }
+        }
+        KMS_STANZA => {
+            let kind = KMS_STANZA;
+            // The argument is the key's ARN: any text the header grammar allows. What it names
+            // is the key store's business; only its presence is the format's.
+            if stanza.args.len() != 1 {
+                return Err(stanza_err(
+                    kind,
+                    "expected exactly one argument (the key ARN)",
+                ));
+            }
+            if stanza.body.len() != KMS_BODY_LEN {
+                return Err(stanza_err(
+                    kind,
+                    "body is not a 65-byte KMS blob of a file key",
+                ));
             }
         }
         _ => {}
@@ -357,5 +390,47 @@ impl Identity for SymmetricKey {
         Some(
             open_file_key(&self.wrap_key(&salt), &stanza.body).ok_or(KeyError::UnwrapFailed.into()),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The format layer's copy of the KMS stanza's type and size agrees with the KMS's own.
+    #[test]
+    fn kms_stanza_constants_agree_with_the_kms() {
+        assert_eq!(KMS_STANZA, crate::kms::KMS_STANZA);
+        assert_eq!(KMS_BODY_LEN, crate::kms::blob::MIN_LEN + FILE_KEY_LEN);
+    }
+
+    #[test]
+    fn kms_stanza_shape() {
+        let ok = Stanza {
+            kind: KMS_STANZA.into(),
+            args: vec!["arn:angou:kms:local:000000000000:key/x".into()],
+            body: vec![1; KMS_BODY_LEN],
+        };
+        assert!(check_stanza(&ok).is_ok());
+        let mut two_args = ok.clone();
+        two_args.args.push("extra".into());
+        let mut no_arg = ok.clone();
+        no_arg.args.clear();
+        let mut short = ok.clone();
+        short.body.pop();
+        let mut long = ok.clone();
+        long.body.push(0);
+        for bad in [two_args, no_arg, short, long] {
+            assert!(
+                matches!(
+                    check_stanza(&bad),
+                    Err(FormatError::MalformedStanza {
+                        kind: KMS_STANZA,
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
     }
 }

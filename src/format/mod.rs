@@ -121,12 +121,22 @@ pub struct Decryptor<R: BufRead> {
 }
 
 impl<R: BufRead> Decryptor<R> {
-    /// Reads the header of a binary (not armored) file.
+    /// Reads the header of a binary (not armored) file and checks the shape of every stanza
+    /// of a known type, whatever identities will be tried later (docs/FORMAT.md §4.3).
     ///
     /// # Errors
-    /// Any header error ([`FormatError`]) or I/O error.
+    /// Any header error ([`FormatError`]), [`FormatError::MalformedStanza`] for the first
+    /// malformed stanza of a known type (even if another stanza would match),
+    /// [`FormatError::MixedScrypt`], or an I/O error.
     pub fn new(mut input: R) -> Result<Self, Error> {
         let header = Header::read(&mut input)?;
+        let stanzas = header.stanzas();
+        for s in stanzas {
+            check_stanza(s)?;
+        }
+        if stanzas.len() > 1 && stanzas.iter().any(|s| s.kind == SCRYPT_STANZA) {
+            return Err(FormatError::MixedScrypt.into());
+        }
         Ok(Decryptor { input, header })
     }
 
@@ -143,34 +153,39 @@ impl<R: BufRead> Decryptor<R> {
             .any(|s| s.kind == SCRYPT_STANZA)
     }
 
-    /// Validates every stanza of a known type, then tries each identity on each stanza.
+    /// Finds the file key: stanzas in file order, each offered to every identity.
+    ///
+    /// The first stanza that some identity unwraps gives the file key, which must then verify
+    /// the header MAC. A stanza that an identity claims but cannot unwrap (an RSA stanza with
+    /// its fingerprint that does not decrypt, a low-order X25519 share, …) ends the search with
+    /// that error, unless another identity unwraps the same stanza. The order of `identities`
+    /// therefore never changes the outcome (docs/FORMAT.md §4.3, "Finding the file key").
     ///
     /// # Errors
-    /// [`FormatError::MalformedStanza`], [`FormatError::MixedScrypt`], an identity's own
-    /// error, [`FormatError::HeaderMac`], [`FormatError::NoMatch`], or
+    /// An identity's own error, [`FormatError::HeaderMac`], [`FormatError::NoMatch`], or
     /// [`FormatError::Truncated`] if the payload nonce is missing.
     pub fn decrypt<'a>(
         mut self,
         identities: impl IntoIterator<Item = &'a dyn Identity>,
     ) -> Result<StreamReader<R>, Error> {
-        let stanzas = self.header.stanzas();
-        for s in stanzas {
-            check_stanza(s)?;
-        }
-        if stanzas.len() > 1 && stanzas.iter().any(|s| s.kind == SCRYPT_STANZA) {
-            return Err(FormatError::MixedScrypt.into());
-        }
+        let identities: Vec<&dyn Identity> = identities.into_iter().collect();
         let mut file_key = None;
-        'search: for identity in identities {
-            for s in stanzas {
+        'search: for s in self.header.stanzas() {
+            let mut failure = None;
+            for identity in &identities {
                 match identity.unwrap_stanza(s) {
                     Some(Ok(key)) => {
                         file_key = Some(key);
                         break 'search;
                     }
-                    Some(Err(e)) => return Err(e),
+                    Some(Err(e)) => {
+                        failure.get_or_insert(e);
+                    }
                     None => {}
                 }
+            }
+            if let Some(e) = failure {
+                return Err(e);
             }
         }
         let file_key = file_key.ok_or(FormatError::NoMatch)?;

@@ -175,7 +175,7 @@ pub fn parse_secret_file(path: &Path, what: &str) -> Result<SecretKeyFile, Failu
     let mut x = Vec::new();
     let mut sym = Vec::new();
     for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
+        let line = line.trim_ascii();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
@@ -278,19 +278,26 @@ fn bech32_hrp(text: &str) -> &str {
     text.rfind('1').map_or(text, |at| &text[..at])
 }
 
-/// A `-r` argument: an `age1…` recipient or the path of a PEM public key. The argument is
-/// repeated in a message only when it is an existing file's path: anything else may be a
-/// secret typed in the wrong place.
+/// A `-r` argument: an `age1…` recipient (or `AGE1…`: Bech32 may be all upper case, BIP 173)
+/// or the path of a PEM public key. The argument is repeated in a message only when it is an
+/// existing file's path: anything else may be a secret typed in the wrong place.
 pub fn parse_recipient_arg(arg: &str) -> Result<Box<dyn Recipient>, Failure> {
     parse_recipient_text(arg, "the -r argument")
 }
 
 /// A recipient given as text; `origin` says where it came from (never the text itself).
 fn parse_recipient_text(arg: &str, origin: &str) -> Result<Box<dyn Recipient>, Failure> {
-    if arg.starts_with("age1") {
+    if arg.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("age1")) {
+        if arg != arg.to_ascii_lowercase() && arg != arg.to_ascii_uppercase() {
+            return Err(Failure::usage(format!(
+                "{origin}: age recipient mixes upper and lower case letters"
+            ))
+            .hint("write it all in lower case, as angou keygen prints it, or all in upper case"));
+        }
+        let lower = arg.to_ascii_lowercase();
         // The type is the HRP, not a text prefix: an X25519 recipient (HRP `age`) whose data
         // begins with "pq" is still X25519, one key in 1,024.
-        let refused = match bech32_hrp(arg) {
+        let refused = match bech32_hrp(&lower) {
             "age1pq" => Some("post-quantum age recipients (age1pq1…) are not supported".to_owned()),
             hrp if hrp.starts_with("age1")
                 && hrp.len() <= 32
@@ -350,7 +357,7 @@ pub fn load_recipients_file(path: &Path) -> Result<Vec<Box<dyn Recipient>>, Fail
     let mut out = Vec::new();
     let mut pem = String::new();
     for (n, line) in text.lines().enumerate() {
-        let trimmed = line.trim();
+        let trimmed = line.trim_ascii();
         if !pem.is_empty() || trimmed.starts_with("-----BEGIN ") {
             pem.push_str(trimmed);
             pem.push('\n');
