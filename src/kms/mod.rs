@@ -58,7 +58,7 @@ pub const PENDING_WINDOW_DAYS: std::ops::RangeInclusive<u32> = 7..=30;
 /// Allowed rotation periods, in days.
 pub const ROTATION_PERIOD_DAYS: std::ops::RangeInclusive<u32> = 90..=2560;
 /// Stanza type of a file key wrapped through the local KMS.
-pub const KMS_STANZA: &str = "angou.dev/v1/kms";
+pub use crate::recipient::KMS_STANZA;
 const MATERIAL_LABEL: &[u8] = b"angou.dev/v1/kms material\0";
 
 /// The default store folder: `$ANGOU_HOME`, else `$XDG_DATA_HOME/angou`, else `~/.local/share/angou`.
@@ -214,6 +214,9 @@ struct AuditInfo {
 }
 
 struct Session<'a> {
+    /// Whether resolving `alias/angou/default` may create that key (only operations that
+    /// encrypt; a read such as `decrypt` must never write a key because a file named one).
+    create_default: bool,
     state: &'a mut State,
     kek: &'a Key,
     now: OffsetDateTime,
@@ -530,6 +533,7 @@ impl Kms {
         entries.extend(self.maintain(&mut state, &keys.kek, now)?);
         let snapshot = state.clone();
         let mut session = Session {
+            create_default: create,
             state: &mut state,
             kek: &keys.kek,
             now,
@@ -673,7 +677,9 @@ impl Session<'_> {
             let alias = Alias::parse(r)?;
             match self.state.aliases.get(alias.as_str()).cloned() {
                 Some(id) => KeyId::parse(&id).and_then(|id| self.index(&id)),
-                None if alias.as_str() == key::DEFAULT_ALIAS => Some(self.create_default()?),
+                None if self.create_default && alias.as_str() == key::DEFAULT_ALIAS => {
+                    Some(self.create_default()?)
+                }
                 None => None,
             }
         } else {
@@ -1645,7 +1651,8 @@ impl Identity for KmsIdentity<'_> {
                 FileKey::from_slice(d.plaintext.expose_secret())
                     .map_err(|_| KmsError::InvalidCiphertext.into()),
             ),
-            Err(Error::Kms(KmsError::NotFound { .. })) => None,
+            // No store at all, or no such key in it: the stanza is for someone else.
+            Err(Error::Kms(KmsError::NotFound { .. } | KmsError::NoStore { .. })) => None,
             Err(e) => Some(Err(e)),
         }
     }

@@ -660,3 +660,39 @@ fn the_readme_kms_tour_runs_as_written_and_loses_no_key() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.out().contains("\"KeyState\": \"Enabled\""), "{}", r.out());
 }
+
+/// A hostile file's kms stanza naming `alias/angou/default` must not make a read create that
+/// key in the reader's store; a reader without any store treats the stanza as not theirs.
+#[test]
+fn a_kms_stanza_cannot_make_a_read_create_a_key() {
+    use angou::kms::{Clock, EncryptionContext, Kms, KmsIdentity};
+    use angou::recipient::{Identity, Stanza};
+    let s = Store::new();
+    s.key();
+    let kms = Kms::open(&s.home, Clock::System).with_high_water_marks(&s.marks);
+    let id = KmsIdentity {
+        kms: &kms,
+        context: EncryptionContext::new(),
+    };
+    let stanza = Stanza {
+        kind: angou::kms::KMS_STANZA.into(),
+        args: vec!["alias/angou/default".into()],
+        body: vec![1; 65],
+    };
+    assert!(id.unwrap_stanza(&stanza).is_none(), "not this store's key");
+    let aliases = s.ok(&["list-aliases"]);
+    assert_eq!(
+        aliases["Aliases"].as_array().unwrap().len(),
+        0,
+        "a read created the default key: {aliases}"
+    );
+    assert_eq!(s.ok(&["list-keys"])["Keys"].as_array().unwrap().len(), 1);
+    // No store at all: not mine, and still no store.
+    let none = Kms::open(s.env.p("none"), Clock::System);
+    let id = KmsIdentity {
+        kms: &none,
+        context: EncryptionContext::new(),
+    };
+    assert!(id.unwrap_stanza(&stanza).is_none());
+    assert!(!s.env.p("none").exists());
+}
