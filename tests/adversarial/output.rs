@@ -28,7 +28,10 @@ fn identity(e: &Env) -> String {
 fn encrypt(e: &Env, recipient: &str, plain: &[u8], name: &str) -> PathBuf {
     let p = e.write(&format!("{name}.plain"), plain);
     let out = e.p(name);
-    let r = run(angou().args(["encrypt", "-r", recipient, "-o"]).arg(&out).arg(&p));
+    let r = run(angou()
+        .args(["encrypt", "-r", recipient, "-o"])
+        .arg(&out)
+        .arg(&p));
     assert_eq!(r.code, 0, "{}", r.stderr);
     out
 }
@@ -76,12 +79,11 @@ fn is_fifo(path: &Path) -> bool {
 }
 
 /// Runs `args` with a fresh FIFO as `-o`, reading it meanwhile; returns (run, bytes read).
-fn through_fifo(e: &Env, fifo: &Path, args: &[&std::ffi::OsStr]) -> (crate::common::Run, Vec<u8>) {
+fn through_fifo(fifo: &Path, args: &[&std::ffi::OsStr]) -> (crate::common::Run, Vec<u8>) {
     let (done, reader) = fifo_reader(fifo);
     let r = run(angou().args(args).arg("-o").arg(fifo));
     done.store(true, Ordering::SeqCst);
     let got = reader.join().unwrap();
-    let _ = e;
     (r, got)
 }
 
@@ -104,9 +106,13 @@ fn fifo_target_gets_every_byte_and_stays_a_fifo() {
             args.push("--force".as_ref());
         }
         args.push(ct.as_os_str());
-        let (r, got) = through_fifo(&e, &fifo, &args);
+        let (r, got) = through_fifo(&fifo, &args);
         assert_eq!(r.code, 0, "force={force}: {}", r.stderr);
-        assert!(got == plain, "force={force}: reader got {} bytes", got.len());
+        assert!(
+            got == plain,
+            "force={force}: reader got {} bytes",
+            got.len()
+        );
         assert!(is_fifo(&fifo), "force={force}: the FIFO was replaced");
     }
     // encrypt into the FIFO: what the reader gets decrypts to the plaintext.
@@ -117,17 +123,14 @@ fn fifo_target_gets_every_byte_and_stays_a_fifo() {
         recipient.as_ref(),
         plain_file.as_os_str(),
     ];
-    let (r, got) = through_fifo(&e, &fifo, &args);
+    let (r, got) = through_fifo(&fifo, &args);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(is_fifo(&fifo), "encrypt replaced the FIFO");
-    let back = run(angou()
-        .args(["decrypt", "-i"])
-        .arg(&id)
-        .write_stdin(got));
+    let back = run(angou().args(["decrypt", "-i"]).arg(&id).write_stdin(got));
     assert_eq!(back.code, 0, "{}", back.stderr);
     assert!(back.stdout == plain);
     // keygen into the FIFO: the reader gets the key text.
-    let (r, got) = through_fifo(&e, &fifo, &["keygen".as_ref()]);
+    let (r, got) = through_fifo(&fifo, &["keygen".as_ref()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(is_fifo(&fifo), "keygen replaced the FIFO");
     assert!(String::from_utf8_lossy(&got).contains("AGE-SECRET-KEY-1"));
@@ -137,7 +140,9 @@ fn fifo_target_gets_every_byte_and_stays_a_fifo() {
 /// the scratch folder, so that code which replaced it would damage nothing; otherwise
 /// /dev/null itself, which a user who is not root cannot replace in any case.
 fn char_device(e: &Env) -> Option<PathBuf> {
-    let root = fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
+    let root = fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false);
     if !root {
         return Some(PathBuf::from("/dev/null"));
     }
@@ -176,10 +181,32 @@ fn char_device_target_is_written_into_never_replaced() {
     let id = e.p("id");
     let plain = e.p("ct.plain");
     let attempts: Vec<Vec<&std::ffi::OsStr>> = vec![
-        vec!["decrypt".as_ref(), "-i".as_ref(), id.as_os_str(), ct.as_os_str()],
-        vec!["decrypt".as_ref(), "--force".as_ref(), "-i".as_ref(), id.as_os_str(), ct.as_os_str()],
-        vec!["encrypt".as_ref(), "-r".as_ref(), recipient.as_ref(), plain.as_os_str()],
-        vec!["encrypt".as_ref(), "--force".as_ref(), "-r".as_ref(), recipient.as_ref(), plain.as_os_str()],
+        vec![
+            "decrypt".as_ref(),
+            "-i".as_ref(),
+            id.as_os_str(),
+            ct.as_os_str(),
+        ],
+        vec![
+            "decrypt".as_ref(),
+            "--force".as_ref(),
+            "-i".as_ref(),
+            id.as_os_str(),
+            ct.as_os_str(),
+        ],
+        vec![
+            "encrypt".as_ref(),
+            "-r".as_ref(),
+            recipient.as_ref(),
+            plain.as_os_str(),
+        ],
+        vec![
+            "encrypt".as_ref(),
+            "--force".as_ref(),
+            "-r".as_ref(),
+            recipient.as_ref(),
+            plain.as_os_str(),
+        ],
         vec!["keygen".as_ref()],
     ];
     for args in &attempts {
@@ -216,19 +243,25 @@ fn socket_and_folder_targets_are_refused_and_left_alone() {
     let folder = e.p("folder");
     fs::create_dir(&folder).unwrap();
     for (target, what) in [(&sock, "is a socket"), (&folder, "is a folder")] {
-        for force in [false, true] {
+        for force in [true, false] {
             let mut cmd = angou();
-            cmd.args(["decrypt", "-i"]).arg(e.p("id")).arg("-o").arg(target);
+            cmd.args(["decrypt", "-i"])
+                .arg(e.p("id"))
+                .arg("-o")
+                .arg(target);
             if force {
                 cmd.arg("--force");
             }
             let r = run(cmd.arg(&ct));
+            assert!(
+                fs::symlink_metadata(&sock).unwrap().file_type().is_socket(),
+                "the socket was replaced"
+            );
+            assert!(fs::read_dir(&folder).unwrap().next().is_none());
             assert_eq!(r.code, 1, "{}", r.stderr);
             assert!(r.stderr.contains(what), "{}", r.stderr);
         }
     }
-    assert!(fs::symlink_metadata(&sock).unwrap().file_type().is_socket());
-    assert!(fs::read_dir(&folder).unwrap().next().is_none());
 }
 
 /// Runs `cmd` under `script` (a pseudo-terminal on stdout) and returns what the terminal got,
@@ -275,10 +308,20 @@ fn escape_sequences_never_reach_a_terminal() {
     for (name, plain) in &hostile {
         let ct = encrypt(&e, &recipient, plain, name);
         for to in ["", " -o /dev/tty"] {
-            let cmd = format!("{} decrypt -i {}{to} {}", bin.display(), id.display(), ct.display());
-            let Some(seen) = on_terminal(&cmd) else { return };
+            let cmd = format!(
+                "{} decrypt -i {}{to} {}",
+                bin.display(),
+                id.display(),
+                ct.display()
+            );
+            let Some(seen) = on_terminal(&cmd) else {
+                return;
+            };
             let text = String::from_utf8_lossy(&seen);
-            assert!(!seen.contains(&0x1b), "{name}{to}: ESC reached the terminal: {text:?}");
+            assert!(
+                !seen.contains(&0x1b),
+                "{name}{to}: ESC reached the terminal: {text:?}"
+            );
             assert!(!seen.contains(&0), "{name}{to}: NUL reached the terminal");
             assert!(!text.contains("pwned"), "{name}{to}: {text:?}");
             assert!(text.contains("exit=2"), "{name}{to}: {text:?}");
@@ -292,11 +335,25 @@ fn escape_sequences_never_reach_a_terminal() {
     let mut note = vec![b'a'; 65_535];
     note.extend_from_slice("é and 日本語, tab\there\r\nend-of-note\n".as_bytes());
     let ct = encrypt(&e, &recipient, &note, "note");
-    let cmd = format!("{} decrypt -i {} {}", bin.display(), id.display(), ct.display());
-    let Some(seen) = on_terminal(&cmd) else { return };
+    let cmd = format!(
+        "{} decrypt -i {} {}",
+        bin.display(),
+        id.display(),
+        ct.display()
+    );
+    let Some(seen) = on_terminal(&cmd) else {
+        return;
+    };
     let text = String::from_utf8_lossy(&seen);
-    assert!(text.contains("exit=0"), "{}", &text[text.len().saturating_sub(300)..]);
-    assert!(text.contains("aé and 日本語"), "the split character was lost");
+    assert!(
+        text.contains("exit=0"),
+        "{}",
+        &text[text.len().saturating_sub(300)..]
+    );
+    assert!(
+        text.contains("aé and 日本語"),
+        "the split character was lost"
+    );
     assert!(text.contains("end-of-note"));
 }
 
@@ -356,7 +413,10 @@ fn kill_mid_way(signal: &str, named_temp: bool) {
         .unwrap()
         .map(|d| d.unwrap().file_name())
         .collect();
-    assert!(left.is_empty(), "{signal}: left behind in the output folder: {left:?}");
+    assert!(
+        left.is_empty(),
+        "{signal}: left behind in the output folder: {left:?}"
+    );
     assert!(!target.exists());
 }
 
@@ -397,8 +457,14 @@ fn tampered_stream_hint_says_how_much_was_released() {
     let r = run(angou().args(["decrypt", "-i"]).arg(e.p("id")).arg(&bad));
     assert_eq!(r.code, 1, "{}", r.stderr);
     let released = r.stdout.len();
-    assert!(released > 0, "the test needs verified chunks released first");
-    assert!(plain.starts_with(&r.stdout), "released bytes are not the plaintext prefix");
+    assert!(
+        released > 0,
+        "the test needs verified chunks released first"
+    );
+    assert!(
+        plain.starts_with(&r.stdout),
+        "released bytes are not the plaintext prefix"
+    );
     assert!(!r.stderr.contains("no plaintext was kept"), "{}", r.stderr);
     assert!(
         r.stderr.contains(&format!("{released} bytes of plaintext"))
@@ -408,7 +474,12 @@ fn tampered_stream_hint_says_how_much_was_released() {
         r.stderr
     );
     let out = e.p("out");
-    let r = run(angou().args(["decrypt", "-i"]).arg(e.p("id")).arg("-o").arg(&out).arg(&bad));
+    let r = run(angou()
+        .args(["decrypt", "-i"])
+        .arg(e.p("id"))
+        .arg("-o")
+        .arg(&out)
+        .arg(&bad));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("no plaintext was kept"), "{}", r.stderr);
     assert!(!out.exists());
