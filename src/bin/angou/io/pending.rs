@@ -20,14 +20,33 @@ fn named() -> MutexGuard<'static, Vec<PathBuf>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Starts (once) the thread that removes named temp files on SIGINT, SIGTERM and SIGHUP,
-/// then ends the process as the signal's default action would.
+/// Whether `signal` is ignored by this process (as `nohup` does for SIGHUP, or a shell for
+/// the SIGINT of a background job); such a signal keeps being ignored.
+fn ignored(signal: i32) -> bool {
+    if !cfg!(target_os = "linux") {
+        return false;
+    }
+    let Ok(status) = fs::read_to_string("/proc/self/status") else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| signal >= 1 && mask & (1u64 << (signal - 1)) != 0)
+}
+
+/// Starts (once) the thread that removes named temp files on SIGINT, SIGTERM and SIGHUP
+/// (those not ignored), then ends the process as the signal's default action would. Only
+/// the named fallback needs it: an unnamed file vanishes with the process.
 fn install_cleanup() -> io::Result<()> {
     static INSTALLED: OnceLock<Result<(), io::ErrorKind>> = OnceLock::new();
     let installed = INSTALLED.get_or_init(|| {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        let mut signals =
-            signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(|e| e.kind())?;
+        let wanted = [SIGINT, SIGTERM, SIGHUP]
+            .into_iter()
+            .filter(|s| !ignored(*s));
+        let mut signals = signal_hook::iterator::Signals::new(wanted).map_err(|e| e.kind())?;
         std::thread::Builder::new()
             .name("angou-cleanup".into())
             .spawn(move || {
@@ -111,7 +130,6 @@ fn force_named() -> bool {
 impl Pending {
     /// Creates an empty file (mode 0600 less the umask) in `target`'s folder.
     pub fn create(target: &Path) -> io::Result<Pending> {
-        install_cleanup()?;
         let dir = parent_dir(target);
         #[cfg(target_os = "linux")]
         if !force_named() && Path::new("/proc/self/fd").is_dir() {
@@ -134,6 +152,7 @@ impl Pending {
                 Err(e) => return Err(e.into()),
             }
         }
+        install_cleanup()?;
         // Created and registered under the lock, so a signal cannot fall in between.
         let mut files = named();
         loop {
