@@ -72,3 +72,38 @@ impl Env {
         p
     }
 }
+
+/// The binary under test as a `std::process::Command` (for children the test must signal or
+/// feed while they run), with the same environment as [`angou`].
+pub fn angou_std() -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("angou"));
+    for v in [
+        "ANGOU_PASSPHRASE",
+        "ANGOU_KMS_PASSPHRASE",
+        "ANGOU_FAKE_NOW",
+        "ANGOU_HOME",
+    ] {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// Whether the outside program `tool` runs (`args` should make it exit at once). A missing
+/// tool prints why the caller skips, and fails the test when `ANGOU_REQUIRE_TOOLS=1`.
+pub fn tool_available(tool: &str, args: &[&str]) -> bool {
+    let found = std::process::Command::new(tool)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        assert!(
+            std::env::var("ANGOU_REQUIRE_TOOLS").as_deref() != Ok("1"),
+            "`{tool}` is required (ANGOU_REQUIRE_TOOLS=1) but was not found"
+        );
+        eprintln!("skipped: `{tool}` is not installed");
+    }
+    found
+}

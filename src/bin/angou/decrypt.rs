@@ -8,7 +8,7 @@ use angou::passphrase::PassphraseIdentity;
 use angou::recipient::Identity;
 
 use crate::failure::Failure;
-use crate::io::{InputSpec, OutputSpec};
+use crate::io::{Content, InputSpec, OutputSpec};
 
 #[derive(Debug, clap::Args)]
 pub struct DecryptArgs {
@@ -24,10 +24,11 @@ pub struct DecryptArgs {
     /// Read the passphrase from FILE (first line) instead of ANGOU_PASSPHRASE or a prompt
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
-    /// Write to FILE (default: standard output). Nothing is left there unless the whole file verifies
+    /// Write to FILE (default: standard output). Nothing is left there unless the whole file
+    /// verifies; a FIFO or device gets verified chunks as they come and is never replaced
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Replace OUTPUT if it exists
+    /// Replace OUTPUT if it is an existing regular file
     #[arg(long)]
     pub force: bool,
     /// No progress bar
@@ -51,7 +52,12 @@ pub fn run(args: DecryptArgs, home: Option<&std::path::Path>) -> Result<(), Fail
         }
     }
     let input = InputSpec::from_arg(args.input.as_deref());
-    let output = OutputSpec::plan(args.output.as_deref(), &input, args.force, false)?;
+    let output = OutputSpec::plan(
+        args.output.as_deref(),
+        &input,
+        args.force,
+        Content::Plaintext,
+    )?;
     let reader = input.open(args.quiet)?;
     let detected = Input::detect(BufReader::with_capacity(256 * 1024, reader))?;
     let decryptor =
@@ -84,9 +90,12 @@ pub fn run(args: DecryptArgs, home: Option<&std::path::Path>) -> Result<(), Fail
     let mut plaintext = decryptor
         .decrypt(identities.iter().map(|b| b.as_ref()))
         .map_err(|e| crate::failure::decrypt_failure(e, passphrase_file))?;
-    // File output goes to a temp file that is renamed only after the last chunk verifies;
-    // on any error `out` is dropped and the temp file removed.
+    // A regular file is written to a temp file that becomes the target only after the last
+    // chunk verifies; on any error it is removed. A stream (standard output, a FIFO, a
+    // device) gets each chunk once it verifies, and a failure says how much went out.
     let mut out = output.open()?;
-    plaintext.copy_to(&mut out).map_err(Failure::from)?;
-    out.commit()
+    match plaintext.copy_to(&mut out) {
+        Ok(_) => out.commit(),
+        Err(e) => Err(out.fail(e)),
+    }
 }

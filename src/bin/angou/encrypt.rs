@@ -10,7 +10,7 @@ use angou::format::header::PayloadCipher;
 use angou::recipient::Recipient;
 
 use crate::failure::Failure;
-use crate::io::{InputSpec, OutputSpec};
+use crate::io::{Content, InputSpec, OutputSpec};
 
 #[derive(Debug, clap::Args)]
 pub struct EncryptArgs {
@@ -45,10 +45,10 @@ pub struct EncryptArgs {
     /// Write PEM-style ASCII armor
     #[arg(short = 'a', long)]
     pub armor: bool,
-    /// Write to FILE (default: standard output)
+    /// Write to FILE (default: standard output); a FIFO or device is written into, never replaced
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Replace OUTPUT if it exists
+    /// Replace OUTPUT if it is an existing regular file
     #[arg(long)]
     pub force: bool,
     /// No progress bar
@@ -108,7 +108,12 @@ pub fn run(args: EncryptArgs, home: Option<&std::path::Path>) -> Result<(), Fail
         }
     }
     let input = InputSpec::from_arg(args.input.as_deref());
-    let output = OutputSpec::plan(args.output.as_deref(), &input, args.force, !args.armor)?;
+    let content = if args.armor {
+        Content::Text
+    } else {
+        Content::Binary
+    };
+    let output = OutputSpec::plan(args.output.as_deref(), &input, args.force, content)?;
     let encryptor = if use_passphrase {
         let pass = crate::passphrase::obtain(args.passphrase_file.as_deref(), true)?;
         Encryptor::with_passphrase(

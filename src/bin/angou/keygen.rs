@@ -33,7 +33,8 @@ pub struct KeygenArgs {
     /// Kind of key
     #[arg(short = 't', long = "type", value_enum, default_value = "x25519")]
     pub key_type: KeyType,
-    /// Write the private key to FILE (mode 0600; never overwrites). Default: standard output
+    /// Write the private key to FILE (mode 0600; never overwrites; a FIFO or device is written
+    /// into). Default: standard output
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
