@@ -258,7 +258,11 @@ fn socket_and_folder_targets_are_refused_and_left_alone() {
                 "the socket was replaced"
             );
             assert!(fs::read_dir(&folder).unwrap().next().is_none());
-            assert_eq!(r.code, 1, "{}", r.stderr);
+            assert_eq!(
+                r.code, 2,
+                "an unusable -o target is a usage error: {}",
+                r.stderr
+            );
             assert!(r.stderr.contains(what), "{}", r.stderr);
         }
     }

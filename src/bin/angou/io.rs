@@ -129,7 +129,7 @@ fn existing(path: &Path) -> Result<Existing, Failure> {
     };
     let t = m.file_type();
     let refuse = |what: &str, hint: &str| {
-        Err(Failure::new(format!("output {} is {what}", path.display())).hint(hint.to_owned()))
+        Err(Failure::usage(format!("output {} is {what}", path.display())).hint(hint.to_owned()))
     };
     if t.is_file() {
         Ok(Existing::Regular)
