@@ -35,5 +35,8 @@ fn every_test_the_promise_table_names_exists() {
             named += 1;
         }
     }
-    assert!(named >= 40, "only {named} tests named: the table was not parsed");
+    assert!(
+        named >= 40,
+        "only {named} tests named: the table was not parsed"
+    );
 }
