@@ -505,3 +505,45 @@ fn tampered_stream_hint_says_how_much_was_released() {
     assert!(r.stderr.contains("no plaintext was kept"), "{}", r.stderr);
     assert!(!out.exists());
 }
+
+/// Decrypted files and key files are private (0600) whatever the umask allows; encrypted files
+/// follow the umask like any new file, with or without `--force`, on both temp-file paths.
+#[test]
+fn decrypted_files_are_private_and_encrypted_files_follow_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    for named in [false, true] {
+        let e = Env::new();
+        let r = identity(&e);
+        assert_eq!(mode(&e.p("id")), 0o600, "key file");
+        for umask in ["022", "002", "000"] {
+            let plain = e.write("plain", b"secret notes");
+            let ct = e.p(&format!("ct-{umask}"));
+            let pt = e.p(&format!("pt-{umask}"));
+            let sh = format!(
+                "umask {umask} && \"$0\" encrypt -r {r} -o '{}' '{}' && \"$0\" decrypt -i '{}' -o '{}' '{}'",
+                ct.display(),
+                plain.display(),
+                e.p("id").display(),
+                pt.display(),
+                ct.display()
+            );
+            let mut c = StdCommand::new("sh");
+            c.arg("-c")
+                .arg(&sh)
+                .arg(assert_cmd::cargo::cargo_bin("angou"));
+            if named {
+                c.env("ANGOU_TEST_NAMED_TEMP", "1");
+            }
+            let out = c.output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let want = 0o666 & !u32::from_str_radix(umask, 8).unwrap();
+            assert_eq!(mode(&ct), want, "ciphertext under umask {umask}");
+            assert_eq!(mode(&pt), 0o600, "plaintext under umask {umask}");
+        }
+    }
+}

@@ -268,7 +268,13 @@ impl OutputSpec {
             }
             Target::Stream(path) => stream(open_stream(path)?, path.display().to_string()),
             Target::File { path, force } => {
-                let pending = Pending::create(path).map_err(|e| {
+                // Decrypted plaintext is as private as the key that protected it: 0600. An
+                // encrypted file is made to be shared: 0666 less the umask, as any new file.
+                let mode = match self.content {
+                    Content::Plaintext => PRIVATE_MODE,
+                    Content::Binary | Content::Text => SHARED_MODE,
+                };
+                let pending = Pending::create(path, mode).map_err(|e| {
                     let dir = pending::parent_dir(path);
                     Failure::new(format!("cannot create a file in {}: {e}", dir.display()))
                         .hint("check that the folder exists and is writable")
@@ -285,6 +291,11 @@ impl OutputSpec {
         }
     }
 }
+
+/// Mode (less the umask) of files holding plaintext or keys.
+const PRIVATE_MODE: u32 = 0o600;
+/// Mode (less the umask) of encrypted files.
+const SHARED_MODE: u32 = 0o666;
 
 fn already_exists(path: &Path) -> Failure {
     Failure::new(format!("output file {} already exists", path.display()))
@@ -444,7 +455,7 @@ pub fn write_new_secret_file(path: &Path, contents: &[u8]) -> Result<(), Failure
                 .map_err(|e| cannot(&e))
         }
         Existing::Absent => {
-            let mut pending = Pending::create(path).map_err(|e| cannot(&e))?;
+            let mut pending = Pending::create(path, PRIVATE_MODE).map_err(|e| cannot(&e))?;
             pending.write_all(contents).map_err(|e| cannot(&e))?;
             pending.commit(false).map_err(|e| match e {
                 CommitError::Exists => exists(),

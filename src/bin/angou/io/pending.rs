@@ -128,14 +128,15 @@ fn force_named() -> bool {
 }
 
 impl Pending {
-    /// Creates an empty file (mode 0600 less the umask) in `target`'s folder.
-    pub fn create(target: &Path) -> io::Result<Pending> {
+    /// Creates an empty file in `target`'s folder with `mode` less the umask (0600 for
+    /// secrets and plaintext, 0666 for ciphertext, as any new file).
+    pub fn create(target: &Path, mode: u32) -> io::Result<Pending> {
         let dir = parent_dir(target);
         #[cfg(target_os = "linux")]
         if !force_named() && Path::new("/proc/self/fd").is_dir() {
             use rustix::fs::{Mode, OFlags};
             let flags = OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC;
-            match rustix::fs::open(&dir, flags, Mode::from_raw_mode(0o600)) {
+            match rustix::fs::open(&dir, flags, Mode::from_raw_mode(mode)) {
                 Ok(fd) => {
                     return Ok(Pending {
                         file: File::from(fd),
@@ -160,7 +161,7 @@ impl Pending {
             match OpenOptions::new()
                 .write(true)
                 .create_new(true)
-                .mode(0o600)
+                .mode(mode)
                 .open(&path)
             {
                 Ok(file) => {
