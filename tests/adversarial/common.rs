@@ -107,3 +107,11 @@ pub fn tool_available(tool: &str, args: &[&str]) -> bool {
     }
     found
 }
+
+/// Creates a symmetric key in the store at `home` through the CLI; returns its id.
+pub fn create_kms_key(home: &std::path::Path) -> String {
+    let r = run(angou().arg("--home").arg(home).args(["kms", "create-key"]));
+    assert_eq!(r.code, 0, "kms create-key: {}", r.stderr);
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    v["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned()
+}

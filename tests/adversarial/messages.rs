@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::common::{Env, Run, angou, run};
+use crate::common::{Env, Run, angou, create_kms_key, run};
 
 fn ok(r: Run, what: &str) -> Run {
     assert_eq!(r.code, 0, "{what}: {}", r.stderr);
@@ -180,20 +180,7 @@ fn kms_init_passphrase_without_terminal_names_the_kms_variable() {
 fn kms_generate_data_key_without_valid_key_spec_has_a_hint() {
     let env = Env::new();
     let store = env.p("store");
-    let created = ok(
-        run(angou()
-            .arg("--home")
-            .arg(&store)
-            .args(["kms", "create-key"])),
-        "create-key",
-    );
-    let key_id = created
-        .out()
-        .split('"')
-        .skip_while(|s| *s != "KeyId")
-        .nth(2)
-        .unwrap()
-        .to_owned();
+    let key_id = create_kms_key(&store);
     for extra in [&[][..], &["--key-spec", "AES256"][..]] {
         let r = run(angou()
             .arg("--home")

@@ -11,7 +11,7 @@ use std::process::Command as StdCommand;
 
 use base64ct::{Base64, Encoding};
 
-use crate::common::{Env, Run, angou, run};
+use crate::common::{Env, Run, angou, create_kms_key, run};
 
 /// A secret as a file and the pieces of it that must never be printed.
 struct Secret {
@@ -238,20 +238,7 @@ fn secrets(env: &Env, store: &Path) -> Vec<Secret> {
 fn no_secret_in_any_message() {
     let env = Env::new();
     let store = env.p("store");
-    let created = ok(
-        run(angou()
-            .arg("--home")
-            .arg(&store)
-            .args(["kms", "create-key"])),
-        "kms create-key",
-    );
-    let key_id = created
-        .out()
-        .split('"')
-        .skip_while(|s| *s != "KeyId")
-        .nth(2)
-        .unwrap()
-        .to_owned();
+    let key_id = create_kms_key(&store);
 
     // A second identity, to which the sample files are encrypted.
     let other = env.p("other.key");
