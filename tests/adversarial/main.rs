@@ -9,3 +9,5 @@ mod output;
 mod secrets;
 mod spec;
 mod store;
+#[path = "../support/tools.rs"]
+mod tools;
