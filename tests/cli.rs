@@ -13,6 +13,9 @@ use tempfile::TempDir;
 #[path = "support/tools.rs"]
 mod tools;
 
+#[path = "cli/conveniences.rs"]
+mod conveniences;
+
 fn angou() -> Command {
     let mut c = Command::cargo_bin("angou").unwrap();
     c.env_remove("ANGOU_PASSPHRASE");

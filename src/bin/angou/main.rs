@@ -12,6 +12,7 @@ mod io;
 mod keygen;
 mod keys;
 mod kms;
+mod manual;
 mod passphrase;
 
 use clap::Parser;
@@ -31,6 +32,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Kms(a) => kms::run(a, home),
         Command::Bench(a) => bench::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Completions(a) => manual::completions(a),
+        Command::Man(a) => manual::man(a),
     }
 }
 
@@ -94,7 +97,11 @@ fn check_paths(command: &Command) -> Result<(), Failure> {
                 return Err(missing(what, flag));
             }
         }
-        Command::Demo | Command::Keygen(_) | Command::Bench(_) => {}
+        Command::Demo
+        | Command::Keygen(_)
+        | Command::Bench(_)
+        | Command::Completions(_)
+        | Command::Man(_) => {}
     }
     for (what, flag, path) in named {
         if path.as_os_str() != "-" && std::fs::symlink_metadata(path).is_err() {
