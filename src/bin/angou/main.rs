@@ -56,7 +56,7 @@ fn check_paths(command: &Command) -> Result<(), Failure> {
                     .as_deref()
                     .map(|p| ("passphrase file", "--passphrase-file", p)),
             );
-            named.extend(a.input.as_deref().map(|p| ("input file", "", p)));
+            named.push(("input file", "", data_input(a.input.as_deref())));
         }
         Command::Decrypt(a) => {
             named.extend(
@@ -70,7 +70,7 @@ fn check_paths(command: &Command) -> Result<(), Failure> {
                     .as_deref()
                     .map(|p| ("passphrase file", "--passphrase-file", p)),
             );
-            named.extend(a.input.as_deref().map(|p| ("input file", "", p)));
+            named.push(("input file", "", data_input(a.input.as_deref())));
         }
         Command::Inspect(a) => {
             named.extend(a.input.as_deref().map(|p| ("input file", "", p)));
@@ -92,6 +92,7 @@ fn check_paths(command: &Command) -> Result<(), Failure> {
                 _ => None,
             };
             if let Some((what, flag, p)) = file
+                && p != "-"
                 && std::fs::symlink_metadata(&p).is_err()
             {
                 return Err(missing(what, flag));
@@ -103,12 +104,42 @@ fn check_paths(command: &Command) -> Result<(), Failure> {
         | Command::Completions(_)
         | Command::Man(_) => {}
     }
+    one_reader_of_stdin(&named)?;
     for (what, flag, path) in named {
         if path.as_os_str() != "-" && std::fs::symlink_metadata(path).is_err() {
             return Err(missing(what, flag));
         }
     }
     Ok(())
+}
+
+/// The data input of encrypt and decrypt: standard input unless a file is named.
+fn data_input(arg: Option<&std::path::Path>) -> &std::path::Path {
+    arg.unwrap_or(std::path::Path::new("-"))
+}
+
+/// Refuses (exit 2) a command line on which two arguments would read standard input: the
+/// first would take it all and the second would find it empty, or worse, a key file read
+/// from the pipe that was meant to carry the data.
+fn one_reader_of_stdin(named: &[(&str, &str, &std::path::Path)]) -> Result<(), Failure> {
+    let readers: Vec<_> = named
+        .iter()
+        .filter(|(_, _, p)| keys::is_stdin(p))
+        .map(|&(what, flag, _)| (what, flag))
+        .collect();
+    let [first, second, ..] = readers[..] else {
+        return Ok(());
+    };
+    Err(match (first, second) {
+        ((_, a), (_, "")) => Failure::usage(format!(
+            "{a} - reads standard input, and so does the data (no input file given, or -)"
+        ))
+        .hint("name the file to read as the last argument, or give the key file's path"),
+        ((_, a), (_, b)) => Failure::usage(format!(
+            "{a} - and {b} - both read standard input; only one argument can"
+        ))
+        .hint("give all but one of them as a file path"),
+    })
 }
 
 fn missing(what: &str, flag: &str) -> Failure {
