@@ -245,3 +245,39 @@ fn kms_reads_raw_bytes_from_standard_input() {
     };
     assert_eq!(plain, b"secret bytes");
 }
+
+/// The demo's closing "Try it" lines (src/bin/angou/try_it.sh, printed as written), run
+/// one by one in an empty folder with `angou` on PATH: each succeeds and the last prints the
+/// note back.
+#[test]
+fn the_demos_try_it_lines_work_as_printed() {
+    let lines = include_str!("../../src/bin/angou/try_it.sh");
+    let e = Env::new();
+    let bin_dir = assert_cmd::cargo::cargo_bin("angou")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut last = Vec::new();
+    for line in lines.lines() {
+        let out = StdCommand::new("sh")
+            .args(["-c", line])
+            .current_dir(e.dir.path())
+            .env("PATH", &path)
+            .env("HOME", e.dir.path())
+            .env_remove("ANGOU_PASSPHRASE")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{line}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        last = out.stdout;
+    }
+    assert_eq!(String::from_utf8(last).unwrap(), "meet at noon\n");
+}
