@@ -14,6 +14,9 @@ use angou::pk::{rsa, x25519};
 use angou::recipient::{Identity, Recipient};
 use angou::secret::SecretVec;
 
+#[path = "support/tools.rs"]
+mod tools;
+
 const SIZES: [usize; 5] = [0, 1, 65536, 65537, 200_000];
 
 fn data(len: usize) -> Vec<u8> {
@@ -172,21 +175,12 @@ fn age_ignores_angou_stanzas_and_refuses_the_aes_variant_cleanly() {
     assert_eq!(angou_decrypt(&file, &ours).unwrap(), plain);
 }
 
-fn age_binary() -> &'static str {
-    let ok = Command::new("age")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success());
-    assert!(
-        matches!(ok, Ok(true)),
-        "the `age` command is required for this test (Debian package `age`; .ci/run installs it)"
-    );
-    "age"
-}
-
 #[test]
 fn age_binary_interop_both_ways() {
-    let age = age_binary();
+    if !tools::available("age", "age (Debian package age)") {
+        return;
+    }
+    let age = "age";
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let ours = x25519::SecretKey::generate().unwrap();

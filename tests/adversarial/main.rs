@@ -10,3 +10,5 @@ mod promises;
 mod secrets;
 mod spec;
 mod store;
+#[path = "../support/tools.rs"]
+mod tools;

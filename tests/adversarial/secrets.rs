@@ -74,18 +74,6 @@ fn check(leaks: &mut Vec<String>, secret: &Secret, label: &str, r: &Run) {
     }
 }
 
-fn tool_missing(tool: &str) -> bool {
-    let found = StdCommand::new(tool).arg("version").output().is_ok();
-    if !found {
-        assert!(
-            std::env::var("ANGOU_REQUIRE_TOOLS").as_deref() != Ok("1"),
-            "{tool} is required (ANGOU_REQUIRE_TOOLS=1) but not found"
-        );
-        eprintln!("skipping the {tool} part: {tool} not found");
-    }
-    !found
-}
-
 fn ok(r: Run, what: &str) -> Run {
     assert_eq!(r.code, 0, "{what}: {}", r.stderr);
     r
@@ -181,7 +169,7 @@ fn secrets(env: &Env, store: &Path) -> Vec<Secret> {
         needles: pem_needles(&pem),
         raw: None,
     });
-    if !tool_missing("openssl") {
+    if crate::tools::available("openssl", "OpenSSL (Debian package openssl)") {
         for (name, file, traditional) in [
             ("rsa private key (openssl, PKCS#1)", "rsa1.pem", true),
             ("rsa private key (openssl, PKCS#8)", "rsa8.pem", false),

@@ -7,7 +7,7 @@ use crate::encrypt::EncryptArgs;
 use crate::inspect::InspectArgs;
 use crate::keygen::{KeygenArgs, PubkeyArgs};
 
-const EXIT_CODES: &str = "\
+pub const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   2  the command line is wrong or names something unusable, found before any input is read
@@ -61,4 +61,8 @@ pub enum Command {
     /// The local KMS: keys that never leave the store, data keys, rotation, audit
     #[command(after_help = EXIT_CODES)]
     Kms(crate::kms::KmsArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    Completions(crate::manual::CompletionsArgs),
+    /// Print the man page angou(1), or write every command's page with --dir
+    Man(crate::manual::ManArgs),
 }

@@ -12,16 +12,16 @@ use crate::io::{Content, InputSpec, OutputSpec};
 
 #[derive(Debug, clap::Args)]
 pub struct DecryptArgs {
-    /// Identity file: age identities (AGE-SECRET-KEY-1…) or a PEM RSA private key (repeatable)
+    /// Identity file: age identities (AGE-SECRET-KEY-1…) or a PEM RSA private key (repeatable; - reads standard input)
     #[arg(short = 'i', long = "identity", value_name = "IDENTITY_FILE")]
     pub identities: Vec<PathBuf>,
-    /// Symmetric key file from `angou keygen -t symmetric` (repeatable)
+    /// Symmetric key file from `angou keygen -t symmetric` (repeatable; - reads standard input)
     #[arg(short = 'k', long = "key-file", value_name = "KEY_FILE")]
     pub key_files: Vec<PathBuf>,
     /// Encryption context of KMS-wrapped files: key=value (repeatable) or JSON
     #[arg(short = 'c', long = "encryption-context", value_name = "K=V")]
     pub context: Vec<String>,
-    /// Read the passphrase from FILE (first line) instead of ANGOU_PASSPHRASE or a prompt
+    /// Read the passphrase from FILE (first line; - reads standard input) instead of ANGOU_PASSPHRASE or a prompt
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
     /// Write to FILE (default: standard output). Nothing is left there unless the whole file

@@ -140,9 +140,15 @@ pub fn run() -> Result<(), Failure> {
         dir_path.display(),
         dur(started.elapsed())
     );
-    println!("Try it: angou keygen -o me.key; angou encrypt -r age1… -o notes.age notes.txt");
+    println!("\nTry it in an empty folder (with angou on PATH: README.md, Install):");
+    for line in TRY_IT.lines() {
+        println!("  {line}");
+    }
     Ok(())
 }
+
+/// The closing commands, as printed; tests/cli/conveniences.rs runs them as written.
+const TRY_IT: &str = include_str!("try_it.sh");
 
 /// Section 1's measurements, in bytes per second, per algorithm.
 struct AeadRates(Vec<(Algorithm, f64, f64)>);

@@ -17,10 +17,10 @@ pub struct EncryptArgs {
     /// Encrypt to RECIPIENT: an age1… X25519 recipient or a path to a PEM RSA public key (repeatable)
     #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
     pub recipients: Vec<String>,
-    /// Encrypt to every recipient listed in FILE (age1… lines and PEM public keys; repeatable)
+    /// Encrypt to every recipient listed in FILE (age1… lines and PEM public keys; repeatable; - reads standard input)
     #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
     pub recipients_files: Vec<PathBuf>,
-    /// Encrypt to the symmetric key in KEY_FILE (from `angou keygen -t symmetric`; repeatable)
+    /// Encrypt to the symmetric key in KEY_FILE (from `angou keygen -t symmetric`; repeatable; - reads standard input)
     #[arg(short = 'k', long = "key-file", value_name = "KEY_FILE")]
     pub key_files: Vec<PathBuf>,
     /// Wrap the file key through the local KMS with KEY (id, ARN or alias; repeatable)
@@ -32,7 +32,7 @@ pub struct EncryptArgs {
     /// Encrypt to a passphrase (prompted for, or from ANGOU_PASSPHRASE)
     #[arg(short = 'p', long)]
     pub passphrase: bool,
-    /// Encrypt to the passphrase in FILE (first line); implies -p
+    /// Encrypt to the passphrase in FILE (first line; - reads standard input); implies -p
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
     /// scrypt work factor (log2 N) for -p

@@ -41,7 +41,7 @@ pub struct KeygenArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct PubkeyArgs {
-    /// Identity file (default or "-": standard input is not supported; pass a path)
+    /// Identity file: age identities or a PEM RSA private key ("-" reads standard input)
     #[arg(short = 'i', long = "identity", value_name = "FILE")]
     pub identity: PathBuf,
 }

@@ -1,6 +1,7 @@
 //! Reading recipients, identities and key files named on the command line.
 
 use std::fs;
+use std::io::Read;
 use std::path::Path;
 
 use angou::pk::{rsa, x25519};
@@ -9,16 +10,54 @@ use zeroize::Zeroizing;
 
 use crate::failure::Failure;
 
-/// Reads a file named on the command line as holding a secret. Nothing from its contents is
-/// ever put in a message; errors name the path only (it exists: a path that names no file is
-/// refused, unrepeated, before any command runs; see `main::check_paths`).
-pub fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<String>, Failure> {
-    let bytes = Zeroizing::new(fs::read(path).map_err(|e| {
-        Failure::usage(format!("cannot read {what} {}: {e}", path.display()))
+/// Whether a file argument is `-`, which names standard input wherever angou reads a file.
+/// `main::check_paths` lets at most one argument of a command read it.
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// A file argument as messages name it: its path, or "standard input" for `-`.
+pub fn name(path: &Path) -> String {
+    if is_stdin(path) {
+        "standard input".to_owned()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// The bytes of a file argument, or of standard input for `-`.
+fn read_arg(path: &Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    if !is_stdin(path) {
+        return fs::read(path).map(Zeroizing::new);
+    }
+    // Room for any key file up front: growing the buffer would leave copies of a secret in
+    // freed memory.
+    let mut bytes = Zeroizing::new(Vec::with_capacity(64 * 1024));
+    std::io::stdin().lock().read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// A file argument (or standard input for `-`) that should hold text.
+fn read_text_arg(path: &Path, what: &str) -> Result<String, Failure> {
+    let bytes = read_arg(path).map_err(|e| {
+        Failure::usage(format!("cannot read {what} {}: {e}", name(path)))
             .hint("check the path and that you may read it")
-    })?);
+    })?;
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| Failure::usage(format!("{what} {} is not text", name(path))))
+}
+
+/// Reads a file named on the command line (or standard input for `-`) as holding a secret.
+/// Nothing from its contents is ever put in a message; errors name the path only (it exists:
+/// a path that names no file is refused, unrepeated, before any command runs; see
+/// `main::check_paths`).
+pub fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<String>, Failure> {
+    let bytes = read_arg(path).map_err(|e| {
+        Failure::usage(format!("cannot read {what} {}: {e}", name(path)))
+            .hint("check the path and that you may read it")
+    })?;
     let text = std::str::from_utf8(&bytes).map_err(|_| {
-        Failure::usage(format!("{what} {} is not text", path.display()))
+        Failure::usage(format!("{what} {} is not text", name(path)))
             .hint("pass an age identity file, a PEM private key or an angou symmetric key file")
     })?;
     Ok(Zeroizing::new(text.to_owned()))
@@ -28,6 +67,9 @@ pub fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<String>, Fa
 /// contents are known to be secret: a public key needs no chmod.
 pub fn warn_if_shared(path: &Path, what: &str) {
     use std::os::unix::fs::PermissionsExt;
+    if is_stdin(path) {
+        return;
+    }
     if let Ok(meta) = fs::metadata(path) {
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
@@ -143,7 +185,7 @@ pub enum SecretKeyFile {
 /// Every refusal is a usage error (exit 2): the file named on the command line cannot serve.
 pub fn parse_secret_file(path: &Path, what: &str) -> Result<SecretKeyFile, Failure> {
     let text = read_secret_file(path, what)?;
-    let at = |f: Failure| f.context(path.display()).into_usage();
+    let at = |f: Failure| f.context(name(path)).into_usage();
     match classify_file(&text) {
         KeyText::PemPublic => {
             return Err(at(Failure::new(
@@ -235,7 +277,7 @@ pub fn load_symmetric_keys(path: &Path) -> Result<Vec<SymmetricKey>, Failure> {
     match parse_secret_file(path, "key file")? {
         SecretKeyFile::Symmetric(v) => Ok(v),
         _ => Err(
-            Failure::usage(format!("{} is not a symmetric key file", path.display()))
+            Failure::usage(format!("{} is not a symmetric key file", name(path)))
                 .hint("use -i for age identities and RSA private keys, -r/-R for public keys"),
         ),
     }
@@ -346,14 +388,8 @@ fn parse_recipient_text(arg: &str, origin: &str) -> Result<Box<dyn Recipient>, F
 
 /// An `-R` file: `age1…` lines, PEM public keys, `#` comments, blank lines.
 pub fn load_recipients_file(path: &Path) -> Result<Vec<Box<dyn Recipient>>, Failure> {
-    let text = fs::read_to_string(path).map_err(|e| {
-        Failure::usage(format!(
-            "cannot read recipients file {}: {e}",
-            path.display()
-        ))
-        .hint("check the path and that you may read it")
-    })?;
-    let origin = path.display().to_string();
+    let text = read_text_arg(path, "recipients file")?;
+    let origin = name(path);
     let mut out = Vec::new();
     let mut pem = String::new();
     for (n, line) in text.lines().enumerate() {

@@ -128,7 +128,7 @@ pub enum Op {
     Encrypt {
         #[command(flatten)]
         key: KeyIdArg,
-        /// base64 text, or @FILE for raw bytes
+        /// base64 text, or @FILE for raw bytes (@- reads standard input)
         #[arg(long)]
         plaintext: String,
         #[command(flatten)]
@@ -136,7 +136,7 @@ pub enum Op {
     },
     /// Decrypt a ciphertext blob (the blob names its key)
     Decrypt {
-        /// base64 text, or @FILE for raw bytes
+        /// base64 text, or @FILE for raw bytes (@- reads standard input)
         #[arg(long = "ciphertext-blob")]
         ciphertext_blob: String,
         #[arg(long = "key-id")]
@@ -242,6 +242,12 @@ pub const PASSPHRASE_VAR: &str = "ANGOU_KMS_PASSPHRASE";
 
 fn binary_arg(text: &str, what: &str) -> Result<Vec<u8>, Failure> {
     if let Some(path) = text.strip_prefix('@') {
+        if path == "-" {
+            let mut bytes = Vec::new();
+            return std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
+                .map(|_| bytes)
+                .map_err(|e| Failure::new(format!("cannot read {what} from standard input: {e}")));
+        }
         return std::fs::read(path).map_err(|e| {
             Failure::new(format!("cannot read {what} file {path}: {e}"))
                 .hint("check the path after @")

@@ -12,6 +12,7 @@ mod io;
 mod keygen;
 mod keys;
 mod kms;
+mod manual;
 mod passphrase;
 
 use clap::Parser;
@@ -31,6 +32,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Kms(a) => kms::run(a, home),
         Command::Bench(a) => bench::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Completions(a) => manual::completions(a),
+        Command::Man(a) => manual::man(a),
     }
 }
 
@@ -53,7 +56,7 @@ fn check_paths(command: &Command) -> Result<(), Failure> {
                     .as_deref()
                     .map(|p| ("passphrase file", "--passphrase-file", p)),
             );
-            named.extend(a.input.as_deref().map(|p| ("input file", "", p)));
+            named.push(("input file", "", data_input(a.input.as_deref())));
         }
         Command::Decrypt(a) => {
             named.extend(
@@ -67,7 +70,7 @@ fn check_paths(command: &Command) -> Result<(), Failure> {
                     .as_deref()
                     .map(|p| ("passphrase file", "--passphrase-file", p)),
             );
-            named.extend(a.input.as_deref().map(|p| ("input file", "", p)));
+            named.push(("input file", "", data_input(a.input.as_deref())));
         }
         Command::Inspect(a) => {
             named.extend(a.input.as_deref().map(|p| ("input file", "", p)));
@@ -89,19 +92,54 @@ fn check_paths(command: &Command) -> Result<(), Failure> {
                 _ => None,
             };
             if let Some((what, flag, p)) = file
+                && p != "-"
                 && std::fs::symlink_metadata(&p).is_err()
             {
                 return Err(missing(what, flag));
             }
         }
-        Command::Demo | Command::Keygen(_) | Command::Bench(_) => {}
+        Command::Demo
+        | Command::Keygen(_)
+        | Command::Bench(_)
+        | Command::Completions(_)
+        | Command::Man(_) => {}
     }
+    one_reader_of_stdin(&named)?;
     for (what, flag, path) in named {
         if path.as_os_str() != "-" && std::fs::symlink_metadata(path).is_err() {
             return Err(missing(what, flag));
         }
     }
     Ok(())
+}
+
+/// The data input of encrypt and decrypt: standard input unless a file is named.
+fn data_input(arg: Option<&std::path::Path>) -> &std::path::Path {
+    arg.unwrap_or(std::path::Path::new("-"))
+}
+
+/// Refuses (exit 2) a command line on which two arguments would read standard input: the
+/// first would take it all and the second would find it empty, or worse, a key file read
+/// from the pipe that was meant to carry the data.
+fn one_reader_of_stdin(named: &[(&str, &str, &std::path::Path)]) -> Result<(), Failure> {
+    let readers: Vec<_> = named
+        .iter()
+        .filter(|(_, _, p)| keys::is_stdin(p))
+        .map(|&(what, flag, _)| (what, flag))
+        .collect();
+    let [first, second, ..] = readers[..] else {
+        return Ok(());
+    };
+    Err(match (first, second) {
+        ((_, a), (_, "")) => Failure::usage(format!(
+            "{a} - reads standard input, and so does the data (no input file given, or -)"
+        ))
+        .hint("name the file to read as the last argument, or give the key file's path"),
+        ((_, a), (_, b)) => Failure::usage(format!(
+            "{a} - and {b} - both read standard input; only one argument can"
+        ))
+        .hint("give all but one of them as a file path"),
+    })
 }
 
 fn missing(what: &str, flag: &str) -> Failure {

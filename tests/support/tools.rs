@@ -1,0 +1,54 @@
+//! Outside programs that some tests run (`age`, `openssl`, `script`, `bash`): a test calls
+//! [`available`] first and returns early when it says no.
+//!
+//! On a machine with only the Rust toolchain `cargo test` passes: a missing program skips the
+//! test with a line on stderr that libtest does not capture (it is written to the stderr
+//! handle, not through `eprintln!`), so the skip is seen. With `ANGOU_REQUIRE_TOOLS=1` (set by
+//! `.ci/run`) a missing program fails the test instead: CI runs every test or fails.
+//!
+//! Included by each test binary that needs it with `#[path = …] mod tools;`.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::Path;
+
+/// The variable that turns a skip into a failure.
+pub const REQUIRE_VAR: &str = "ANGOU_REQUIRE_TOOLS";
+
+/// Whether `program` is an executable file in a `PATH` folder. When it is not, prints why the
+/// calling test is skipped (and the caller returns), or panics if `ANGOU_REQUIRE_TOOLS=1`.
+/// `package` names what provides it, for the message.
+pub fn available(program: &str, package: &str) -> bool {
+    if on_path(program) {
+        return true;
+    }
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("this test")
+        .to_owned();
+    if std::env::var(REQUIRE_VAR).as_deref() == Ok("1") {
+        panic!(
+            "`{program}` not found on PATH, and {REQUIRE_VAR}=1 requires it: install {package} \
+             (.ci/run does)"
+        );
+    }
+    // Straight to the stderr handle: libtest captures `eprintln!` of passing tests.
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: what {test} does with `{program}`: not found on PATH (install {package}; \
+         {REQUIRE_VAR}=1 makes this a failure)"
+    );
+    false
+}
+
+fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(path) = std::env::var_os("PATH") else {
+        return false;
+    };
+    std::env::split_paths(&path).any(|dir| {
+        let candidate = Path::new(&dir).join(program);
+        std::fs::metadata(&candidate)
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
+}
