@@ -44,6 +44,7 @@ mod b64;
 pub mod backend;
 pub mod error;
 pub mod format;
+pub mod keyfile;
 pub mod kms;
 pub mod passphrase;
 pub mod pk;
@@ -51,7 +52,9 @@ pub mod recipient;
 pub mod secret;
 
 pub use backend::Backend;
-pub use error::{AeadError, Error, FormatError, KeyError, KmsError};
+pub use error::{AeadError, Error, FormatError, KeyError, KeyFileError, KmsError};
+pub use format::{Decryptor, Encryptor};
+pub use recipient::{Identity, Recipient};
 
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -86,6 +86,34 @@ pub trait Identity {
     fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, Error>>;
 }
 
+// References and boxes of recipients and identities are recipients and identities too, so
+// `Encryptor::with_recipients([&public_key])`, a `Vec<Box<dyn Recipient>>` from
+// `keyfile::read_recipients` and a mixed `[&x25519 as &dyn Recipient, &rsa]` are all accepted
+// without casts at the call site. `<T as Trait>::method` avoids the keys' inherent `wrap`.
+impl<T: Recipient + ?Sized> Recipient for &T {
+    fn wrap(&self, file_key: &FileKey) -> Result<Vec<Stanza>, Error> {
+        <T as Recipient>::wrap(*self, file_key)
+    }
+}
+
+impl<T: Recipient + ?Sized> Recipient for Box<T> {
+    fn wrap(&self, file_key: &FileKey) -> Result<Vec<Stanza>, Error> {
+        <T as Recipient>::wrap(self, file_key)
+    }
+}
+
+impl<T: Identity + ?Sized> Identity for &T {
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, Error>> {
+        <T as Identity>::unwrap_stanza(*self, stanza)
+    }
+}
+
+impl<T: Identity + ?Sized> Identity for Box<T> {
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, Error>> {
+        <T as Identity>::unwrap_stanza(self, stanza)
+    }
+}
+
 fn stanza_err(kind: &'static str, reason: &'static str) -> FormatError {
     FormatError::MalformedStanza { kind, reason }
 }
