@@ -14,7 +14,7 @@ use crate::recipient::{
 use crate::secret::{FileKey, SecretArray, SecretVec, random_array};
 
 /// Salt prefix (scrypt's salt is this label followed by the stanza's 16 random bytes).
-pub const SCRYPT_LABEL: &[u8] = b"age-encryption.org/v1/scrypt";
+pub(crate) const SCRYPT_LABEL: &[u8] = b"age-encryption.org/v1/scrypt";
 /// log2(N) used when encrypting: about a second on a current machine.
 pub const DEFAULT_WORK_FACTOR: u8 = 18;
 /// Largest log2(N) accepted when decrypting (a bigger one is a denial of service).

@@ -43,21 +43,21 @@ pub const SYMMETRIC_STANZA: &str = "angou.dev/v1/symmetric";
 pub const KMS_STANZA: &str = "angou.dev/v1/kms";
 /// Body of a KMS stanza, in bytes: a version-1 KMS blob (docs/FORMAT.md §5.1) of the file key,
 /// 1 + 16 + 4 header bytes, a 12-byte nonce, the 16-byte file key and a 16-byte tag.
-pub const KMS_BODY_LEN: usize = 1 + 16 + 4 + 12 + FILE_KEY_LEN + TAG_LEN;
+pub(crate) const KMS_BODY_LEN: usize = 1 + 16 + 4 + 12 + FILE_KEY_LEN + TAG_LEN;
 /// Bytes of SHA-256(SPKI DER) that name an RSA key in its stanza.
-pub const RSA_FINGERPRINT_LEN: usize = 8;
+pub(crate) const RSA_FINGERPRINT_LEN: usize = 8;
 /// Bytes of the HKDF-derived id that names a symmetric key in its stanza.
-pub const SYMMETRIC_ID_LEN: usize = 8;
+pub(crate) const SYMMETRIC_ID_LEN: usize = 8;
 /// HKDF info that derives a symmetric key's public id.
-pub const SYMMETRIC_ID_LABEL: &[u8] = b"angou.dev/v1/symmetric id";
+pub(crate) const SYMMETRIC_ID_LABEL: &[u8] = b"angou.dev/v1/symmetric id";
 /// HKDF info that derives a symmetric key's per-file wrap key.
-pub const SYMMETRIC_WRAP_LABEL: &[u8] = b"angou.dev/v1/symmetric";
+pub(crate) const SYMMETRIC_WRAP_LABEL: &[u8] = b"angou.dev/v1/symmetric";
 /// Bech32 human-readable part of a symmetric key file (encoded upper case).
-pub const SYMMETRIC_HRP: &str = "angou-symmetric-key-";
+pub(crate) const SYMMETRIC_HRP: &str = "angou-symmetric-key-";
 /// File key length, in bytes.
-pub const FILE_KEY_LEN: usize = 16;
+pub(crate) const FILE_KEY_LEN: usize = 16;
 /// Length of a file key sealed with ChaCha20-Poly1305 (X25519, scrypt, symmetric bodies).
-pub const WRAPPED_FILE_KEY_LEN: usize = FILE_KEY_LEN + TAG_LEN;
+pub(crate) const WRAPPED_FILE_KEY_LEN: usize = FILE_KEY_LEN + TAG_LEN;
 
 /// One recipient stanza: a type, its arguments, and a binary body.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -41,10 +41,10 @@ pub const KEY_LEN: usize = 32;
 /// Authentication tag length of every supported algorithm, in bytes.
 pub const TAG_LEN: usize = 16;
 /// Largest nonce length of any supported algorithm (XChaCha20-Poly1305), in bytes.
-pub const MAX_NONCE_LEN: usize = 24;
+pub(crate) const MAX_NONCE_LEN: usize = 24;
 
 /// Messages one key may seal with random 96-bit nonces (NIST SP 800-38D §8.3).
-pub const RANDOM_NONCE_96_LIMIT: u64 = 1 << 32;
+pub(crate) const RANDOM_NONCE_96_LIMIT: u64 = 1 << 32;
 
 /// An AEAD algorithm. Names are parsed once, at the edge, with [`FromStr`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

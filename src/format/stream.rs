@@ -42,9 +42,9 @@ pub const ENCRYPTED_CHUNK_LEN: usize = CHUNK_LEN + TAG_LEN;
 /// Length of the payload nonce that salts the payload key, in bytes.
 pub const PAYLOAD_NONCE_LEN: usize = 16;
 /// HKDF info of the age v1 payload key.
-pub const PAYLOAD_LABEL_AGE: &[u8] = b"payload";
+pub(crate) const PAYLOAD_LABEL_AGE: &[u8] = b"payload";
 /// HKDF info of the AES-256-GCM variant's payload key.
-pub const PAYLOAD_LABEL_AES: &[u8] = b"angou.dev/v1/aes-256-gcm payload";
+pub(crate) const PAYLOAD_LABEL_AES: &[u8] = b"angou.dev/v1/aes-256-gcm payload";
 
 /// The payload key for `cipher`, from the file key and payload nonce.
 pub(crate) fn payload_key(
@@ -72,9 +72,9 @@ pub fn chunk_nonce(counter: u64, last: bool) -> [u8; 12] {
 }
 
 /// Chunks per batch handed to a worker (512 KiB of plaintext).
-pub const BATCH_CHUNKS: usize = 8;
+pub(crate) const BATCH_CHUNKS: usize = 8;
 /// Most worker threads one stream starts (besides the calling thread).
-pub const MAX_WORKERS: usize = 8;
+pub(crate) const MAX_WORKERS: usize = 8;
 /// Ciphertext bytes of a full batch.
 const BATCH_ENC_LEN: usize = BATCH_CHUNKS * ENCRYPTED_CHUNK_LEN;
 

@@ -45,7 +45,7 @@ pub const MAX_BITS: usize = 8192;
 /// Modulus sizes angou generates, in bits.
 pub const GENERATE_BITS: [usize; 3] = [2048, 3072, 4096];
 /// Bytes OAEP-SHA-256 takes from each message: `2 * 32 + 2`.
-pub const OAEP_OVERHEAD: usize = 66;
+pub(crate) const OAEP_OVERHEAD: usize = 66;
 
 /// An RSA public key used for OAEP-SHA-256 encryption.
 #[derive(Clone)]

@@ -39,11 +39,11 @@ use crate::secret::{FileKey, SecretArray};
 /// Length of a public key, secret key and shared secret, in bytes.
 pub const KEY_LEN: usize = 32;
 /// HKDF info string of the age X25519 recipient.
-pub const WRAP_LABEL: &[u8] = b"age-encryption.org/v1/X25519";
+pub(crate) const WRAP_LABEL: &[u8] = b"age-encryption.org/v1/X25519";
 /// Bech32 human-readable part of a recipient.
-pub const RECIPIENT_HRP: &str = "age";
+pub(crate) const RECIPIENT_HRP: &str = "age";
 /// Bech32 human-readable part of an identity (encoded upper case).
-pub const IDENTITY_HRP: &str = "age-secret-key-";
+pub(crate) const IDENTITY_HRP: &str = "age-secret-key-";
 /// Length of a wrapped file key (16-byte key + 16-byte tag), in bytes.
 pub const WRAPPED_LEN: usize = 16 + TAG_LEN;
 
