@@ -331,6 +331,25 @@ impl Identity for rsa::PrivateKey {
 ///
 /// Its public id is `HKDF-SHA-256(ikm = key, salt = empty, info = "angou.dev/v1/symmetric id")`,
 /// first 8 bytes: it names the key without revealing anything about it.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use angou::format::{Decryptor, Encryptor};
+/// use angou::recipient::SymmetricKey;
+///
+/// let key = SymmetricKey::generate()?;
+/// let text = key.encode();                    // ANGOU-SYMMETRIC-KEY-1…, keep it secret
+/// let shared = SymmetricKey::parse(&text)?;   // the other side's copy
+///
+/// let mut file = Vec::new();
+/// let mut w = Encryptor::with_recipients([&key])?.wrap_output(&mut file)?;
+/// w.write_all(b"for whoever holds the key")?;
+/// w.finish()?;
+/// let mut out = Vec::new();
+/// Decryptor::new(&file[..])?.decrypt([&shared])?.read_to_end(&mut out)?;
+/// assert_eq!(out, b"for whoever holds the key");
+/// # Ok::<(), angou::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct SymmetricKey(Key);
 

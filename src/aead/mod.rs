@@ -122,6 +122,19 @@ impl FromStr for Algorithm {
 /// # Security
 /// Use one key with one algorithm. The type does not stop a caller from using the
 /// same bytes under two algorithms, but nothing in angou does so.
+///
+/// ```
+/// use angou::aead::{self, Algorithm, Key};
+/// use angou::secret::SecretArray;
+///
+/// let key = Key::generate()?;
+/// assert_eq!(format!("{key:?}"), "Key([redacted])");
+/// // Key bytes you already hold (a KMS data key, a derived key) go through `SecretArray`.
+/// let same = Key::from_secret(SecretArray::from_slice(key.expose_secret())?);
+/// let sealed = aead::seal(Algorithm::Aes256Gcm, &key, b"", b"hi")?;
+/// assert!(aead::open(Algorithm::Aes256Gcm, &same, b"", &sealed).is_ok());
+/// # Ok::<(), angou::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Key(SecretArray<KEY_LEN>);
 
@@ -191,6 +204,26 @@ impl fmt::Debug for Nonce {
 }
 
 /// A key bound to an algorithm, with its key schedule computed once. Picks its own nonces.
+///
+/// Each [`Cipher::seal`] draws a fresh random nonce and puts it in front of the ciphertext
+/// (`nonce ‖ ciphertext ‖ tag`), and counts the messages so a key is never used past the
+/// algorithm's safe limit for random nonces. [`Cipher::open`] releases nothing unless the
+/// whole message authenticates.
+///
+/// ```
+/// use angou::aead::{Algorithm, Cipher, Key};
+///
+/// let cipher = Cipher::new(Algorithm::ChaCha20Poly1305, &Key::generate()?);
+/// let sealed = cipher.seal(b"header v1", b"attack at dawn")?;
+/// assert_eq!(cipher.open(b"header v1", &sealed)?.expose_secret(), b"attack at dawn");
+///
+/// // Other associated data, or one flipped bit: refused, nothing released.
+/// assert!(cipher.open(b"header v2", &sealed).is_err());
+/// let mut tampered = sealed.clone();
+/// tampered[20] ^= 1;
+/// assert!(cipher.open(b"header v1", &tampered).is_err());
+/// # Ok::<(), angou::Error>(())
+/// ```
 pub struct Cipher {
     key: hazmat::LessSafeKey,
     sealed: AtomicU64,

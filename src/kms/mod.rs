@@ -284,6 +284,21 @@ impl Caller {
 
 /// A handle on a local key store. Cheap to create; every operation locks, reads, changes and
 /// atomically rewrites the store, so many processes can share one store.
+///
+/// ```
+/// use angou::kms::{Clock, KeySpec, Kms};
+///
+/// let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+/// let home = std::env::temp_dir().join(format!("angou-kms-type-doc-{}-{nanos}", std::process::id()));
+/// let kms = Kms::open(&home, Clock::System);           // creates the store on first use
+/// let key = kms.create_key("notes", KeySpec::SymmetricDefault)?;
+/// let sealed = kms.encrypt(key.key_id.as_str(), b"a small secret", &Default::default())?;
+/// kms.rotate_key_on_demand(key.key_id.as_str())?;      // new material; old blobs still open
+/// let opened = kms.decrypt(&sealed.ciphertext_blob, &Default::default(), None)?;
+/// assert_eq!(opened.plaintext.expose_secret(), b"a small secret");
+/// std::fs::remove_dir_all(&home)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Kms {
     paths: Paths,
