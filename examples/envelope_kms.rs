@@ -22,7 +22,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let kms = Kms::open(&home, Clock::System);
     let key = kms.create_key("payroll master key", KeySpec::SymmetricDefault)?;
     kms.create_alias("alias/payroll", key.key_id.as_str())?;
-    println!("1. Created a master key {} (alias/payroll).", key.key_id.as_str());
+    println!(
+        "1. Created a master key {} (alias/payroll).",
+        key.key_id.as_str()
+    );
     println!("   It never leaves the store: we only ask the KMS to use it.\n");
 
     let mut context = EncryptionContext::new();
@@ -38,11 +41,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let salaries = b"alice 5100\nbob 4900\ncarol 5300\n";
     let key_bytes = SecretArray::from_slice(data_key.plaintext.expose_secret())?;
-    let sealed = aead::seal(Algorithm::Aes256Gcm, &Key::from_secret(key_bytes), b"", salaries)?;
+    let sealed = aead::seal(
+        Algorithm::Aes256Gcm,
+        &Key::from_secret(key_bytes),
+        b"",
+        salaries,
+    )?;
     fs::write(data.join("salaries.enc"), &sealed)?;
     fs::write(data.join("salaries.key"), &data_key.ciphertext_blob)?;
     drop(data_key); // the plaintext data key is zeroized here; only the blob is kept
-    println!("3. Encrypted {} bytes locally with AES-256-GCM under the data key, wrote", salaries.len());
+    println!(
+        "3. Encrypted {} bytes locally with AES-256-GCM under the data key, wrote",
+        salaries.len()
+    );
     println!("   salaries.enc and, beside it, salaries.key (the sealed data key), and dropped");
     println!("   the plaintext data key. The data itself never went to the KMS.\n");
 
@@ -51,7 +62,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let key = kms.decrypt(&blob, context, None)?;
         let key = Key::from_secret(SecretArray::from_slice(key.plaintext.expose_secret())?);
         let sealed = fs::read(data.join("salaries.enc"))?;
-        Ok(aead::open(Algorithm::Aes256Gcm, &key, b"", &sealed)?.expose_secret().to_vec())
+        Ok(aead::open(Algorithm::Aes256Gcm, &key, b"", &sealed)?
+            .expose_secret()
+            .to_vec())
     };
 
     let opened = open(&kms, &context)?;
@@ -76,10 +89,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("5. Rotated the master key: new key material ({after}) now seals new data keys.");
     assert_eq!(open(&kms, &context)?, salaries);
     println!("   The old data key still opens: salaries.key names the material that sealed it,");
-    println!("   and rotation keeps old material for decrypting. Nothing had to be re-encrypted.\n");
+    println!(
+        "   and rotation keeps old material for decrypting. Nothing had to be re-encrypted.\n"
+    );
 
     let entries = kms.audit_verify()?;
-    println!("6. The audit log holds {entries} entries, one per operation above, and its hash chain verifies.");
+    println!(
+        "6. The audit log holds {entries} entries, one per operation above, and its hash chain verifies."
+    );
     println!("\nRemoving {}", dir.0.display());
     Ok(())
 }
@@ -92,7 +109,8 @@ impl TempDir {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let path = std::env::temp_dir().join(format!("angou-{name}-{}-{nanos}", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("angou-{name}-{}-{nanos}", std::process::id()));
         fs::create_dir(&path)?;
         Ok(TempDir(path))
     }

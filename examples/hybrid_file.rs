@@ -61,8 +61,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("each recipient's public key wraps only that file key, in the file's header.\n");
 
     let binary = dir.0.join("report.txt.age");
-    let mut writer =
-        Encryptor::with_recipients(&recipients)?.wrap_output(BufWriter::new(File::create(&binary)?))?;
+    let mut writer = Encryptor::with_recipients(&recipients)?
+        .wrap_output(BufWriter::new(File::create(&binary)?))?;
     io::copy(&mut File::open(&plain)?, &mut writer)?;
     writer.finish()?.flush()?; // finish() seals the last chunk: without it the file never decrypts
     println!(
@@ -86,7 +86,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let identities = keyfile::read_identities(key_file)?;
         for file in [&binary, &armored] {
             let decryptor = Decryptor::new(BufReader::new(File::open(file)?))?;
-            let form = if decryptor.is_armored() { "armored" } else { "binary" };
+            let form = if decryptor.is_armored() {
+                "armored"
+            } else {
+                "binary"
+            };
             let mut out = Vec::new();
             decryptor.decrypt(&identities)?.copy_to(&mut out)?;
             assert_eq!(out, original);
@@ -104,8 +108,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .decrypt([&eve])
         .err()
         .map(|e| e.to_string());
-    println!("\nEve, who is not a recipient: {}", refused.unwrap_or_default());
-    println!("\nBoth files decrypted for both recipients. Removing {}", dir.0.display());
+    println!(
+        "\nEve, who is not a recipient: {}",
+        refused.unwrap_or_default()
+    );
+    println!(
+        "\nBoth files decrypted for both recipients. Removing {}",
+        dir.0.display()
+    );
     Ok(())
 }
 
@@ -117,7 +127,8 @@ impl TempDir {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let path = std::env::temp_dir().join(format!("angou-{name}-{}-{nanos}", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("angou-{name}-{}-{nanos}", std::process::id()));
         fs::create_dir(&path)?;
         Ok(TempDir(path))
     }
@@ -128,4 +139,3 @@ impl Drop for TempDir {
         let _ = fs::remove_dir_all(&self.0);
     }
 }
-

@@ -27,7 +27,9 @@ fn main() -> Result<(), angou::Error> {
         wrapped.ephemeral_share.len() + wrapped.body.len()
     );
     println!("   X25519 is key agreement, not a cipher: it lets two sides derive the same");
-    println!("   secret, which then seals a small key with an AEAD. It cannot encrypt data itself.\n");
+    println!(
+        "   secret, which then seals a small key with an AEAD. It cannot encrypt data itself.\n"
+    );
 
     println!("2. RSA-OAEP-SHA-256, 2048-bit");
     let started = Instant::now();
@@ -52,7 +54,9 @@ fn main() -> Result<(), angou::Error> {
 
     println!("\n3. Why not encrypt a whole file with the key pair?");
     if cfg!(debug_assertions) {
-        println!("   (a debug build: the AEAD figure below is about 100 times lower than with --release)");
+        println!(
+            "   (a debug build: the AEAD figure below is about 100 times lower than with --release)"
+        );
     }
     let rounds = 20;
     let started = Instant::now();

@@ -14,7 +14,11 @@ use angou::{Decryptor, Encryptor};
 
 /// Plaintext per measured run, in bytes: 16 MiB, or 256 KiB in a debug build, where the
 /// library's generic cipher code runs unoptimised and 100 times slower.
-const SIZE: usize = if cfg!(debug_assertions) { 256 * 1024 } else { 16 * 1024 * 1024 };
+const SIZE: usize = if cfg!(debug_assertions) {
+    256 * 1024
+} else {
+    16 * 1024 * 1024
+};
 /// Timed runs per figure; the median is reported (the first, untimed run warms caches).
 const RUNS: usize = 3;
 
@@ -71,7 +75,9 @@ fn main() -> Result<(), angou::Error> {
         wrap.as_secs_f64() * 1e3
     );
     let rsa_key = rsa::PrivateKey::generate(2048)?;
-    let sealed = rsa_key.public_key().encrypt(b"", file_key.expose_secret())?;
+    let sealed = rsa_key
+        .public_key()
+        .encrypt(b"", file_key.expose_secret())?;
     let unwrap = per_op(20, || {
         rsa_key.decrypt(b"", &sealed)?;
         Ok(())
@@ -101,7 +107,10 @@ fn median(mut f: impl FnMut() -> Result<(), angou::Error>) -> Result<Duration, a
 }
 
 /// The mean time of one call of `f` over `n` calls, after one untimed call.
-fn per_op(n: u32, mut f: impl FnMut() -> Result<(), angou::Error>) -> Result<Duration, angou::Error> {
+fn per_op(
+    n: u32,
+    mut f: impl FnMut() -> Result<(), angou::Error>,
+) -> Result<Duration, angou::Error> {
     f()?;
     let start = Instant::now();
     for _ in 0..n {

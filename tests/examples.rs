@@ -72,9 +72,20 @@ fn run_example(name: &str, phrase: &str) {
         stdout.contains(phrase),
         "{name} did not print {phrase:?}:\n{stdout}"
     );
-    assert!(stderr.is_empty(), "{name} wrote to standard error:\n{stderr}");
-    assert_eq!(entries(&tmp), Vec::<String>::new(), "{name} left files in TMPDIR");
-    assert_eq!(entries(&home), Vec::<String>::new(), "{name} wrote into HOME");
+    assert!(
+        stderr.is_empty(),
+        "{name} wrote to standard error:\n{stderr}"
+    );
+    assert_eq!(
+        entries(&tmp),
+        Vec::<String>::new(),
+        "{name} left files in TMPDIR"
+    );
+    assert_eq!(
+        entries(&home),
+        Vec::<String>::new(),
+        "{name} wrote into HOME"
+    );
 }
 
 #[test]
