@@ -11,7 +11,7 @@
 //!
 //! - each line may end in LF or CRLF, and the END line may end the input with no line ending;
 //! - whole lines of whitespace (space, tab, CR, LF) before the BEGIN line, and whitespace after
-//!   the END line, each fewer than [`MAX_WHITESPACE_LEN`] bytes.
+//!   the END line, each fewer than 1,024 bytes.
 //!
 //! Everything else is rejected with [`FormatError::Armor`]: headers (`Comment: …`), blank
 //! lines, whitespace inside or around a line, a line longer than 64 columns, a short or padded

@@ -11,7 +11,7 @@
 //! ```
 //!
 //! Parsing rejects rather than repairs: CR, non-canonical base64, padding, empty
-//! arguments, overlong lines, more than [`MAX_STANZAS`] stanzas or [`MAX_HEADER_LEN`] bytes.
+//! arguments, overlong lines, more than 256 stanzas or 64 KiB.
 
 use std::io::{BufRead, Read};
 

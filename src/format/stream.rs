@@ -11,8 +11,8 @@
 //! last one only by reaching the end of input after it, so truncation, reordering,
 //! duplication and trailing data all fail.
 //!
-//! Both adapters seal or open batches of [`BATCH_CHUNKS`] chunks on a pool of worker
-//! threads (one per core but one, at most [`MAX_WORKERS`]) while the calling thread reads,
+//! Both adapters seal or open batches of 8 chunks on a pool of worker
+//! threads (one per core but one, at most 8) while the calling thread reads,
 //! writes, and seals or opens a batch itself whenever every worker has two queued. Batches
 //! are written or released strictly in order, with at most two per worker plus one in
 //! flight, so memory stays constant for any input size (and within a batch or two of what a
