@@ -64,7 +64,7 @@ pub(crate) fn payload_key(
 }
 
 /// The 12-byte nonce of chunk `counter`.
-pub fn chunk_nonce(counter: u64, last: bool) -> [u8; 12] {
+pub(crate) fn chunk_nonce(counter: u64, last: bool) -> [u8; 12] {
     let mut nonce = [0u8; 12];
     nonce[3..11].copy_from_slice(&counter.to_be_bytes());
     nonce[11] = u8::from(last);
