@@ -25,6 +25,9 @@ pub enum Error {
     /// A local KMS operation failed.
     #[error(transparent)]
     Kms(#[from] KmsError),
+    /// An identity file or recipients file could not be read ([`crate::keyfile`]).
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
     /// Reading or writing failed.
     #[error("i/o error: {0}")]
     Io(std::io::Error),
@@ -186,6 +189,110 @@ fn payload_cipher_message(found: &str) -> String {
     } else {
         format!("unknown payload cipher {found:?}, expected {FILE_CIPHERS}")
     }
+}
+
+/// What kind of secret key was found where a recipient (a public key) belongs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SecretKind {
+    /// An age X25519 identity, `AGE-SECRET-KEY-1…`.
+    AgeIdentity,
+    /// An age plugin or post-quantum identity, `AGE-PLUGIN-…` or `AGE-SECRET-KEY-PQ-…`.
+    PluginIdentity,
+    /// A PEM private key.
+    PemPrivateKey,
+    /// An angou symmetric key, `ANGOU-SYMMETRIC-KEY-1…` (it has no public half).
+    SymmetricKey,
+}
+
+impl std::fmt::Display for SecretKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SecretKind::AgeIdentity => "an age identity (a secret key)",
+            SecretKind::PluginIdentity => "an age plugin or post-quantum identity (a secret key)",
+            SecretKind::PemPrivateKey => "a private key",
+            SecretKind::SymmetricKey => "a symmetric key",
+        })
+    }
+}
+
+/// Failures reading an identity file or a recipients file ([`crate::keyfile`]).
+///
+/// Messages name the line and what was found, never the line's text: it may be a secret.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyFileError {
+    /// The file is not UTF-8 text.
+    #[error("the file is not text, expected an identity or recipients file")]
+    NotText,
+    /// An identity file holds a PEM public key.
+    #[error("the file is a public key (a recipient), not an identity")]
+    PublicKeyNotIdentity,
+    /// An identity file holds `age1…` recipients.
+    #[error("the file holds age1… recipients (public keys), not an identity")]
+    RecipientsNotIdentity,
+    /// An identity file is an encrypted file.
+    #[error("the file is an encrypted file, not an identity")]
+    EncryptedFile,
+    /// A line holds an identity type angou does not support (plugin, post-quantum).
+    #[error(
+        "line {line}: unsupported identity type, expected X25519 (AGE-SECRET-KEY-1…), a PEM private key or a symmetric key"
+    )]
+    UnsupportedIdentity {
+        /// 1-based line number.
+        line: usize,
+    },
+    /// A line of an identity file is not a key.
+    #[error(
+        "line {line}: not an identity, expected AGE-SECRET-KEY-1…, ANGOU-SYMMETRIC-KEY-1… or a PEM private key"
+    )]
+    NotAnIdentity {
+        /// 1-based line number.
+        line: usize,
+    },
+    /// A line looks like a key of a known kind but does not parse.
+    #[error("line {line}: {source}")]
+    Key {
+        /// 1-based line number.
+        line: usize,
+        /// Why the key did not parse.
+        source: KeyError,
+    },
+    /// A PEM key in the file does not parse.
+    #[error("{0}")]
+    Pem(KeyError),
+    /// The file holds no key or recipient.
+    #[error("no key found in the file, expected at least one key line")]
+    Empty,
+    /// An identity file mixes X25519 identities and symmetric keys.
+    #[error("the file mixes X25519 identities and symmetric keys, expected one kind")]
+    MixedIdentities,
+    /// A secret key where a recipient belongs (never repeated).
+    #[error("line {line}: {kind}, not a recipient")]
+    SecretNotRecipient {
+        /// 1-based line number (of the PEM block's first line for PEM).
+        line: usize,
+        /// What was found.
+        kind: SecretKind,
+    },
+    /// An age recipient type angou does not support (plugin, post-quantum).
+    #[error("line {line}: unsupported recipient type, expected X25519 (age1…) or a PEM public key")]
+    UnsupportedRecipient {
+        /// 1-based line number.
+        line: usize,
+    },
+    /// A line of a recipients file is not a recipient.
+    #[error("line {line}: not a recipient, expected age1… or a PEM public key")]
+    NotARecipient {
+        /// 1-based line number.
+        line: usize,
+    },
+    /// A PEM block with no END line.
+    #[error("unterminated PEM block starting on line {line}")]
+    UnterminatedPem {
+        /// 1-based line number of the BEGIN line.
+        line: usize,
+    },
 }
 
 /// Failures of key handling ([`crate::pk`], [`crate::secret`]).

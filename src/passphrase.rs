@@ -14,7 +14,7 @@ use crate::recipient::{
 use crate::secret::{FileKey, SecretArray, SecretVec, random_array};
 
 /// Salt prefix (scrypt's salt is this label followed by the stanza's 16 random bytes).
-pub const SCRYPT_LABEL: &[u8] = b"age-encryption.org/v1/scrypt";
+pub(crate) const SCRYPT_LABEL: &[u8] = b"age-encryption.org/v1/scrypt";
 /// log2(N) used when encrypting: about a second on a current machine.
 pub const DEFAULT_WORK_FACTOR: u8 = 18;
 /// Largest log2(N) accepted when decrypting (a bigger one is a denial of service).
@@ -61,7 +61,26 @@ fn derive(passphrase: &SecretVec, salt: &[u8; 16], work_factor: u8) -> Result<Ke
     Ok(Key::from_secret(okm))
 }
 
-/// Encrypts to a passphrase.
+/// Encrypts to a passphrase (scrypt, age-compatible).
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use angou::format::{Decryptor, Encryptor};
+/// use angou::passphrase::{PassphraseIdentity, PassphraseRecipient};
+/// use angou::secret::SecretVec;
+///
+/// let pass = || SecretVec::from_vec(b"correct horse battery staple".to_vec());
+/// // A low work factor keeps this example fast; keep the default for real files.
+/// let recipient = PassphraseRecipient::new(pass()).with_work_factor(10);
+/// let mut file = Vec::new();
+/// let mut w = Encryptor::with_passphrase(recipient).wrap_output(&mut file)?;
+/// w.write_all(b"hi")?;
+/// w.finish()?;
+/// let mut out = Vec::new();
+/// Decryptor::new(&file[..])?.decrypt([PassphraseIdentity::new(pass())])?.read_to_end(&mut out)?;
+/// assert_eq!(out, b"hi");
+/// # Ok::<(), angou::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct PassphraseRecipient {
     passphrase: SecretVec,

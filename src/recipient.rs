@@ -43,21 +43,21 @@ pub const SYMMETRIC_STANZA: &str = "angou.dev/v1/symmetric";
 pub const KMS_STANZA: &str = "angou.dev/v1/kms";
 /// Body of a KMS stanza, in bytes: a version-1 KMS blob (docs/FORMAT.md §5.1) of the file key,
 /// 1 + 16 + 4 header bytes, a 12-byte nonce, the 16-byte file key and a 16-byte tag.
-pub const KMS_BODY_LEN: usize = 1 + 16 + 4 + 12 + FILE_KEY_LEN + TAG_LEN;
+pub(crate) const KMS_BODY_LEN: usize = 1 + 16 + 4 + 12 + FILE_KEY_LEN + TAG_LEN;
 /// Bytes of SHA-256(SPKI DER) that name an RSA key in its stanza.
-pub const RSA_FINGERPRINT_LEN: usize = 8;
+pub(crate) const RSA_FINGERPRINT_LEN: usize = 8;
 /// Bytes of the HKDF-derived id that names a symmetric key in its stanza.
-pub const SYMMETRIC_ID_LEN: usize = 8;
+pub(crate) const SYMMETRIC_ID_LEN: usize = 8;
 /// HKDF info that derives a symmetric key's public id.
-pub const SYMMETRIC_ID_LABEL: &[u8] = b"angou.dev/v1/symmetric id";
+pub(crate) const SYMMETRIC_ID_LABEL: &[u8] = b"angou.dev/v1/symmetric id";
 /// HKDF info that derives a symmetric key's per-file wrap key.
-pub const SYMMETRIC_WRAP_LABEL: &[u8] = b"angou.dev/v1/symmetric";
+pub(crate) const SYMMETRIC_WRAP_LABEL: &[u8] = b"angou.dev/v1/symmetric";
 /// Bech32 human-readable part of a symmetric key file (encoded upper case).
-pub const SYMMETRIC_HRP: &str = "angou-symmetric-key-";
+pub(crate) const SYMMETRIC_HRP: &str = "angou-symmetric-key-";
 /// File key length, in bytes.
-pub const FILE_KEY_LEN: usize = 16;
+pub(crate) const FILE_KEY_LEN: usize = 16;
 /// Length of a file key sealed with ChaCha20-Poly1305 (X25519, scrypt, symmetric bodies).
-pub const WRAPPED_FILE_KEY_LEN: usize = FILE_KEY_LEN + TAG_LEN;
+pub(crate) const WRAPPED_FILE_KEY_LEN: usize = FILE_KEY_LEN + TAG_LEN;
 
 /// One recipient stanza: a type, its arguments, and a binary body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +84,34 @@ pub trait Identity {
     /// `None` if the stanza is not for this identity (or it cannot tell);
     /// `Some(Err(_))` if it is, but is malformed or fails; `Some(Ok(key))` on success.
     fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, Error>>;
+}
+
+// References and boxes of recipients and identities are recipients and identities too, so
+// `Encryptor::with_recipients([&public_key])`, a `Vec<Box<dyn Recipient>>` from
+// `keyfile::read_recipients` and a mixed `[&x25519 as &dyn Recipient, &rsa]` are all accepted
+// without casts at the call site. `<T as Trait>::method` avoids the keys' inherent `wrap`.
+impl<T: Recipient + ?Sized> Recipient for &T {
+    fn wrap(&self, file_key: &FileKey) -> Result<Vec<Stanza>, Error> {
+        <T as Recipient>::wrap(*self, file_key)
+    }
+}
+
+impl<T: Recipient + ?Sized> Recipient for Box<T> {
+    fn wrap(&self, file_key: &FileKey) -> Result<Vec<Stanza>, Error> {
+        <T as Recipient>::wrap(self, file_key)
+    }
+}
+
+impl<T: Identity + ?Sized> Identity for &T {
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, Error>> {
+        <T as Identity>::unwrap_stanza(*self, stanza)
+    }
+}
+
+impl<T: Identity + ?Sized> Identity for Box<T> {
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, Error>> {
+        <T as Identity>::unwrap_stanza(self, stanza)
+    }
 }
 
 fn stanza_err(kind: &'static str, reason: &'static str) -> FormatError {
@@ -303,6 +331,25 @@ impl Identity for rsa::PrivateKey {
 ///
 /// Its public id is `HKDF-SHA-256(ikm = key, salt = empty, info = "angou.dev/v1/symmetric id")`,
 /// first 8 bytes: it names the key without revealing anything about it.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use angou::format::{Decryptor, Encryptor};
+/// use angou::recipient::SymmetricKey;
+///
+/// let key = SymmetricKey::generate()?;
+/// let text = key.encode();                    // ANGOU-SYMMETRIC-KEY-1…, keep it secret
+/// let shared = SymmetricKey::parse(&text)?;   // the other side's copy
+///
+/// let mut file = Vec::new();
+/// let mut w = Encryptor::with_recipients([&key])?.wrap_output(&mut file)?;
+/// w.write_all(b"for whoever holds the key")?;
+/// w.finish()?;
+/// let mut out = Vec::new();
+/// Decryptor::new(&file[..])?.decrypt([&shared])?.read_to_end(&mut out)?;
+/// assert_eq!(out, b"for whoever holds the key");
+/// # Ok::<(), angou::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct SymmetricKey(Key);
 

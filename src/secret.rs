@@ -15,7 +15,7 @@ use zeroize::Zeroize;
 use crate::error::{Error, KeyError};
 
 /// The text every secret prints as, through `Debug`.
-pub const REDACTED: &str = "[redacted]";
+pub(crate) const REDACTED: &str = "[redacted]";
 
 /// A fixed-size secret of `N` bytes, boxed so that moving it never leaves a copy behind.
 pub struct SecretArray<const N: usize>(Box<[u8; N]>);

@@ -445,3 +445,288 @@ proptest! {
         prop_assert!(h.verify_mac(&fk).is_ok());
     }
 }
+
+/// Recipients and identities of any type go in without casts: one kind as plain references,
+/// owned keys, mixed kinds as `&dyn`, and the boxes `keyfile` returns. Before, only
+/// `&dyn Recipient` / `&dyn Identity` items were accepted and this did not compile.
+#[test]
+fn recipients_and_identities_of_any_type_need_no_casts() {
+    let alice = x25519::SecretKey::generate().unwrap();
+    let bob = x25519::SecretKey::generate().unwrap();
+    let rsa = rsa_key();
+    let sym = SymmetricKey::generate().unwrap();
+    let plain = data(CHUNK_LEN + 3);
+    let seal = |e: Encryptor<'_>| {
+        let mut out = Vec::new();
+        let mut w = e.wrap_output(&mut out).unwrap();
+        w.write_all(&plain).unwrap();
+        w.finish().unwrap();
+        out
+    };
+    let open = |file: &[u8], ids: Vec<Box<dyn Identity>>| {
+        let mut out = Vec::new();
+        Decryptor::new(file)
+            .unwrap()
+            .decrypt(&ids)
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    };
+    let one_kind =
+        seal(Encryptor::with_recipients([&alice.public_key(), &bob.public_key()]).unwrap());
+    let owned = seal(Encryptor::with_recipients(vec![alice.public_key()]).unwrap());
+    let mixed: [&dyn Recipient; 3] = [&alice.public_key(), &rsa.public_key(), &sym];
+    let mixed = seal(Encryptor::with_recipients(mixed).unwrap());
+    let boxed: Vec<Box<dyn Recipient>> = vec![Box::new(bob.public_key()), Box::new(sym.clone())];
+    let boxed = seal(Encryptor::with_recipients(&boxed).unwrap());
+
+    for file in [&one_kind, &owned, &mixed] {
+        let mut out = Vec::new();
+        Decryptor::new(&file[..])
+            .unwrap()
+            .decrypt([&alice])
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, plain);
+    }
+    assert_eq!(open(&mixed, vec![Box::new(rsa.clone())]), plain);
+    assert_eq!(open(&boxed, vec![Box::new(sym)]), plain);
+    let mixed_ids: [&dyn Identity; 2] = [&alice, &bob];
+    let mut out = Vec::new();
+    Decryptor::new(&boxed[..])
+        .unwrap()
+        .decrypt(mixed_ids)
+        .unwrap()
+        .read_to_end(&mut out)
+        .unwrap();
+    assert_eq!(out, plain);
+}
+
+/// `Decryptor::new` reads an armored file as it reads a binary one. Before, it failed on the
+/// armor's BEGIN line with a "version line" error and the caller had to know to wrap the
+/// input in `Input::detect` first.
+#[test]
+fn decryptor_new_reads_armored_and_binary_files() {
+    use angou::format::armor::ArmoredWriter;
+    let id = x25519::SecretKey::generate().unwrap();
+    for len in [0, 1, CHUNK_LEN, 2 * CHUNK_LEN + 5] {
+        let plain = data(len);
+        let mut armored = Vec::new();
+        let mut w = Encryptor::with_recipients([&id.public_key()])
+            .unwrap()
+            .wrap_output(ArmoredWriter::new(&mut armored).unwrap())
+            .unwrap();
+        w.write_all(&plain).unwrap();
+        w.finish().unwrap().finish().unwrap();
+        let binary = encrypt(
+            &[&id.public_key()],
+            PayloadCipher::ChaCha20Poly1305,
+            &plain,
+            999,
+        );
+        for (file, is_armored) in [(&armored, true), (&binary, false)] {
+            let d = Decryptor::new(&file[..]).unwrap();
+            assert_eq!(d.is_armored(), is_armored);
+            let mut out = Vec::new();
+            d.decrypt([&id]).unwrap().read_to_end(&mut out).unwrap();
+            assert_eq!(out, plain, "len {len}, armored {is_armored}");
+        }
+        // Armor with one payload bit flipped still fails as a forgery, not as a format error.
+        let mut text = String::from_utf8(armored.clone()).unwrap();
+        let at = text.rfind("\n-----END").unwrap() - 3;
+        let c = if &text[at..at + 1] == "A" { "B" } else { "A" };
+        text.replace_range(at..at + 1, c);
+        let (res, _) = decrypt(text.as_bytes(), &id);
+        assert!(res.is_err(), "len {len}: tampered armor decrypted");
+    }
+}
+
+/// `abandon()` is a deliberate drop: the output stays unfinished and never decrypts.
+#[test]
+fn an_abandoned_writer_yields_an_undecryptable_file() {
+    let id = x25519::SecretKey::generate().unwrap();
+    for len in [0, 1, CHUNK_LEN, 9 * CHUNK_LEN + 1] {
+        let mut out = Vec::new();
+        let mut w = Encryptor::with_recipients([&id.public_key()])
+            .unwrap()
+            .wrap_output(&mut out)
+            .unwrap();
+        w.write_all(&data(len)).unwrap();
+        w.abandon();
+        let (res, released) = decrypt(&out, &id);
+        assert!(res.is_err(), "len {len}: an abandoned file decrypted");
+        assert!(
+            released.len() < len.max(1),
+            "len {len}: everything was released"
+        );
+    }
+}
+
+mod keyfiles {
+    use super::*;
+    use angou::KeyFileError;
+    use angou::error::SecretKind;
+    use angou::keyfile;
+
+    fn round_trip(recipients: &[Box<dyn Recipient>], identities: &[Box<dyn Identity>]) {
+        let mut file = Vec::new();
+        let mut w = Encryptor::with_recipients(recipients)
+            .unwrap()
+            .wrap_output(&mut file)
+            .unwrap();
+        w.write_all(b"key files").unwrap();
+        w.finish().unwrap();
+        let mut out = Vec::new();
+        Decryptor::new(&file[..])
+            .unwrap()
+            .decrypt(identities)
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, b"key files");
+    }
+
+    /// An identity file as age-keygen writes it (comments, blank lines, CRLF, several keys),
+    /// and a recipients file of every supported kind mixed: the loaders read both. Before,
+    /// there were no library loaders and `SecretKey::parse` on a file's text failed.
+    #[test]
+    fn identity_and_recipients_files_of_every_kind_load() {
+        let a = x25519::SecretKey::generate().unwrap();
+        let b = x25519::SecretKey::generate().unwrap();
+        let rsa = rsa_key();
+        let identity_text = format!(
+            "# created: 2030-01-01T00:00:00Z\r\n# public key: {}\r\n{}\r\n\n  {}  \n# end\n",
+            a.public_key(),
+            a.encode().as_str(),
+            b.encode().as_str()
+        );
+        let ids = keyfile::parse_identities(&identity_text).unwrap();
+        assert!(matches!(&ids, keyfile::Identities::X25519(v) if v.len() == 2));
+        let ids = ids.into_identities();
+
+        let upper = a.public_key().to_string().to_ascii_uppercase();
+        let recipients_text = format!(
+            "# team\n\n{}\n{upper}\n   {}\n# rsa\n{}\n",
+            b.public_key(),
+            a.public_key(),
+            rsa.public_key().to_pem()
+        );
+        let recipients = keyfile::parse_recipients(&recipients_text).unwrap();
+        assert_eq!(recipients.len(), 4);
+        round_trip(&recipients, &ids);
+
+        let rsa_ids = keyfile::parse_identities(&rsa.to_pem().unwrap())
+            .unwrap()
+            .into_identities();
+        round_trip(&recipients[3..], &rsa_ids);
+
+        let sym = SymmetricKey::generate().unwrap();
+        let sym_ids = keyfile::parse_identities(&format!("# shared\n{}\n", sym.encode().as_str()))
+            .unwrap()
+            .into_identities();
+        round_trip(&[Box::new(sym) as Box<dyn Recipient>], &sym_ids);
+
+        // From paths, as the CLI reads them.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("me.key"), &identity_text).unwrap();
+        std::fs::write(dir.path().join("team.txt"), &recipients_text).unwrap();
+        let ids = keyfile::read_identities(dir.path().join("me.key")).unwrap();
+        let recipients = keyfile::read_recipients(dir.path().join("team.txt")).unwrap();
+        round_trip(&recipients, &ids);
+    }
+
+    /// Files of the wrong kind are refused by kind and line, and no message repeats a line:
+    /// a secret pasted into a recipients file must not reach a log through the error.
+    #[test]
+    fn wrong_files_are_named_by_kind_and_line_never_echoed() {
+        let key = x25519::SecretKey::generate().unwrap();
+        let secret = key.encode().to_string();
+        let sym = SymmetricKey::generate().unwrap().encode().to_string();
+        let private_pem = rsa_key().to_pem().unwrap().to_string();
+        let public = key.public_key().to_string();
+        let cases: Vec<(String, KeyFileError)> = vec![
+            (
+                format!("# ok\n{public}\n{secret}\n"),
+                KeyFileError::SecretNotRecipient {
+                    line: 3,
+                    kind: SecretKind::AgeIdentity,
+                },
+            ),
+            (
+                format!("{public}\n\n{sym}\n"),
+                KeyFileError::SecretNotRecipient {
+                    line: 3,
+                    kind: SecretKind::SymmetricKey,
+                },
+            ),
+            (
+                format!("# x\n{private_pem}"),
+                KeyFileError::SecretNotRecipient {
+                    line: 2,
+                    kind: SecretKind::PemPrivateKey,
+                },
+            ),
+            (
+                "AGE-PLUGIN-YUBIKEY-1QQQQQQQQQQ\n".into(),
+                KeyFileError::SecretNotRecipient {
+                    line: 1,
+                    kind: SecretKind::PluginIdentity,
+                },
+            ),
+            (
+                format!("{public}\nage1pq1{}\n", &public[4..]),
+                KeyFileError::UnsupportedRecipient { line: 2 },
+            ),
+            (
+                "hunter2 is my password\n".into(),
+                KeyFileError::NotARecipient { line: 1 },
+            ),
+            ("# nothing\n\n".into(), KeyFileError::Empty),
+            (
+                rsa_key().public_key().to_pem()[..40].to_string(),
+                KeyFileError::UnterminatedPem { line: 1 },
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = keyfile::parse_recipients(&text).err().unwrap();
+            assert_eq!(err, expected, "{text}");
+            let message = err.to_string();
+            for line in text.lines().filter(|l| l.len() > 12) {
+                assert!(!message.contains(line.trim()), "{message:?} repeats a line");
+            }
+        }
+
+        let id_cases: Vec<(String, KeyFileError)> = vec![
+            (format!("{public}\n"), KeyFileError::RecipientsNotIdentity),
+            (
+                rsa_key().public_key().to_pem(),
+                KeyFileError::PublicKeyNotIdentity,
+            ),
+            (format!("{secret}\n{sym}\n"), KeyFileError::MixedIdentities),
+            (
+                format!("# x\n{secret}\nsomething else\n"),
+                KeyFileError::NotAnIdentity { line: 3 },
+            ),
+            (
+                "age-encryption.org/v1\n-> X25519 abc\n".into(),
+                KeyFileError::EncryptedFile,
+            ),
+            ("\n# only comments\n".into(), KeyFileError::Empty),
+        ];
+        for (text, expected) in id_cases {
+            let err = keyfile::parse_identities(&text).err().unwrap();
+            assert_eq!(err, expected, "{text}");
+        }
+        // A key line with one character changed: the line number and the Bech32 problem,
+        // never the key text.
+        let mut broken = secret.clone();
+        broken.replace_range(20..21, if &secret[20..21] == "Q" { "P" } else { "Q" });
+        let err = keyfile::parse_identities(&format!("# me\n{broken}\n"))
+            .err()
+            .unwrap();
+        assert!(matches!(err, KeyFileError::Key { line: 2, .. }), "{err:?}");
+        assert!(!err.to_string().contains(&broken[15..]), "{err}");
+    }
+}

@@ -41,10 +41,10 @@ pub const KEY_LEN: usize = 32;
 /// Authentication tag length of every supported algorithm, in bytes.
 pub const TAG_LEN: usize = 16;
 /// Largest nonce length of any supported algorithm (XChaCha20-Poly1305), in bytes.
-pub const MAX_NONCE_LEN: usize = 24;
+pub(crate) const MAX_NONCE_LEN: usize = 24;
 
 /// Messages one key may seal with random 96-bit nonces (NIST SP 800-38D §8.3).
-pub const RANDOM_NONCE_96_LIMIT: u64 = 1 << 32;
+pub(crate) const RANDOM_NONCE_96_LIMIT: u64 = 1 << 32;
 
 /// An AEAD algorithm. Names are parsed once, at the edge, with [`FromStr`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -122,6 +122,19 @@ impl FromStr for Algorithm {
 /// # Security
 /// Use one key with one algorithm. The type does not stop a caller from using the
 /// same bytes under two algorithms, but nothing in angou does so.
+///
+/// ```
+/// use angou::aead::{self, Algorithm, Key};
+/// use angou::secret::SecretArray;
+///
+/// let key = Key::generate()?;
+/// assert_eq!(format!("{key:?}"), "Key([redacted])");
+/// // Key bytes you already hold (a KMS data key, a derived key) go through `SecretArray`.
+/// let same = Key::from_secret(SecretArray::from_slice(key.expose_secret())?);
+/// let sealed = aead::seal(Algorithm::Aes256Gcm, &key, b"", b"hi")?;
+/// assert!(aead::open(Algorithm::Aes256Gcm, &same, b"", &sealed).is_ok());
+/// # Ok::<(), angou::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Key(SecretArray<KEY_LEN>);
 
@@ -191,6 +204,26 @@ impl fmt::Debug for Nonce {
 }
 
 /// A key bound to an algorithm, with its key schedule computed once. Picks its own nonces.
+///
+/// Each [`Cipher::seal`] draws a fresh random nonce and puts it in front of the ciphertext
+/// (`nonce ‖ ciphertext ‖ tag`), and counts the messages so a key is never used past the
+/// algorithm's safe limit for random nonces. [`Cipher::open`] releases nothing unless the
+/// whole message authenticates.
+///
+/// ```
+/// use angou::aead::{Algorithm, Cipher, Key};
+///
+/// let cipher = Cipher::new(Algorithm::ChaCha20Poly1305, &Key::generate()?);
+/// let sealed = cipher.seal(b"header v1", b"attack at dawn")?;
+/// assert_eq!(cipher.open(b"header v1", &sealed)?.expose_secret(), b"attack at dawn");
+///
+/// // Other associated data, or one flipped bit: refused, nothing released.
+/// assert!(cipher.open(b"header v2", &sealed).is_err());
+/// let mut tampered = sealed.clone();
+/// tampered[20] ^= 1;
+/// assert!(cipher.open(b"header v1", &tampered).is_err());
+/// # Ok::<(), angou::Error>(())
+/// ```
 pub struct Cipher {
     key: hazmat::LessSafeKey,
     sealed: AtomicU64,

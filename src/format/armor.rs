@@ -11,7 +11,7 @@
 //!
 //! - each line may end in LF or CRLF, and the END line may end the input with no line ending;
 //! - whole lines of whitespace (space, tab, CR, LF) before the BEGIN line, and whitespace after
-//!   the END line, each fewer than [`MAX_WHITESPACE_LEN`] bytes.
+//!   the END line, each fewer than 1,024 bytes.
 //!
 //! Everything else is rejected with [`FormatError::Armor`]: headers (`Comment: …`), blank
 //! lines, whitespace inside or around a line, a line longer than 64 columns, a short or padded
@@ -34,10 +34,10 @@ pub const BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
 /// The last line of an armored file (without its line ending).
 pub const END: &str = "-----END AGE ENCRYPTED FILE-----";
 /// Columns (base64 characters) of every body line but the last.
-pub const LINE_LEN: usize = 64;
+pub(crate) const LINE_LEN: usize = 64;
 /// The reader's bound on whitespace before BEGIN and, separately, after END (bytes):
 /// it accepts fewer than this many, which age 1.3 (bounding both near 1 KiB) accepts too.
-pub const MAX_WHITESPACE_LEN: usize = 1024;
+pub(crate) const MAX_WHITESPACE_LEN: usize = 1024;
 
 /// Binary bytes encoded by one full line.
 const LINE_INPUT_LEN: usize = LINE_LEN / 4 * 3;

@@ -11,7 +11,7 @@
 //! ```
 //!
 //! Parsing rejects rather than repairs: CR, non-canonical base64, padding, empty
-//! arguments, overlong lines, more than [`MAX_STANZAS`] stanzas or [`MAX_HEADER_LEN`] bytes.
+//! arguments, overlong lines, more than 256 stanzas or 64 KiB.
 
 use std::io::{BufRead, Read};
 
@@ -25,19 +25,19 @@ pub use crate::recipient::Stanza;
 use crate::secret::{FileKey, SecretArray};
 
 /// Version line of an age v1 file (ChaCha20-Poly1305 payload).
-pub const VERSION_AGE_V1: &str = "age-encryption.org/v1";
+pub(crate) const VERSION_AGE_V1: &str = "age-encryption.org/v1";
 /// Version line of angou's AES-256-GCM variant.
-pub const VERSION_ANGOU_AES: &str = "angou.dev/v1/aes-256-gcm";
+pub(crate) const VERSION_ANGOU_AES: &str = "angou.dev/v1/aes-256-gcm";
 /// Largest header angou reads, in bytes.
-pub const MAX_HEADER_LEN: usize = 64 * 1024;
+pub(crate) const MAX_HEADER_LEN: usize = 64 * 1024;
 /// Most stanzas angou reads in one header.
-pub const MAX_STANZAS: usize = 256;
+pub(crate) const MAX_STANZAS: usize = 256;
 /// Columns of a full body line.
-pub const BODY_LINE_LEN: usize = 64;
+pub(crate) const BODY_LINE_LEN: usize = 64;
 /// Length of the header MAC, in bytes.
-pub const MAC_LEN: usize = 32;
+pub(crate) const MAC_LEN: usize = 32;
 /// HKDF info for the header MAC key (age v1).
-pub const MAC_KEY_LABEL: &[u8] = b"header";
+pub(crate) const MAC_KEY_LABEL: &[u8] = b"header";
 
 /// The cipher that protects the payload, named by the version line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -9,17 +9,15 @@
 //! use std::io::{Read, Write};
 //! use angou::format::{Decryptor, Encryptor};
 //! use angou::pk::x25519::SecretKey;
-//! use angou::recipient::{Identity, Recipient};
 //!
 //! let identity = SecretKey::generate()?;
 //! let recipient = identity.public_key();
 //! let mut file = Vec::new();
-//! let mut writer = Encryptor::with_recipients(vec![&recipient as &dyn Recipient])?.wrap_output(&mut file)?;
+//! let mut writer = Encryptor::with_recipients([&recipient])?.wrap_output(&mut file)?;
 //! writer.write_all(b"hello, age")?;
-//! writer.finish()?;
+//! writer.finish()?; // mandatory: without it the file has no last chunk and never decrypts
 //!
-//! let decryptor = Decryptor::new(&file[..])?;
-//! let mut reader = decryptor.decrypt([&identity as &dyn Identity])?;
+//! let mut reader = Decryptor::new(&file[..])?.decrypt([&identity])?;
 //! let mut plaintext = Vec::new();
 //! reader.read_to_end(&mut plaintext)?;
 //! assert_eq!(plaintext, b"hello, age");
@@ -39,9 +37,41 @@ use crate::secret::{FileKey, SecretVec, random_array};
 use header::{Header, PayloadCipher};
 use stream::{PAYLOAD_NONCE_LEN, StreamReader, StreamWriter, payload_key};
 
-/// Builds the header for a set of recipients and starts the payload.
+/// Encrypts a file: builds the header for a set of recipients and starts the payload.
+///
+/// Recipients of one kind are passed as they are; recipients of different kinds as
+/// `&dyn Recipient` (only the first needs the cast) or as the boxes that
+/// [`crate::keyfile`] returns:
+///
+/// ```
+/// use std::io::Write;
+/// use angou::format::Encryptor;
+/// use angou::pk::{rsa, x25519};
+/// use angou::Recipient;
+///
+/// let alice = x25519::SecretKey::generate()?.public_key();
+/// let bob = x25519::SecretKey::generate()?.public_key();
+/// let carol = rsa::PrivateKey::generate(2048)?.public_key();
+///
+/// // One kind: no cast.
+/// let mut file = Vec::new();
+/// let mut w = Encryptor::with_recipients([&alice, &bob])?.wrap_output(&mut file)?;
+/// w.write_all(b"for alice and bob")?;
+/// w.finish()?;
+///
+/// // Mixed kinds: trait objects.
+/// let mixed: [&dyn Recipient; 2] = [&alice, &carol];
+/// let mut file = Vec::new();
+/// let mut w = Encryptor::with_recipients(mixed)?.wrap_output(&mut file)?;
+/// w.write_all(b"for alice and carol")?;
+/// w.finish()?;
+/// # Ok::<(), angou::Error>(())
+/// ```
+///
+/// The writer that [`Encryptor::wrap_output`] returns must be finished with
+/// [`StreamWriter::finish`]; see there for why dropping it does not finish it.
 pub struct Encryptor<'a> {
-    recipients: Vec<&'a dyn Recipient>,
+    recipients: Vec<Box<dyn Recipient + 'a>>,
     passphrase: Option<PassphraseRecipient>,
     cipher: PayloadCipher,
 }
@@ -49,12 +79,20 @@ pub struct Encryptor<'a> {
 impl<'a> Encryptor<'a> {
     /// Encrypts to `recipients` (at least one) with the age v1 payload cipher.
     ///
+    /// Any iterable of recipients works: `[&public_key]`, `vec![&a, &b]`, an array of
+    /// `&dyn Recipient` for mixed kinds, or `&Vec<Box<dyn Recipient>>`.
+    ///
     /// # Errors
     /// [`FormatError::NoRecipients`] for an empty list.
-    pub fn with_recipients(
-        recipients: impl IntoIterator<Item = &'a dyn Recipient>,
-    ) -> Result<Self, Error> {
-        let recipients: Vec<_> = recipients.into_iter().collect();
+    pub fn with_recipients<I>(recipients: I) -> Result<Self, Error>
+    where
+        I: IntoIterator,
+        I::Item: Recipient + 'a,
+    {
+        let recipients: Vec<Box<dyn Recipient + 'a>> = recipients
+            .into_iter()
+            .map(|r| Box::new(r) as Box<dyn Recipient + 'a>)
+            .collect();
         if recipients.is_empty() {
             return Err(FormatError::NoRecipients.into());
         }
@@ -81,6 +119,7 @@ impl<'a> Encryptor<'a> {
 
     /// Chooses the payload cipher. [`PayloadCipher::Aes256Gcm`] writes angou's version
     /// line, which age tools refuse cleanly.
+    #[must_use]
     pub fn with_cipher(mut self, cipher: PayloadCipher) -> Self {
         self.cipher = cipher;
         self
@@ -88,9 +127,14 @@ impl<'a> Encryptor<'a> {
 
     /// Writes the header and payload nonce to `output` and returns the payload writer.
     ///
+    /// The writer must be finished with [`StreamWriter::finish`]: a writer dropped
+    /// without it leaves a file that never decrypts. For armored output, wrap `output` in
+    /// [`armor::ArmoredWriter`] and finish both (`writer.finish()?.finish()?`).
+    ///
     /// # Errors
     /// Wrapping failures, [`FormatError::MixedScrypt`] if a recipient produced a passphrase
     /// stanza beside others, or I/O errors.
+    #[must_use = "the writer must be given the plaintext and then finished with `finish()`"]
     pub fn wrap_output<W: Write>(self, mut output: W) -> Result<StreamWriter<W>, Error> {
         let file_key = FileKey::generate()?;
         let mut stanzas = Vec::new();
@@ -114,21 +158,46 @@ impl<'a> Encryptor<'a> {
     }
 }
 
-/// Reads a header, then unwraps the file key with the caller's identities.
+/// Decrypts a file: reads its header, then unwraps the file key with the caller's identities.
+///
+/// Binary and ASCII-armored files are both accepted: [`Decryptor::new`] looks at the first
+/// bytes and decodes armor when it finds it.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use angou::format::{armor::ArmoredWriter, Decryptor, Encryptor};
+/// use angou::pk::x25519::SecretKey;
+///
+/// let identity = SecretKey::generate()?;
+/// let mut armored = Vec::new();
+/// let w = Encryptor::with_recipients([&identity.public_key()])?
+///     .wrap_output(ArmoredWriter::new(&mut armored)?)?;
+/// w.finish()?.finish()?; // the stream, then the armor
+/// assert!(armored.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----"));
+///
+/// let decryptor = Decryptor::new(&armored[..])?;
+/// assert!(decryptor.is_armored());
+/// let mut plaintext = Vec::new();
+/// decryptor.decrypt([&identity])?.read_to_end(&mut plaintext)?;
+/// assert!(plaintext.is_empty());
+/// # Ok::<(), angou::Error>(())
+/// ```
 pub struct Decryptor<R: BufRead> {
-    input: R,
+    input: Input<R>,
     header: Header,
 }
 
 impl<R: BufRead> Decryptor<R> {
-    /// Reads the header of a binary (not armored) file and checks the shape of every stanza
-    /// of a known type, whatever identities will be tried later (docs/FORMAT.md §4.3).
+    /// Reads the header of a binary or armored file (armor is detected from the first
+    /// bytes) and checks the shape of every stanza of a known type, whatever identities
+    /// will be tried later (docs/FORMAT.md §4.3).
     ///
     /// # Errors
-    /// Any header error ([`FormatError`]), [`FormatError::MalformedStanza`] for the first
-    /// malformed stanza of a known type (even if another stanza would match),
+    /// Any header error ([`FormatError`]), an armor error, [`FormatError::MalformedStanza`]
+    /// for the first malformed stanza of a known type (even if another stanza would match),
     /// [`FormatError::MixedScrypt`], or an I/O error.
-    pub fn new(mut input: R) -> Result<Self, Error> {
+    pub fn new(input: R) -> Result<Self, Error> {
+        let mut input = Input::detect(input)?;
         let header = Header::read(&mut input)?;
         let stanzas = header.stanzas();
         for s in stanzas {
@@ -145,6 +214,11 @@ impl<R: BufRead> Decryptor<R> {
         &self.header
     }
 
+    /// Whether the file was ASCII-armored.
+    pub fn is_armored(&self) -> bool {
+        self.input.is_armored()
+    }
+
     /// Whether the file is encrypted to a passphrase.
     pub fn is_passphrase(&self) -> bool {
         self.header
@@ -155,6 +229,9 @@ impl<R: BufRead> Decryptor<R> {
 
     /// Finds the file key: stanzas in file order, each offered to every identity.
     ///
+    /// Any iterable of identities works: `[&secret_key]`, an array of `&dyn Identity` for
+    /// mixed kinds, or `&Vec<Box<dyn Identity>>` from [`crate::keyfile`].
+    ///
     /// The first stanza that some identity unwraps gives the file key, which must then verify
     /// the header MAC. A stanza that an identity claims but cannot unwrap (an RSA stanza with
     /// its fingerprint that does not decrypt, a low-order X25519 share, …) ends the search with
@@ -164,11 +241,12 @@ impl<R: BufRead> Decryptor<R> {
     /// # Errors
     /// An identity's own error, [`FormatError::HeaderMac`], [`FormatError::NoMatch`], or
     /// [`FormatError::Truncated`] if the payload nonce is missing.
-    pub fn decrypt<'a>(
-        mut self,
-        identities: impl IntoIterator<Item = &'a dyn Identity>,
-    ) -> Result<StreamReader<R>, Error> {
-        let identities: Vec<&dyn Identity> = identities.into_iter().collect();
+    pub fn decrypt<I>(mut self, identities: I) -> Result<StreamReader<Input<R>>, Error>
+    where
+        I: IntoIterator,
+        I::Item: Identity,
+    {
+        let identities: Vec<I::Item> = identities.into_iter().collect();
         let mut file_key = None;
         'search: for s in self.header.stanzas() {
             let mut failure = None;
@@ -208,7 +286,9 @@ fn read_exact_or<R: Read>(r: &mut R, buf: &mut [u8], what: &'static str) -> Resu
         }
     })
 }
-/// Binary or armored input, detected from its first bytes.
+
+/// Binary or armored input, detected from its first bytes. [`Decryptor::new`] does this
+/// itself; use it directly to know before decrypting whether a file is armored.
 pub enum Input<R: BufRead> {
     /// The binary format.
     Binary(R),

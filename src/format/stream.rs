@@ -11,8 +11,8 @@
 //! last one only by reaching the end of input after it, so truncation, reordering,
 //! duplication and trailing data all fail.
 //!
-//! Both adapters seal or open batches of [`BATCH_CHUNKS`] chunks on a pool of worker
-//! threads (one per core but one, at most [`MAX_WORKERS`]) while the calling thread reads,
+//! Both adapters seal or open batches of 8 chunks on a pool of worker
+//! threads (one per core but one, at most 8) while the calling thread reads,
 //! writes, and seals or opens a batch itself whenever every worker has two queued. Batches
 //! are written or released strictly in order, with at most two per worker plus one in
 //! flight, so memory stays constant for any input size (and within a batch or two of what a
@@ -42,9 +42,9 @@ pub const ENCRYPTED_CHUNK_LEN: usize = CHUNK_LEN + TAG_LEN;
 /// Length of the payload nonce that salts the payload key, in bytes.
 pub const PAYLOAD_NONCE_LEN: usize = 16;
 /// HKDF info of the age v1 payload key.
-pub const PAYLOAD_LABEL_AGE: &[u8] = b"payload";
+pub(crate) const PAYLOAD_LABEL_AGE: &[u8] = b"payload";
 /// HKDF info of the AES-256-GCM variant's payload key.
-pub const PAYLOAD_LABEL_AES: &[u8] = b"angou.dev/v1/aes-256-gcm payload";
+pub(crate) const PAYLOAD_LABEL_AES: &[u8] = b"angou.dev/v1/aes-256-gcm payload";
 
 /// The payload key for `cipher`, from the file key and payload nonce.
 pub(crate) fn payload_key(
@@ -64,7 +64,7 @@ pub(crate) fn payload_key(
 }
 
 /// The 12-byte nonce of chunk `counter`.
-pub fn chunk_nonce(counter: u64, last: bool) -> [u8; 12] {
+pub(crate) fn chunk_nonce(counter: u64, last: bool) -> [u8; 12] {
     let mut nonce = [0u8; 12];
     nonce[3..11].copy_from_slice(&counter.to_be_bytes());
     nonce[11] = u8::from(last);
@@ -72,9 +72,9 @@ pub fn chunk_nonce(counter: u64, last: bool) -> [u8; 12] {
 }
 
 /// Chunks per batch handed to a worker (512 KiB of plaintext).
-pub const BATCH_CHUNKS: usize = 8;
+pub(crate) const BATCH_CHUNKS: usize = 8;
 /// Most worker threads one stream starts (besides the calling thread).
-pub const MAX_WORKERS: usize = 8;
+pub(crate) const MAX_WORKERS: usize = 8;
 /// Ciphertext bytes of a full batch.
 const BATCH_ENC_LEN: usize = BATCH_CHUNKS * ENCRYPTED_CHUNK_LEN;
 
@@ -353,11 +353,41 @@ impl Drop for Pool {
     }
 }
 
-/// Encrypts a payload: a `Write` adapter. Call [`StreamWriter::finish`] to write the last chunk.
+/// Encrypts a payload: a `Write` adapter. [`StreamWriter::finish`] is mandatory.
+///
+/// # Finishing is mandatory
+/// Write the plaintext (with `write_all`, `io::copy` or [`StreamWriter::copy_from`]), then
+/// call [`StreamWriter::finish`]: it seals the last chunk, writes everything and flushes.
+/// A writer dropped without `finish` leaves a payload with no last chunk, which fails
+/// to decrypt with "the last chunk is missing". Dropping does not finish on purpose: a
+/// writer dropped because an error cut the plaintext short would otherwise produce a
+/// valid, authenticated, *shorter* file, the truncation that the STREAM construction exists
+/// to prevent. The same choice as the `age` crate's `StreamWriter`.
+///
+/// To make the mistake hard to make and loud when made:
+/// - the type is `#[must_use]`, so a writer that is created and never used warns at
+///   compile time;
+/// - in debug builds (`debug_assertions`), a writer dropped unfinished while no error had
+///   come out of it and no panic is unwinding prints one warning line to standard error;
+///   [`StreamWriter::abandon`] drops it on purpose without the warning.
+///
+/// ```
+/// use std::io::Write;
+/// use angou::format::{Decryptor, Encryptor};
+/// use angou::pk::x25519::SecretKey;
+///
+/// let identity = SecretKey::generate()?;
+/// let mut file = Vec::new();
+/// let mut writer = Encryptor::with_recipients([&identity.public_key()])?.wrap_output(&mut file)?;
+/// writer.write_all(b"a few bytes")?;
+/// writer.abandon(); // as if dropped: no last chunk is written
+/// assert!(Decryptor::new(&file[..])?.decrypt([&identity])?.copy_to(&mut Vec::new()).is_err());
+/// # Ok::<(), angou::Error>(())
+/// ```
 ///
 /// # Security
-/// A writer dropped without `finish` leaves a payload with no last chunk, which fails
-/// to decrypt: a crash can never produce a valid truncated file.
+/// A crash or an early return can never produce a valid truncated file.
+#[must_use = "an encrypted file is complete only after `finish()`; dropping the writer leaves a file that never decrypts"]
 pub struct StreamWriter<W: Write> {
     inner: W,
     pool: Pool,
@@ -366,6 +396,34 @@ pub struct StreamWriter<W: Write> {
     /// Sealed-batch buffers kept for reuse.
     spare: Vec<Zeroizing<Vec<u8>>>,
     next_seq: u64,
+    guard: FinishGuard,
+}
+
+/// Notices a [`StreamWriter`] dropped without `finish` (see its docs).
+struct FinishGuard {
+    /// Set by `finish` and `abandon`: dropping is then expected.
+    done: bool,
+    /// An error came out of the writer: the caller is on its error path.
+    failed: bool,
+}
+
+impl FinishGuard {
+    fn track<T>(&mut self, result: io::Result<T>) -> io::Result<T> {
+        if result.is_err() {
+            self.failed = true;
+        }
+        result
+    }
+}
+
+impl Drop for FinishGuard {
+    fn drop(&mut self) {
+        if cfg!(debug_assertions) && !self.done && !self.failed && !std::thread::panicking() {
+            eprintln!(
+                "warning: angou::format::StreamWriter dropped without finish(): the encrypted output is incomplete and will not decrypt (call finish(), or abandon() to discard it on purpose)"
+            );
+        }
+    }
 }
 
 /// Reads once into `buf`, retrying on interruption.
@@ -404,7 +462,18 @@ impl<W: Write> StreamWriter<W> {
             cur: empty_batch(0, None),
             spare: Vec::new(),
             next_seq: 1,
+            guard: FinishGuard {
+                done: false,
+                failed: false,
+            },
         }
+    }
+
+    /// Drops the writer on purpose without finishing it: the output stays incomplete and
+    /// will not decrypt (nothing more is written). Use it on your own error path when the
+    /// plaintext could not be completed; it only silences the debug-build warning.
+    pub fn abandon(mut self) {
+        self.guard.done = true;
     }
 
     fn set_counter(&self, batch: &mut Batch) -> io::Result<()> {
@@ -462,6 +531,11 @@ impl<W: Write> StreamWriter<W> {
     /// # Errors
     /// Read errors of `reader` and write errors of the inner writer.
     pub fn copy_from<R: Read + ?Sized>(&mut self, reader: &mut R) -> io::Result<u64> {
+        let result = self.copy_from_inner(reader);
+        self.guard.track(result)
+    }
+
+    fn copy_from_inner<R: Read + ?Sized>(&mut self, reader: &mut R) -> io::Result<u64> {
         let mut total = 0u64;
         loop {
             let n = self.cur.chunk_lens.len();
@@ -505,6 +579,7 @@ impl<W: Write> StreamWriter<W> {
     /// # Errors
     /// Any I/O error of the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
+        self.guard.done = true;
         let mut batch = std::mem::replace(&mut self.cur, empty_batch(0, None));
         if batch.chunk_lens.is_empty() {
             // Only an empty plaintext reaches here with no chunk: it gets one empty chunk.
@@ -527,6 +602,18 @@ impl<W: Write> StreamWriter<W> {
 
 impl<W: Write> Write for StreamWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let result = self.write_inner(data);
+        self.guard.track(result)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let result = self.inner.flush();
+        self.guard.track(result)
+    }
+}
+
+impl<W: Write> StreamWriter<W> {
+    fn write_inner(&mut self, data: &[u8]) -> io::Result<usize> {
         let mut rest = data;
         while !rest.is_empty() {
             let n = self.cur.chunk_lens.len();
@@ -547,10 +634,6 @@ impl<W: Write> Write for StreamWriter<W> {
             rest = &rest[take..];
         }
         Ok(data.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
     }
 }
 

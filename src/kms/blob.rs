@@ -14,15 +14,15 @@ use crate::kms::key::KeyId;
 use crate::secret::SecretVec;
 
 /// Blob format version.
-pub const VERSION: u8 = 1;
+pub(crate) const VERSION: u8 = 1;
 /// Bytes before the nonce: version, key id, material id.
-pub const HEADER_LEN: usize = 1 + 16 + 4;
+pub(crate) const HEADER_LEN: usize = 1 + 16 + 4;
 /// Nonce length (AES-256-GCM).
-pub const NONCE_LEN: usize = 12;
+pub(crate) const NONCE_LEN: usize = 12;
 /// Smallest possible blob (empty plaintext).
-pub const MIN_LEN: usize = HEADER_LEN + NONCE_LEN + TAG_LEN;
+pub(crate) const MIN_LEN: usize = HEADER_LEN + NONCE_LEN + TAG_LEN;
 /// Domain separation prefix of the associated data.
-pub const AAD_LABEL: &[u8] = b"angou.dev/v1/kms blob\0";
+pub(crate) const AAD_LABEL: &[u8] = b"angou.dev/v1/kms blob\0";
 
 /// The parsed public part of a blob.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::error::KmsError;
 
 /// Environment variable that fixes the KMS clock (RFC 3339, e.g. `2030-01-01T00:00:00Z`).
-pub const FAKE_NOW_VAR: &str = "ANGOU_FAKE_NOW";
+pub(crate) const FAKE_NOW_VAR: &str = "ANGOU_FAKE_NOW";
 
 /// A source of the current time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,9 +17,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::KmsError;
 
 /// The account part of every ARN: the store is local, so it is a fixed placeholder.
-pub const ACCOUNT: &str = "000000000000";
+pub(crate) const ACCOUNT: &str = "000000000000";
 /// The region part of every ARN.
-pub const REGION: &str = "local";
+pub(crate) const REGION: &str = "local";
 
 /// A key's id: a lower-case UUID (version 4, random).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -101,9 +101,9 @@ impl fmt::Display for KeyId {
 pub struct Alias(String);
 
 /// Alias prefix reserved for the cloud's own keys (refused, as the cloud refuses it).
-pub const RESERVED_AWS: &str = "alias/aws/";
+pub(crate) const RESERVED_AWS: &str = "alias/aws/";
 /// Alias prefix reserved for keys angou manages itself.
-pub const RESERVED_ANGOU: &str = "alias/angou/";
+pub(crate) const RESERVED_ANGOU: &str = "alias/angou/";
 /// The angou-managed default key.
 pub const DEFAULT_ALIAS: &str = "alias/angou/default";
 

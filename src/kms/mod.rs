@@ -5,19 +5,38 @@
 //! Operation names mirror the cloud's verbs (`create_key`, `generate_data_key`,
 //! `re_encrypt`, …). Every operation, successful or not, appends an audit entry.
 //!
+//! Envelope encryption: the KMS makes a data key and returns it twice, in the clear (use it,
+//! then drop it) and wrapped under the master key (store it beside the data). Only the KMS
+//! can unwrap it, and only with the same encryption context:
+//!
 //! ```
-//! use angou::kms::{Clock, EncryptionContext, Kms, KeySpec};
-//! let home = tempfile::tempdir().unwrap();
-//! let kms = Kms::open(home.path(), Clock::System);
-//! let key = kms.create_key("demo", KeySpec::SymmetricDefault)?;
+//! use angou::aead::{self, Algorithm, Key};
+//! use angou::kms::{Clock, DataKeySize, EncryptionContext, KeySpec, Kms};
+//! use angou::secret::SecretArray;
+//!
+//! // A store in a fresh temporary folder, removed at the end.
+//! let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+//! let home = std::env::temp_dir().join(format!("angou-kms-doc-{}-{nanos}", std::process::id()));
+//! let kms = Kms::open(&home, Clock::System);
+//!
+//! let key = kms.create_key("reports", KeySpec::SymmetricDefault)?;
 //! let mut ctx = EncryptionContext::new();
-//! ctx.insert("purpose", "doc");
+//! ctx.insert("team", "finance");
 //! let dk = kms.generate_data_key(key.key_id.as_str(), DataKeySize::Aes256, &ctx)?;
+//!
+//! // Encrypt locally with the plaintext data key; keep only `dk.ciphertext_blob`.
+//! let data_key = Key::from_secret(SecretArray::from_slice(dk.plaintext.expose_secret())?);
+//! let sealed = aead::seal(Algorithm::Aes256Gcm, &data_key, b"", b"q3 figures")?;
+//!
+//! // Later: the KMS unwraps the stored data key, under the same context only.
 //! let again = kms.decrypt(&dk.ciphertext_blob, &ctx, None)?;
-//! assert_eq!(again.plaintext.expose_secret(), dk.plaintext.expose_secret());
+//! let data_key = Key::from_secret(SecretArray::from_slice(again.plaintext.expose_secret())?);
+//! let opened = aead::open(Algorithm::Aes256Gcm, &data_key, b"", &sealed)?;
+//! assert_eq!(opened.expose_secret(), b"q3 figures");
 //! assert!(kms.decrypt(&dk.ciphertext_blob, &EncryptionContext::new(), None).is_err());
-//! # use angou::kms::DataKeySize;
-//! # Ok::<(), angou::Error>(())
+//!
+//! std::fs::remove_dir_all(&home)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 pub mod audit;
@@ -265,6 +284,21 @@ impl Caller {
 
 /// A handle on a local key store. Cheap to create; every operation locks, reads, changes and
 /// atomically rewrites the store, so many processes can share one store.
+///
+/// ```
+/// use angou::kms::{Clock, KeySpec, Kms};
+///
+/// let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+/// let home = std::env::temp_dir().join(format!("angou-kms-type-doc-{}-{nanos}", std::process::id()));
+/// let kms = Kms::open(&home, Clock::System);           // creates the store on first use
+/// let key = kms.create_key("notes", KeySpec::SymmetricDefault)?;
+/// let sealed = kms.encrypt(key.key_id.as_str(), b"a small secret", &Default::default())?;
+/// kms.rotate_key_on_demand(key.key_id.as_str())?;      // new material; old blobs still open
+/// let opened = kms.decrypt(&sealed.ciphertext_blob, &Default::default(), None)?;
+/// assert_eq!(opened.plaintext.expose_secret(), b"a small secret");
+/// std::fs::remove_dir_all(&home)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Kms {
     paths: Paths,

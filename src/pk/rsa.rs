@@ -45,9 +45,25 @@ pub const MAX_BITS: usize = 8192;
 /// Modulus sizes angou generates, in bits.
 pub const GENERATE_BITS: [usize; 3] = [2048, 3072, 4096];
 /// Bytes OAEP-SHA-256 takes from each message: `2 * 32 + 2`.
-pub const OAEP_OVERHEAD: usize = 66;
+pub(crate) const OAEP_OVERHEAD: usize = 66;
 
 /// An RSA public key used for OAEP-SHA-256 encryption.
+///
+/// It seals at most [`PublicKey::max_plaintext_len`] bytes (190 for RSA-2048): enough for a
+/// file key, which is how [`crate::format::Encryptor`] uses it. PEM (SPKI) as openssl
+/// writes it (`openssl pkey -pubout`).
+///
+/// ```
+/// use angou::pk::rsa::{PrivateKey, PublicKey};
+///
+/// let private = PrivateKey::generate(2048)?;
+/// let public = PublicKey::from_pem(&private.public_key().to_pem())?;
+/// assert_eq!(public.bits(), 2048);
+/// let sealed = public.encrypt(b"label", b"a 16-byte secret")?;
+/// assert_eq!(private.decrypt(b"label", &sealed)?.expose_secret(), b"a 16-byte secret");
+/// assert!(public.encrypt(b"label", &[0; 191]).is_err()); // too long for one RSA block
+/// # Ok::<(), angou::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct PublicKey {
     key: rsa::PublicKey,
@@ -67,6 +83,17 @@ impl Eq for PublicKey {}
 /// An RSA private key used for OAEP-SHA-256 decryption. Prints as `[redacted]`;
 /// the `rsa` crate zeroizes its private components on drop, and aws-lc (in builds with the
 /// `aws-lc` feature) wipes every allocation it frees.
+///
+/// ```
+/// use angou::pk::rsa::PrivateKey;
+///
+/// let private = PrivateKey::generate(2048)?;                 // also 3072, 4096
+/// let pem = private.to_pem()?;                               // PKCS#8, zeroized on drop
+/// let again = PrivateKey::from_pem(&pem)?;
+/// assert_eq!(again.public_key(), private.public_key());
+/// assert_eq!(format!("{again:?}"), "[redacted]");
+/// # Ok::<(), angou::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct PrivateKey {
     key: rsa::PrivateKey,

@@ -39,19 +39,43 @@ use crate::secret::{FileKey, SecretArray};
 /// Length of a public key, secret key and shared secret, in bytes.
 pub const KEY_LEN: usize = 32;
 /// HKDF info string of the age X25519 recipient.
-pub const WRAP_LABEL: &[u8] = b"age-encryption.org/v1/X25519";
+pub(crate) const WRAP_LABEL: &[u8] = b"age-encryption.org/v1/X25519";
 /// Bech32 human-readable part of a recipient.
-pub const RECIPIENT_HRP: &str = "age";
+pub(crate) const RECIPIENT_HRP: &str = "age";
 /// Bech32 human-readable part of an identity (encoded upper case).
-pub const IDENTITY_HRP: &str = "age-secret-key-";
+pub(crate) const IDENTITY_HRP: &str = "age-secret-key-";
 /// Length of a wrapped file key (16-byte key + 16-byte tag), in bytes.
 pub const WRAPPED_LEN: usize = 16 + TAG_LEN;
 
-/// An X25519 public key: an age recipient.
+/// An X25519 public key: an age recipient, `age1…`.
+///
+/// ```
+/// use angou::pk::x25519::{PublicKey, SecretKey};
+///
+/// let recipient: PublicKey = SecretKey::generate()?.public_key();
+/// let text = recipient.to_string();
+/// assert!(text.starts_with("age1"));
+/// assert_eq!(text.parse::<PublicKey>()?, recipient);
+/// # Ok::<(), angou::Error>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PublicKey([u8; KEY_LEN]);
 
 /// An X25519 secret key: an age identity. Zeroized on drop; prints as `[redacted]`.
+///
+/// [`SecretKey::parse`] reads one `AGE-SECRET-KEY-1…` string; for a whole identity file
+/// (comments, blank lines, several keys) use [`crate::keyfile::parse_identities`].
+///
+/// ```
+/// use angou::pk::x25519::SecretKey;
+///
+/// let identity = SecretKey::generate()?;
+/// let text = identity.encode();                  // AGE-SECRET-KEY-1…, zeroized on drop
+/// let again = SecretKey::parse(&text)?;
+/// assert_eq!(again.public_key(), identity.public_key());
+/// assert_eq!(format!("{again:?}"), "[redacted]");
+/// # Ok::<(), angou::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct SecretKey(SecretArray<KEY_LEN>);
 

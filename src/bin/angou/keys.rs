@@ -4,6 +4,8 @@ use std::fs;
 use std::io::Read;
 use std::path::Path;
 
+use angou::KeyFileError;
+use angou::keyfile;
 use angou::pk::{rsa, x25519};
 use angou::recipient::{Identity, Recipient, SymmetricKey};
 use zeroize::Zeroizing;
@@ -173,11 +175,7 @@ fn secret_as_recipient(kind: KeyText, origin: &str, file: Option<&str>) -> Optio
 }
 
 /// A key file's contents, parsed.
-pub enum SecretKeyFile {
-    X25519(Vec<x25519::SecretKey>),
-    Rsa(Box<rsa::PrivateKey>),
-    Symmetric(Vec<SymmetricKey>),
-}
+pub use angou::keyfile::Identities as SecretKeyFile;
 
 /// Parses an identity or key file: PEM RSA private key, or lines of `AGE-SECRET-KEY-1…` /
 /// `ANGOU-SYMMETRIC-KEY-1…` with `#` comments and blank lines.
@@ -187,89 +185,50 @@ pub fn parse_secret_file(path: &Path, what: &str) -> Result<SecretKeyFile, Failu
     let text = read_secret_file(path, what)?;
     let at = |f: Failure| f.context(name(path)).into_usage();
     match classify_file(&text) {
-        KeyText::PemPublic => {
-            return Err(at(Failure::new(
+        // Unrecognised contents and public keys are refused by the parser; only a
+        // recognised secret earns the warning.
+        KeyText::Other | KeyText::PemPublic | KeyText::AgeRecipient => {}
+        _ => warn_if_shared(path, what),
+    }
+    // The library parses; the CLI adds the path, the exit code and the "what to do".
+    keyfile::parse_identities(&text).map_err(|e| {
+        at(match e {
+            KeyFileError::PublicKeyNotIdentity => Failure::new(
                 "is a public key (a recipient), not an identity",
             )
             .hint(format!(
                 "a public key is already what others encrypt to: angou encrypt -r {} …; decrypting needs the private key",
                 path.display()
-            ))));
-        }
-        KeyText::AgeRecipient => {
-            return Err(at(Failure::new(
+            )),
+            KeyFileError::RecipientsNotIdentity => Failure::new(
                 "holds age1… recipients (public keys), not an identity",
             )
             .hint(format!(
                 "pass it to encrypt with -R {}; decrypting needs the AGE-SECRET-KEY-1… file",
                 path.display()
-            ))));
-        }
-        // Unrecognised contents are refused below; only a recognised secret earns the warning.
-        KeyText::Other => {}
-        _ => warn_if_shared(path, what),
-    }
-    if is_pem(&text) {
-        return rsa::PrivateKey::from_pem(&text)
-            .map(|k| SecretKeyFile::Rsa(Box::new(k)))
-            .map_err(|e| at(e.into()));
-    }
-    let mut x = Vec::new();
-    let mut sym = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim_ascii();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let lineno = n + 1;
-        if line.starts_with("AGE-SECRET-KEY-1") {
-            x.push(
-                x25519::SecretKey::parse(line)
-                    .map_err(|e| at(Failure::from(e).context(format!("line {lineno}"))))?,
-            );
-        } else if line.starts_with("ANGOU-SYMMETRIC-KEY-1") {
-            sym.push(
-                SymmetricKey::parse(line)
-                    .map_err(|e| at(Failure::from(e).context(format!("line {lineno}"))))?,
-            );
-        } else if line.starts_with("AGE-PLUGIN-") || line.starts_with("AGE-SECRET-KEY-PQ-") {
-            return Err(at(Failure::new(format!("line {lineno}: unsupported identity type"))
-                .hint("angou reads X25519 (AGE-SECRET-KEY-1…), RSA PEM and symmetric keys; plugin and post-quantum identities are not supported")));
-        } else if line.starts_with("age-encryption.org/") || line.starts_with("angou.dev/") {
-            return Err(at(Failure::new("is an encrypted file, not an identity"))
-                .hint("put the identity after -i and the encrypted file last: angou decrypt -i KEY FILE"));
-        } else {
-            return Err(at(Failure::new(format!("line {lineno}: not an identity"))
-                .hint(
-                    "expected AGE-SECRET-KEY-1…, ANGOU-SYMMETRIC-KEY-1… or a PEM private key",
-                )));
-        }
-    }
-    match (x.is_empty(), sym.is_empty()) {
-        (false, true) => Ok(SecretKeyFile::X25519(x)),
-        (true, false) => Ok(SecretKeyFile::Symmetric(sym)),
-        (true, true) => Err(at(Failure::new("no key found in the file"))
-            .hint("the file must hold at least one key line")),
-        (false, false) => Err(
-            at(Failure::new("mixes X25519 identities and symmetric keys"))
+            )),
+            KeyFileError::Pem(e) => e.into(),
+            KeyFileError::Key { line, source } => {
+                Failure::from(source).context(format!("line {line}"))
+            }
+            KeyFileError::UnsupportedIdentity { line } => Failure::new(format!("line {line}: unsupported identity type"))
+                .hint("angou reads X25519 (AGE-SECRET-KEY-1…), RSA PEM and symmetric keys; plugin and post-quantum identities are not supported"),
+            KeyFileError::EncryptedFile => Failure::new("is an encrypted file, not an identity")
+                .hint("put the identity after -i and the encrypted file last: angou decrypt -i KEY FILE"),
+            KeyFileError::NotAnIdentity { line } => Failure::new(format!("line {line}: not an identity"))
+                .hint("expected AGE-SECRET-KEY-1…, ANGOU-SYMMETRIC-KEY-1… or a PEM private key"),
+            KeyFileError::Empty => Failure::new("no key found in the file")
+                .hint("the file must hold at least one key line"),
+            KeyFileError::MixedIdentities => Failure::new("mixes X25519 identities and symmetric keys")
                 .hint("keep symmetric keys in their own file and pass it with -k"),
-        ),
-    }
+            other => Failure::from(angou::Error::from(other)),
+        })
+    })
 }
 
 /// Identities from an `-i` file (any kind of secret key).
 pub fn load_identities(path: &Path) -> Result<Vec<Box<dyn Identity>>, Failure> {
-    Ok(match parse_secret_file(path, "identity file")? {
-        SecretKeyFile::X25519(v) => v
-            .into_iter()
-            .map(|k| Box::new(k) as Box<dyn Identity>)
-            .collect(),
-        SecretKeyFile::Rsa(k) => vec![k as Box<dyn Identity>],
-        SecretKeyFile::Symmetric(v) => v
-            .into_iter()
-            .map(|k| Box::new(k) as Box<dyn Identity>)
-            .collect(),
-    })
+    Ok(parse_secret_file(path, "identity file")?.into_identities())
 }
 
 /// Symmetric keys from a `-k` file.
