@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use angou::pk::{rsa, x25519};
+use angou::pk::{rsa, ssh, x25519};
 use angou::recipient::{Identity, Recipient, SymmetricKey};
 use zeroize::Zeroizing;
 
@@ -59,6 +59,8 @@ enum KeyText {
     AgeRecipient,
     PemPrivate,
     PemPublic,
+    SshPrivate,
+    SshPublic,
     Other,
 }
 
@@ -72,6 +74,10 @@ fn classify(text: &str) -> KeyText {
         KeyText::SymmetricKey
     } else if starts_with_ci(t, "age1") {
         KeyText::AgeRecipient
+    } else if t.contains("-----BEGIN OPENSSH PRIVATE KEY-----") {
+        KeyText::SshPrivate
+    } else if ssh::is_key_type(t.split_ascii_whitespace().next().unwrap_or("")) {
+        KeyText::SshPublic
     } else if t.contains("-----BEGIN ") && t.contains("PRIVATE KEY-----") {
         KeyText::PemPrivate
     } else if t.contains("-----BEGIN ") && t.contains("PUBLIC KEY-----") {
@@ -111,6 +117,10 @@ fn secret_as_recipient(kind: KeyText, origin: &str, file: Option<&str>) -> Optio
                 format!("encrypt to its public key: `{pubkey} > key.pub.pem`, then -r key.pub.pem"),
             )
         }
+        KeyText::SshPrivate => Failure::usage(format!(
+            "{origin} is an SSH private key, not a recipient"
+        ))
+        .hint("encrypt to its public key, the .pub file beside it: -R ~/.ssh/id_ed25519.pub"),
         KeyText::SymmetricKey => {
             Failure::usage(format!("{origin} is a symmetric key, not a recipient"))
                 .hint("a symmetric key has no public half: pass its key file with -k KEY_FILE")
@@ -135,6 +145,7 @@ pub enum SecretKeyFile {
     X25519(Vec<x25519::SecretKey>),
     Rsa(Box<rsa::PrivateKey>),
     Symmetric(Vec<SymmetricKey>),
+    Ssh(ssh::PrivateKeyFile),
 }
 
 /// Parses an identity or key file: PEM RSA private key, or lines of `AGE-SECRET-KEY-1…` /
@@ -154,6 +165,15 @@ pub fn parse_secret_file(path: &Path, what: &str) -> Result<SecretKeyFile, Failu
                 path.display()
             ))));
         }
+        KeyText::SshPublic => {
+            return Err(at(Failure::new(
+                "is an SSH public key (a recipient), not an identity",
+            )
+            .hint(format!(
+                "pass the private key (the same path without .pub) with -i; to encrypt to this key: angou encrypt -R {} …",
+                path.display()
+            ))));
+        }
         KeyText::AgeRecipient => {
             return Err(at(Failure::new(
                 "holds age1… recipients (public keys), not an identity",
@@ -166,6 +186,20 @@ pub fn parse_secret_file(path: &Path, what: &str) -> Result<SecretKeyFile, Failu
         // Unrecognised contents are refused below; only a recognised secret earns the warning.
         KeyText::Other => {}
         _ => warn_if_shared(path, what),
+    }
+    if kind_is_ssh_private(&text) {
+        return ssh::PrivateKey::from_openssh(&text)
+            .map(SecretKeyFile::Ssh)
+            .map_err(|e| at(ssh_failure(e)));
+    }
+    if text.contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(at(Failure::new(
+            "is a passphrase-protected PEM private key, a legacy format angou does not read",
+        ))
+        .hint(format!(
+            "rewrite it in the OpenSSH format, keeping the passphrase: ssh-keygen -p -f {}",
+            path.display()
+        )));
     }
     if is_pem(&text) {
         return rsa::PrivateKey::from_pem(&text)
@@ -215,18 +249,72 @@ pub fn parse_secret_file(path: &Path, what: &str) -> Result<SecretKeyFile, Failu
     }
 }
 
-/// Identities from an `-i` file (any kind of secret key).
-pub fn load_identities(path: &Path) -> Result<Vec<Box<dyn Identity>>, Failure> {
+fn kind_is_ssh_private(text: &str) -> bool {
+    classify(text) == KeyText::SshPrivate
+}
+
+/// An SSH key refusal, with the hint that fits it.
+fn ssh_failure(e: angou::KeyError) -> Failure {
+    let unsupported = matches!(&e, angou::KeyError::InvalidEncoding { reason, .. } if reason.contains("cannot be encrypted to"));
+    let f = Failure::from(e).into_usage();
+    if unsupported {
+        f.hint("angou encrypts to ssh-ed25519 and ssh-rsa (2048 bits or more) keys; `ssh-keygen -t ed25519` makes one")
+    } else {
+        f
+    }
+}
+
+/// Decrypts a passphrase-protected SSH key: the passphrase comes from `--passphrase-file`, then
+/// `ANGOU_PASSPHRASE`, then a no-echo prompt that names the key file.
+fn unlock_ssh(
+    key: &ssh::EncryptedPrivateKey,
+    path: &Path,
+    passphrase_file: Option<&Path>,
+) -> Result<ssh::PrivateKey, Failure> {
+    let pass =
+        if passphrase_file.is_some() || std::env::var_os(crate::passphrase::ENV_VAR).is_some() {
+            crate::passphrase::obtain(passphrase_file, false)?
+        } else {
+            crate::passphrase::prompt_only(&format!("passphrase for SSH key {}: ", path.display()))
+                .map_err(|f| {
+                    f.hint(format!(
+                        "{} is passphrase-protected: pass --passphrase-file FILE or set {}",
+                        path.display(),
+                        crate::passphrase::ENV_VAR
+                    ))
+                })?
+        };
+    key.decrypt(&pass).map_err(|e| {
+        Failure::from(e)
+            .context(path.display())
+            .hint("check the passphrase (from --passphrase-file, ANGOU_PASSPHRASE or the prompt)")
+    })
+}
+
+/// Identities from an `-i` file (any kind of secret key). A passphrase-protected SSH key is
+/// unlocked here, with the passphrase from `passphrase_file`, the environment or a prompt.
+pub fn load_identities(
+    path: &Path,
+    passphrase_file: Option<&Path>,
+) -> Result<Vec<Box<dyn Identity>>, Failure> {
     Ok(match parse_secret_file(path, "identity file")? {
         SecretKeyFile::X25519(v) => v
             .into_iter()
             .map(|k| Box::new(k) as Box<dyn Identity>)
             .collect(),
-        SecretKeyFile::Rsa(k) => vec![k as Box<dyn Identity>],
+        // A PEM RSA key (older ssh-keygen writes PKCS#1) also answers ssh-rsa stanzas.
+        SecretKeyFile::Rsa(k) => match ssh::PrivateKey::from_rsa((*k).clone()) {
+            Ok(s) => vec![k as Box<dyn Identity>, Box::new(s)],
+            Err(_) => vec![k as Box<dyn Identity>],
+        },
         SecretKeyFile::Symmetric(v) => v
             .into_iter()
             .map(|k| Box::new(k) as Box<dyn Identity>)
             .collect(),
+        SecretKeyFile::Ssh(ssh::PrivateKeyFile::Plain(k)) => vec![Box::new(k)],
+        SecretKeyFile::Ssh(ssh::PrivateKeyFile::Encrypted(k)) => {
+            vec![Box::new(unlock_ssh(&k, path, passphrase_file)?)]
+        }
     })
 }
 
@@ -255,6 +343,19 @@ fn parse_recipient_file(text: &str, origin: &str) -> Result<Box<dyn Recipient>, 
     let kind = classify_file(text);
     if let Some(f) = secret_as_recipient(kind, origin, Some(origin)) {
         return Err(f);
+    }
+    if kind == KeyText::SshPublic {
+        let mut lines = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'));
+        return match (lines.next(), lines.next()) {
+            (Some(line), None) => parse_ssh_line(line, origin),
+            _ => Err(Failure::usage(format!(
+                "{origin} holds several SSH keys; -r takes one recipient"
+            ))
+            .hint(format!("pass the file with -R {origin}"))),
+        };
     }
     if kind == KeyText::Other && !is_pem(text) {
         return Err(Failure::usage(format!(
@@ -330,7 +431,14 @@ fn parse_recipient_text(arg: &str, origin: &str) -> Result<Box<dyn Recipient>, F
     if let Some(f) = secret_as_recipient(classify(arg), origin, None) {
         return Err(f);
     }
+    if classify(arg) == KeyText::SshPublic {
+        return parse_ssh_line(arg, origin);
+    }
     let path = Path::new(arg);
+    // An authorized_keys line with options: `no-pty,command="…" ssh-ed25519 AAAA…`.
+    if !path.is_file() && arg.split_ascii_whitespace().any(ssh::is_key_type) {
+        return parse_ssh_line(arg, origin);
+    }
     if path.is_file() {
         let text = fs::read_to_string(path).map_err(|e| {
             Failure::usage(format!("cannot read recipient file {arg}: {e}"))
@@ -344,7 +452,15 @@ fn parse_recipient_text(arg: &str, origin: &str) -> Result<Box<dyn Recipient>, F
     .hint("pass age1… text, or the path of an RSA public key (PEM); `angou pubkey -i IDENTITY_FILE` prints an identity's recipient"))
 }
 
-/// An `-R` file: `age1…` lines, PEM public keys, `#` comments, blank lines.
+/// An SSH public key line (`.pub`, `authorized_keys`, `NAME.keys`); the text is never repeated.
+fn parse_ssh_line(line: &str, origin: &str) -> Result<Box<dyn Recipient>, Failure> {
+    ssh::PublicKey::parse_line(line)
+        .map(|k| Box::new(k) as Box<dyn Recipient>)
+        .map_err(|e| ssh_failure(e).context(origin))
+}
+
+/// An `-R` file: `age1…` lines, SSH public keys (`.pub`, `authorized_keys` with options,
+/// `https://github.com/NAME.keys`), PEM public keys, `#` comments, blank lines.
 pub fn load_recipients_file(path: &Path) -> Result<Vec<Box<dyn Recipient>>, Failure> {
     let text = fs::read_to_string(path).map_err(|e| {
         Failure::usage(format!(
