@@ -502,6 +502,63 @@ pub fn load_recipients_file(path: &Path) -> Result<Vec<Box<dyn Recipient>>, Fail
     Ok(out)
 }
 
+/// The SSH public keys listed in `files` (for `inspect -R`), each with where it was found:
+/// `FILE line N (COMMENT)`. Lines that are not SSH keys are passed over.
+pub fn load_ssh_keys(
+    files: &[std::path::PathBuf],
+) -> Result<Vec<(String, ssh::PublicKey)>, Failure> {
+    let mut out = Vec::new();
+    for path in files {
+        let text = fs::read_to_string(path).map_err(|e| {
+            Failure::usage(format!(
+                "cannot read recipients file {}: {e}",
+                path.display()
+            ))
+            .hint("check the path and that you may read it")
+        })?;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.starts_with('#') || !line.split_ascii_whitespace().any(ssh::is_key_type) {
+                continue;
+            }
+            if let Ok(key) = ssh::PublicKey::parse_line(line) {
+                let comment = line
+                    .split_ascii_whitespace()
+                    .skip_while(|f| !ssh::is_key_type(f))
+                    .skip(2)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let mut at = format!("{} line {}", path.display(), n + 1);
+                if !comment.is_empty() {
+                    at.push_str(&format!(" ({comment})"));
+                }
+                out.push((at, key));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// For each SSH stanza: its type, its key tag and, when one of `listed` has that tag, where
+/// that key was found. A tag is 32 bits: a match names the likely key, not a proven one.
+pub fn ssh_stanza_keys(
+    stanzas: &[angou::recipient::Stanza],
+    listed: &[(String, ssh::PublicKey)],
+) -> Vec<(String, String, Option<String>)> {
+    stanzas
+        .iter()
+        .filter(|s| s.kind == ssh::ED25519_TYPE || s.kind == ssh::RSA_TYPE)
+        .filter_map(|s| {
+            let tag = s.args.first()?;
+            let found = listed
+                .iter()
+                .find(|(_, k)| k.kind() == s.kind && k.tag_b64() == *tag)
+                .map(|(at, _)| at.clone());
+            Some((s.kind.clone(), tag.clone(), found))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
