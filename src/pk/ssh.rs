@@ -25,7 +25,7 @@
 //!
 //! ```
 //! use angou::pk::ssh::PublicKey;
-//! let line = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN alice@example";
+//! let line = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ5NE1yQnnAC59rlN1TLw1Z6MxDeWm1vn/xKInR3kHWj test-ed25519@angou";
 //! let key = PublicKey::parse_line(line)?;
 //! assert_eq!(key.kind(), "ssh-ed25519");
 //! assert_eq!(key.tag_b64().len(), 6);
