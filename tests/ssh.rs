@@ -701,9 +701,7 @@ fn no_ssh_private_key_material_in_messages() {
             c.args(&args);
             if args[0] == "encrypt" {
                 c.arg(&plain);
-            } else if args[0] != "pubkey" && args[0] != "inspect" {
-                c.arg(s.p("id_ed25519.age"));
-            } else if label == "inspect -R" {
+            } else if (args[0] != "pubkey" && args[0] != "inspect") || label == "inspect -R" {
                 c.arg(s.p("id_ed25519.age"));
             }
             check(&format!("{key} {label}"), &run(&mut c));

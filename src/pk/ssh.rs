@@ -119,6 +119,15 @@ fn unsupported(name: &str) -> KeyError {
     }
 }
 
+/// A file key wrapped to an `ssh-ed25519` key: the contents of its stanza but the tag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ed25519Wrapped {
+    /// The sender's ephemeral X25519 share (the stanza's second argument).
+    pub share: [u8; 32],
+    /// The encrypted file key and its tag (the stanza's body).
+    pub body: [u8; ED25519_BODY_LEN],
+}
+
 /// An SSH public key that files can be encrypted to.
 #[derive(Clone)]
 pub struct PublicKey {
@@ -264,15 +273,11 @@ impl PublicKey {
         format!("{} {}", self.kind(), Base64::encode_string(&self.wire))
     }
 
-    /// Wraps `file_key` for an `ssh-ed25519` stanza: returns the ephemeral share (the stanza's
-    /// second argument) and the 32-byte body; `None` for an `ssh-rsa` key.
+    /// Wraps `file_key` for an `ssh-ed25519` stanza; `None` for an `ssh-rsa` key.
     ///
     /// # Errors
     /// [`KeyError::LowOrderPoint`] if the key maps to a low-order X25519 point; [`Error::Rng`].
-    pub fn wrap_ed25519(
-        &self,
-        file_key: &FileKey,
-    ) -> Option<Result<([u8; 32], [u8; ED25519_BODY_LEN]), Error>> {
+    pub fn wrap_ed25519(&self, file_key: &FileKey) -> Option<Result<Ed25519Wrapped, Error>> {
         let PublicInner::Ed25519(theirs) = &self.inner else {
             return None;
         };
@@ -289,7 +294,7 @@ impl PublicKey {
                 &mut body[..16],
             )?;
             body[16..].copy_from_slice(&tag);
-            Ok((share, body))
+            Ok(Ed25519Wrapped { share, body })
         })())
     }
 
@@ -388,7 +393,7 @@ pub enum PrivateKeyFile {
     Plain(PrivateKey),
     /// A passphrase-protected key: its public half is readable, the rest needs
     /// [`EncryptedPrivateKey::decrypt`].
-    Encrypted(EncryptedPrivateKey),
+    Encrypted(Box<EncryptedPrivateKey>),
 }
 
 /// A passphrase-protected OpenSSH private key (bcrypt-pbkdf).
@@ -451,10 +456,10 @@ impl PrivateKey {
         })?;
         if key.is_encrypted() {
             let public = PublicKey::from_ssh_key(key.public_key())?;
-            return Ok(PrivateKeyFile::Encrypted(EncryptedPrivateKey {
+            return Ok(PrivateKeyFile::Encrypted(Box::new(EncryptedPrivateKey {
                 inner: key,
                 public,
-            }));
+            })));
         }
         Ok(PrivateKeyFile::Plain(Self::from_ssh_key(&key)?))
     }
@@ -469,7 +474,7 @@ impl PrivateKey {
             (ssh_key::private::KeypairData::Ed25519(pair), PublicInner::Ed25519(mont)) => {
                 let seed = Zeroizing::new(pair.private.to_bytes());
                 let mut hash = Zeroizing::new([0u8; 64]);
-                hash.copy_from_slice(&Sha512::digest(&*seed));
+                hash.copy_from_slice(&Sha512::digest(*seed));
                 let secret = x25519::SecretKey::from_secret(SecretArray::from_slice(&hash[..32])?);
                 if secret.public_key().to_bytes() != *mont {
                     return Err(invalid("the private key does not match its public key"));

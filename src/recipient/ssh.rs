@@ -75,7 +75,7 @@ impl Recipient for PublicKey {
     fn wrap(&self, file_key: &FileKey) -> Result<Vec<Stanza>, Error> {
         let tag = self.tag_b64();
         let stanza = if let Some(wrapped) = self.wrap_ed25519(file_key) {
-            let (share, body) = wrapped?;
+            let crate::pk::ssh::Ed25519Wrapped { share, body } = wrapped?;
             Stanza {
                 kind: SSH_ED25519_STANZA.into(),
                 args: vec![tag, crate::b64::encode_b64(&share)],
