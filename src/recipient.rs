@@ -7,8 +7,9 @@
 //! | [`RSA_STANZA`] (angou) | [`crate::pk::rsa::PublicKey`] | [`crate::pk::rsa::PrivateKey`] |
 //! | [`SYMMETRIC_STANZA`] (angou) | [`SymmetricKey`] | [`SymmetricKey`] |
 //! | [`KMS_STANZA`] (angou) | `angou::kms::KmsRecipient` | `angou::kms::KmsIdentity` |
+//! | [`ssh::SSH_ED25519_STANZA`], [`ssh::SSH_RSA_STANZA`] (age v1) | [`crate::pk::ssh::PublicKey`] | [`crate::pk::ssh::PrivateKey`] |
 //!
-//! [`check_stanza`] knows the shape of all five types, so a reader can refuse a malformed
+//! [`check_stanza`] knows the shape of all seven types, so a reader can refuse a malformed
 //! stanza of any of them whatever identities it holds (docs/FORMAT.md §4.3).
 //!
 //! Every stanza in a header wraps the same file key; the header MAC, keyed from the
@@ -27,6 +28,8 @@ use crate::b64::{decode_b64, encode_b64};
 use crate::error::{Error, FormatError, KeyError};
 use crate::pk::{rsa, x25519};
 use crate::secret::{FileKey, SecretArray, random_array};
+
+pub mod ssh;
 
 /// Stanza type of the age X25519 recipient.
 pub const X25519_STANZA: &str = "X25519";
@@ -136,6 +139,9 @@ fn arg_bytes<const N: usize>(
 /// # Errors
 /// [`FormatError::MalformedStanza`] naming the type and the defect.
 pub fn check_stanza(stanza: &Stanza) -> Result<(), FormatError> {
+    if let Some(checked) = ssh::check(stanza) {
+        return checked;
+    }
     match stanza.kind.as_str() {
         X25519_STANZA => {
             let kind = X25519_STANZA;

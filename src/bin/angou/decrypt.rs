@@ -44,7 +44,10 @@ pub fn run(args: DecryptArgs, home: Option<&std::path::Path>) -> Result<(), Fail
     let store: Option<angou::kms::Kms>;
     let mut identities: Vec<Box<dyn Identity + '_>> = Vec::new();
     for f in &args.identities {
-        identities.extend(crate::keys::load_identities(f)?);
+        identities.extend(crate::keys::load_identities(
+            f,
+            args.passphrase_file.as_deref(),
+        )?);
     }
     for f in &args.key_files {
         for k in crate::keys::load_symmetric_keys(f)? {

@@ -15,6 +15,10 @@ pub struct InspectArgs {
     /// Print JSON instead of a table
     #[arg(long)]
     pub json: bool,
+    /// Name which SSH key in FILE (a .pub, authorized_keys or NAME.keys file) each SSH stanza
+    /// is for (repeatable)
+    #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
+    pub recipients_files: Vec<PathBuf>,
     /// Encrypted file (default or "-": standard input)
     pub input: Option<PathBuf>,
 }
@@ -34,6 +38,7 @@ fn json_str(s: &str) -> String {
 }
 
 pub fn run(args: InspectArgs) -> Result<(), Failure> {
+    let listed = crate::keys::load_ssh_keys(&args.recipients_files)?;
     let input = InputSpec::from_arg(args.input.as_deref());
     let reader = input.open(true)?;
     let mut detected = Input::detect(BufReader::with_capacity(256 * 1024, reader))?;
@@ -51,6 +56,7 @@ pub fn run(args: InspectArgs) -> Result<(), Failure> {
         acc
     });
     let stanza_count = header.stanzas().len();
+    let ssh = crate::keys::ssh_stanza_keys(header.stanzas(), &listed);
     drop(decryptor);
     let payload_len = io::copy(&mut detected, &mut io::sink())
         .map_err(|e| Failure::from(e).context(input.describe()))?;
@@ -73,12 +79,24 @@ pub fn run(args: InspectArgs) -> Result<(), Failure> {
             .iter()
             .map(|(k, n)| format!("{{\"type\":{},\"count\":{n}}}", json_str(k)))
             .collect();
+        let ssh_list: Vec<String> = ssh
+            .iter()
+            .map(|(kind, tag, key)| {
+                format!(
+                    "{{\"type\":{},\"tag\":{},\"key\":{}}}",
+                    json_str(kind),
+                    json_str(tag),
+                    key.as_deref().map_or("null".into(), json_str)
+                )
+            })
+            .collect();
         println!(
-            "{{\"format\":{},\"version_line\":{},\"payload_cipher\":{},\"armored\":{armored},\"stanzas\":[{}],\"header_bytes\":{header_len},\"payload_bytes\":{payload_len},\"chunks\":{chunks},\"chunk_size\":{CHUNK_LEN},\"plaintext_bytes\":{},\"well_formed_length\":{shape_ok}}}",
+            "{{\"format\":{},\"version_line\":{},\"payload_cipher\":{},\"armored\":{armored},\"stanzas\":[{}],\"ssh_stanzas\":[{}],\"header_bytes\":{header_len},\"payload_bytes\":{payload_len},\"chunks\":{chunks},\"chunk_size\":{CHUNK_LEN},\"plaintext_bytes\":{},\"well_formed_length\":{shape_ok}}}",
             json_str(format),
             json_str(version),
             json_str(cipher.name()),
             list.join(","),
+            ssh_list.join(","),
             if shape_ok {
                 plaintext.to_string()
             } else {
@@ -98,6 +116,14 @@ pub fn run(args: InspectArgs) -> Result<(), Failure> {
     println!("recipients      {stanza_count} stanza(s)");
     for (kind, n) in &stanzas {
         println!("                  {n} × {kind}");
+    }
+    for (kind, tag, key) in &ssh {
+        let key = key.as_deref().unwrap_or(if listed.is_empty() {
+            "pass -R FILE to name the key"
+        } else {
+            "no listed key"
+        });
+        println!("                  {kind} key tag {tag}: {key}");
     }
     println!("header          {header_len} bytes");
     println!("payload         {payload_len} bytes (16-byte nonce + {chunks} chunk(s))");

@@ -116,6 +116,12 @@ pub fn pubkey(args: PubkeyArgs) -> Result<(), Failure> {
             }
         }
         SecretKeyFile::Rsa(k) => print!("{}", k.public_key().to_pem()),
+        SecretKeyFile::Ssh(angou::pk::ssh::PrivateKeyFile::Plain(k)) => {
+            println!("{}", k.public_key().to_openssh());
+        }
+        SecretKeyFile::Ssh(angou::pk::ssh::PrivateKeyFile::Encrypted(k)) => {
+            println!("{}", k.public_key().to_openssh());
+        }
         SecretKeyFile::Symmetric(_) => {
             return Err(Failure::new("a symmetric key has no public part").hint(
                 "share the key file itself over a secure channel, or use an X25519 or RSA key pair",

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use angou::KeyFileError;
 use angou::keyfile;
-use angou::pk::{rsa, x25519};
+use angou::pk::{rsa, ssh, x25519};
 use angou::recipient::{Identity, Recipient, SymmetricKey};
 use zeroize::Zeroizing;
 
@@ -103,6 +103,8 @@ enum KeyText {
     AgeRecipient,
     PemPrivate,
     PemPublic,
+    SshPrivate,
+    SshPublic,
     Other,
 }
 
@@ -116,6 +118,10 @@ fn classify(text: &str) -> KeyText {
         KeyText::SymmetricKey
     } else if starts_with_ci(t, "age1") {
         KeyText::AgeRecipient
+    } else if t.contains("-----BEGIN OPENSSH PRIVATE KEY-----") {
+        KeyText::SshPrivate
+    } else if ssh::is_key_type(t.split_ascii_whitespace().next().unwrap_or("")) {
+        KeyText::SshPublic
     } else if t.contains("-----BEGIN ") && t.contains("PRIVATE KEY-----") {
         KeyText::PemPrivate
     } else if t.contains("-----BEGIN ") && t.contains("PUBLIC KEY-----") {
@@ -155,6 +161,10 @@ fn secret_as_recipient(kind: KeyText, origin: &str, file: Option<&str>) -> Optio
                 format!("encrypt to its public key: `{pubkey} > key.pub.pem`, then -r key.pub.pem"),
             )
         }
+        KeyText::SshPrivate => Failure::usage(format!(
+            "{origin} is an SSH private key, not a recipient"
+        ))
+        .hint("encrypt to its public key, the .pub file beside it: -R ~/.ssh/id_ed25519.pub"),
         KeyText::SymmetricKey => {
             Failure::usage(format!("{origin} is a symmetric key, not a recipient"))
                 .hint("a symmetric key has no public half: pass its key file with -k KEY_FILE")
@@ -175,7 +185,22 @@ fn secret_as_recipient(kind: KeyText, origin: &str, file: Option<&str>) -> Optio
 }
 
 /// A key file's contents, parsed.
-pub use angou::keyfile::Identities as SecretKeyFile;
+pub enum SecretKeyFile {
+    X25519(Vec<x25519::SecretKey>),
+    Rsa(Box<rsa::PrivateKey>),
+    Symmetric(Vec<SymmetricKey>),
+    Ssh(ssh::PrivateKeyFile),
+}
+
+impl From<keyfile::Identities> for SecretKeyFile {
+    fn from(i: keyfile::Identities) -> Self {
+        match i {
+            keyfile::Identities::X25519(v) => SecretKeyFile::X25519(v),
+            keyfile::Identities::Rsa(k) => SecretKeyFile::Rsa(k),
+            keyfile::Identities::Symmetric(v) => SecretKeyFile::Symmetric(v),
+        }
+    }
+}
 
 /// Parses an identity or key file: PEM RSA private key, or lines of `AGE-SECRET-KEY-1…` /
 /// `ANGOU-SYMMETRIC-KEY-1…` with `#` comments and blank lines.
@@ -185,13 +210,36 @@ pub fn parse_secret_file(path: &Path, what: &str) -> Result<SecretKeyFile, Failu
     let text = read_secret_file(path, what)?;
     let at = |f: Failure| f.context(name(path)).into_usage();
     match classify_file(&text) {
+        KeyText::SshPublic => {
+            return Err(at(Failure::new(
+                "is an SSH public key (a recipient), not an identity",
+            )
+            .hint(format!(
+                "pass the private key (the same path without .pub) with -i; to encrypt to this key: angou encrypt -R {} …",
+                path.display()
+            ))));
+        }
         // Unrecognised contents and public keys are refused by the parser; only a
         // recognised secret earns the warning.
         KeyText::Other | KeyText::PemPublic | KeyText::AgeRecipient => {}
         _ => warn_if_shared(path, what),
     }
+    if kind_is_ssh_private(&text) {
+        return ssh::PrivateKey::from_openssh(&text)
+            .map(SecretKeyFile::Ssh)
+            .map_err(|e| at(ssh_failure(e)));
+    }
+    if text.contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(at(Failure::new(
+            "is a passphrase-protected PEM private key, a legacy format angou does not read",
+        ))
+        .hint(format!(
+            "rewrite it in the OpenSSH format, keeping the passphrase: ssh-keygen -p -f {}",
+            path.display()
+        )));
+    }
     // The library parses; the CLI adds the path, the exit code and the "what to do".
-    keyfile::parse_identities(&text).map_err(|e| {
+    keyfile::parse_identities(&text).map(SecretKeyFile::from).map_err(|e| {
         at(match e {
             KeyFileError::PublicKeyNotIdentity => Failure::new(
                 "is a public key (a recipient), not an identity",
@@ -212,11 +260,11 @@ pub fn parse_secret_file(path: &Path, what: &str) -> Result<SecretKeyFile, Failu
                 Failure::from(source).context(format!("line {line}"))
             }
             KeyFileError::UnsupportedIdentity { line } => Failure::new(format!("line {line}: unsupported identity type"))
-                .hint("angou reads X25519 (AGE-SECRET-KEY-1…), RSA PEM and symmetric keys; plugin and post-quantum identities are not supported"),
+                .hint("angou reads X25519 (AGE-SECRET-KEY-1…), RSA PEM, OpenSSH and symmetric keys; plugin and post-quantum identities are not supported"),
             KeyFileError::EncryptedFile => Failure::new("is an encrypted file, not an identity")
                 .hint("put the identity after -i and the encrypted file last: angou decrypt -i KEY FILE"),
             KeyFileError::NotAnIdentity { line } => Failure::new(format!("line {line}: not an identity"))
-                .hint("expected AGE-SECRET-KEY-1…, ANGOU-SYMMETRIC-KEY-1… or a PEM private key"),
+                .hint("expected AGE-SECRET-KEY-1…, ANGOU-SYMMETRIC-KEY-1…, an OpenSSH private key or a PEM private key"),
             KeyFileError::Empty => Failure::new("no key found in the file")
                 .hint("the file must hold at least one key line"),
             KeyFileError::MixedIdentities => Failure::new("mixes X25519 identities and symmetric keys")
@@ -226,9 +274,73 @@ pub fn parse_secret_file(path: &Path, what: &str) -> Result<SecretKeyFile, Failu
     })
 }
 
-/// Identities from an `-i` file (any kind of secret key).
-pub fn load_identities(path: &Path) -> Result<Vec<Box<dyn Identity>>, Failure> {
-    Ok(parse_secret_file(path, "identity file")?.into_identities())
+fn kind_is_ssh_private(text: &str) -> bool {
+    classify(text) == KeyText::SshPrivate
+}
+
+/// An SSH key refusal, with the hint that fits it.
+fn ssh_failure(e: angou::KeyError) -> Failure {
+    let unsupported = matches!(&e, angou::KeyError::InvalidEncoding { reason, .. } if reason.contains("cannot be encrypted to"));
+    let f = Failure::from(e).into_usage();
+    if unsupported {
+        f.hint("angou encrypts to ssh-ed25519 and ssh-rsa (2048 bits or more) keys; `ssh-keygen -t ed25519` makes one")
+    } else {
+        f
+    }
+}
+
+/// Decrypts a passphrase-protected SSH key: the passphrase comes from `--passphrase-file`, then
+/// `ANGOU_PASSPHRASE`, then a no-echo prompt that names the key file.
+fn unlock_ssh(
+    key: &ssh::EncryptedPrivateKey,
+    path: &Path,
+    passphrase_file: Option<&Path>,
+) -> Result<ssh::PrivateKey, Failure> {
+    let pass =
+        if passphrase_file.is_some() || std::env::var_os(crate::passphrase::ENV_VAR).is_some() {
+            crate::passphrase::obtain(passphrase_file, false)?
+        } else {
+            crate::passphrase::prompt_only(&format!("passphrase for SSH key {}: ", path.display()))
+                .map_err(|f| {
+                    f.hint(format!(
+                        "{} is passphrase-protected: pass --passphrase-file FILE or set {}",
+                        path.display(),
+                        crate::passphrase::ENV_VAR
+                    ))
+                })?
+        };
+    key.decrypt(&pass).map_err(|e| {
+        Failure::from(e)
+            .context(path.display())
+            .hint("check the passphrase (from --passphrase-file, ANGOU_PASSPHRASE or the prompt)")
+    })
+}
+
+/// Identities from an `-i` file (any kind of secret key). A passphrase-protected SSH key is
+/// unlocked here, with the passphrase from `passphrase_file`, the environment or a prompt.
+pub fn load_identities(
+    path: &Path,
+    passphrase_file: Option<&Path>,
+) -> Result<Vec<Box<dyn Identity>>, Failure> {
+    Ok(match parse_secret_file(path, "identity file")? {
+        SecretKeyFile::X25519(v) => v
+            .into_iter()
+            .map(|k| Box::new(k) as Box<dyn Identity>)
+            .collect(),
+        // A PEM RSA key (older ssh-keygen writes PKCS#1) also answers ssh-rsa stanzas.
+        SecretKeyFile::Rsa(k) => match ssh::PrivateKey::from_rsa((*k).clone()) {
+            Ok(s) => vec![k as Box<dyn Identity>, Box::new(s)],
+            Err(_) => vec![k as Box<dyn Identity>],
+        },
+        SecretKeyFile::Symmetric(v) => v
+            .into_iter()
+            .map(|k| Box::new(k) as Box<dyn Identity>)
+            .collect(),
+        SecretKeyFile::Ssh(ssh::PrivateKeyFile::Plain(k)) => vec![Box::new(k)],
+        SecretKeyFile::Ssh(ssh::PrivateKeyFile::Encrypted(k)) => {
+            vec![Box::new(unlock_ssh(&k, path, passphrase_file)?)]
+        }
+    })
 }
 
 /// Symmetric keys from a `-k` file.
@@ -256,6 +368,19 @@ fn parse_recipient_file(text: &str, origin: &str) -> Result<Box<dyn Recipient>, 
     let kind = classify_file(text);
     if let Some(f) = secret_as_recipient(kind, origin, Some(origin)) {
         return Err(f);
+    }
+    if kind == KeyText::SshPublic {
+        let mut lines = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'));
+        return match (lines.next(), lines.next()) {
+            (Some(line), None) => parse_ssh_line(line, origin),
+            _ => Err(Failure::usage(format!(
+                "{origin} holds several SSH keys; -r takes one recipient"
+            ))
+            .hint(format!("pass the file with -R {origin}"))),
+        };
     }
     if kind == KeyText::Other && !is_pem(text) {
         return Err(Failure::usage(format!(
@@ -331,7 +456,14 @@ fn parse_recipient_text(arg: &str, origin: &str) -> Result<Box<dyn Recipient>, F
     if let Some(f) = secret_as_recipient(classify(arg), origin, None) {
         return Err(f);
     }
+    if classify(arg) == KeyText::SshPublic {
+        return parse_ssh_line(arg, origin);
+    }
     let path = Path::new(arg);
+    // An authorized_keys line with options: `no-pty,command="…" ssh-ed25519 AAAA…`.
+    if !path.is_file() && arg.split_ascii_whitespace().any(ssh::is_key_type) {
+        return parse_ssh_line(arg, origin);
+    }
     if path.is_file() {
         let text = fs::read_to_string(path).map_err(|e| {
             Failure::usage(format!("cannot read recipient file {arg}: {e}"))
@@ -345,7 +477,15 @@ fn parse_recipient_text(arg: &str, origin: &str) -> Result<Box<dyn Recipient>, F
     .hint("pass age1… text, or the path of an RSA public key (PEM); `angou pubkey -i IDENTITY_FILE` prints an identity's recipient"))
 }
 
-/// An `-R` file: `age1…` lines, PEM public keys, `#` comments, blank lines.
+/// An SSH public key line (`.pub`, `authorized_keys`, `NAME.keys`); the text is never repeated.
+fn parse_ssh_line(line: &str, origin: &str) -> Result<Box<dyn Recipient>, Failure> {
+    ssh::PublicKey::parse_line(line)
+        .map(|k| Box::new(k) as Box<dyn Recipient>)
+        .map_err(|e| ssh_failure(e).context(origin))
+}
+
+/// An `-R` file: `age1…` lines, SSH public keys (`.pub`, `authorized_keys` with options,
+/// `https://github.com/NAME.keys`), PEM public keys, `#` comments, blank lines.
 pub fn load_recipients_file(path: &Path) -> Result<Vec<Box<dyn Recipient>>, Failure> {
     let text = read_text_arg(path, "recipients file")?;
     let origin = name(path);
@@ -379,6 +519,63 @@ pub fn load_recipients_file(path: &Path) -> Result<Vec<Box<dyn Recipient>>, Fail
             .hint("add age1… lines or PEM public keys"));
     }
     Ok(out)
+}
+
+/// The SSH public keys listed in `files` (for `inspect -R`), each with where it was found:
+/// `FILE line N (COMMENT)`. Lines that are not SSH keys are passed over.
+pub fn load_ssh_keys(
+    files: &[std::path::PathBuf],
+) -> Result<Vec<(String, ssh::PublicKey)>, Failure> {
+    let mut out = Vec::new();
+    for path in files {
+        let text = fs::read_to_string(path).map_err(|e| {
+            Failure::usage(format!(
+                "cannot read recipients file {}: {e}",
+                path.display()
+            ))
+            .hint("check the path and that you may read it")
+        })?;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.starts_with('#') || !line.split_ascii_whitespace().any(ssh::is_key_type) {
+                continue;
+            }
+            if let Ok(key) = ssh::PublicKey::parse_line(line) {
+                let comment = line
+                    .split_ascii_whitespace()
+                    .skip_while(|f| !ssh::is_key_type(f))
+                    .skip(2)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let mut at = format!("{} line {}", path.display(), n + 1);
+                if !comment.is_empty() {
+                    at.push_str(&format!(" ({comment})"));
+                }
+                out.push((at, key));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// For each SSH stanza: its type, its key tag and, when one of `listed` has that tag, where
+/// that key was found. A tag is 32 bits: a match names the likely key, not a proven one.
+pub fn ssh_stanza_keys(
+    stanzas: &[angou::recipient::Stanza],
+    listed: &[(String, ssh::PublicKey)],
+) -> Vec<(String, String, Option<String>)> {
+    stanzas
+        .iter()
+        .filter(|s| s.kind == ssh::ED25519_TYPE || s.kind == ssh::RSA_TYPE)
+        .filter_map(|s| {
+            let tag = s.args.first()?;
+            let found = listed
+                .iter()
+                .find(|(_, k)| k.kind() == s.kind && k.tag_b64() == *tag)
+                .map(|(at, _)| at.clone());
+            Some((s.kind.clone(), tag.clone(), found))
+        })
+        .collect()
 }
 
 #[cfg(test)]
