@@ -4,9 +4,12 @@
 //!
 //! Run: `cargo run --release --example hybrid_file`
 
+#[path = "support/scratch.rs"]
+mod scratch;
+use scratch::TempDir;
+
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Write};
-use std::path::PathBuf;
 
 use angou::format::armor::ArmoredWriter;
 use angou::keyfile;
@@ -117,25 +120,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         dir.0.display()
     );
     Ok(())
-}
-
-/// A folder under the system temporary folder, removed when dropped (also on error).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> io::Result<Self> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let path =
-            std::env::temp_dir().join(format!("angou-{name}-{}-{nanos}", std::process::id()));
-        fs::create_dir(&path)?;
-        Ok(TempDir(path))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
