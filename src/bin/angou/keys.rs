@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use angou::pk::{rsa, x25519};
+use angou::pk::{mlkem768x25519 as pq, rsa, x25519};
 use angou::recipient::{Identity, Recipient, SymmetricKey};
 use zeroize::Zeroizing;
 
@@ -64,7 +64,7 @@ enum KeyText {
 
 fn classify(text: &str) -> KeyText {
     let t = text.trim();
-    if starts_with_ci(t, "AGE-PLUGIN-") || starts_with_ci(t, "AGE-SECRET-KEY-PQ-") {
+    if starts_with_ci(t, "AGE-PLUGIN-") {
         KeyText::PluginIdentity
     } else if starts_with_ci(t, "AGE-SECRET-KEY-") {
         KeyText::AgeIdentity
@@ -104,7 +104,7 @@ fn secret_as_recipient(kind: KeyText, origin: &str, file: Option<&str>) -> Optio
             "{origin} is an age identity (a secret key), not a recipient"
         ))
         .hint(format!(
-            "encrypt to its public half, the age1… recipient that `{pubkey}` prints"
+            "encrypt to its public half, the age1… (or age1pq1…) recipient that `{pubkey}` prints"
         )),
         KeyText::PemPrivate => {
             Failure::usage(format!("{origin} is an RSA private key, not a recipient")).hint(
@@ -116,9 +116,9 @@ fn secret_as_recipient(kind: KeyText, origin: &str, file: Option<&str>) -> Optio
                 .hint("a symmetric key has no public half: pass its key file with -k KEY_FILE")
         }
         KeyText::PluginIdentity => Failure::usage(format!(
-            "{origin} is an age plugin or post-quantum identity (a secret key), not a recipient"
+            "{origin} is an age plugin identity (a secret key), not a recipient"
         ))
-        .hint("angou does not support plugin or post-quantum keys; use an X25519 or RSA recipient"),
+        .hint("angou does not support plugin keys; use an X25519, post-quantum or RSA recipient"),
         _ => return None,
     };
     Some(match (file, f.hint.take()) {
@@ -133,6 +133,8 @@ fn secret_as_recipient(kind: KeyText, origin: &str, file: Option<&str>) -> Optio
 /// A key file's contents, parsed.
 pub enum SecretKeyFile {
     X25519(Vec<x25519::SecretKey>),
+    /// At least one post-quantum identity, and the X25519 ones beside it (age files may mix).
+    PostQuantum(Vec<pq::SecretKey>, Vec<x25519::SecretKey>),
     Rsa(Box<rsa::PrivateKey>),
     Symmetric(Vec<SymmetricKey>),
 }
@@ -174,6 +176,7 @@ pub fn parse_secret_file(path: &Path, what: &str) -> Result<SecretKeyFile, Failu
     }
     let mut x = Vec::new();
     let mut sym = Vec::new();
+    let mut pqs = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim_ascii();
         if line.is_empty() || line.starts_with('#') {
@@ -190,9 +193,14 @@ pub fn parse_secret_file(path: &Path, what: &str) -> Result<SecretKeyFile, Failu
                 SymmetricKey::parse(line)
                     .map_err(|e| at(Failure::from(e).context(format!("line {lineno}"))))?,
             );
-        } else if line.starts_with("AGE-PLUGIN-") || line.starts_with("AGE-SECRET-KEY-PQ-") {
+        } else if line.starts_with("AGE-SECRET-KEY-PQ-1") {
+            pqs.push(
+                pq::SecretKey::parse(line)
+                    .map_err(|e| at(Failure::from(e).context(format!("line {lineno}"))))?,
+            );
+        } else if line.starts_with("AGE-PLUGIN-") {
             return Err(at(Failure::new(format!("line {lineno}: unsupported identity type"))
-                .hint("angou reads X25519 (AGE-SECRET-KEY-1…), RSA PEM and symmetric keys; plugin and post-quantum identities are not supported")));
+                .hint("angou reads X25519 (AGE-SECRET-KEY-1…), post-quantum (AGE-SECRET-KEY-PQ-1…), RSA PEM and symmetric keys; plugin identities are not supported")));
         } else if line.starts_with("age-encryption.org/") || line.starts_with("angou.dev/") {
             return Err(at(Failure::new("is an encrypted file, not an identity"))
                 .hint("put the identity after -i and the encrypted file last: angou decrypt -i KEY FILE"));
@@ -202,6 +210,13 @@ pub fn parse_secret_file(path: &Path, what: &str) -> Result<SecretKeyFile, Failu
                     "expected AGE-SECRET-KEY-1…, ANGOU-SYMMETRIC-KEY-1… or a PEM private key",
                 )));
         }
+    }
+    if !pqs.is_empty() {
+        if !sym.is_empty() {
+            return Err(at(Failure::new("mixes age identities and symmetric keys"))
+                .hint("keep symmetric keys in their own file and pass it with -k"));
+        }
+        return Ok(SecretKeyFile::PostQuantum(pqs, x));
     }
     match (x.is_empty(), sym.is_empty()) {
         (false, true) => Ok(SecretKeyFile::X25519(x)),
@@ -221,6 +236,11 @@ pub fn load_identities(path: &Path) -> Result<Vec<Box<dyn Identity>>, Failure> {
         SecretKeyFile::X25519(v) => v
             .into_iter()
             .map(|k| Box::new(k) as Box<dyn Identity>)
+            .collect(),
+        SecretKeyFile::PostQuantum(p, x) => p
+            .into_iter()
+            .map(|k| Box::new(k) as Box<dyn Identity>)
+            .chain(x.into_iter().map(|k| Box::new(k) as Box<dyn Identity>))
             .collect(),
         SecretKeyFile::Rsa(k) => vec![k as Box<dyn Identity>],
         SecretKeyFile::Symmetric(v) => v
@@ -297,8 +317,17 @@ fn parse_recipient_text(arg: &str, origin: &str) -> Result<Box<dyn Recipient>, F
         let lower = arg.to_ascii_lowercase();
         // The type is the HRP, not a text prefix: an X25519 recipient (HRP `age`) whose data
         // begins with "pq" is still X25519, one key in 1,024.
+        if bech32_hrp(&lower) == "age1pq" {
+            return pq::PublicKey::parse(arg)
+                .map(|k| Box::new(k) as Box<dyn Recipient>)
+                .map_err(|e| {
+                    Failure::from(e)
+                        .context(origin)
+                        .into_usage()
+                        .hint("a post-quantum recipient is age1pq1 followed by 1,952 characters; check for a cut-off copy")
+                });
+        }
         let refused = match bech32_hrp(&lower) {
-            "age1pq" => Some("post-quantum age recipients (age1pq1…) are not supported".to_owned()),
             hrp if hrp.starts_with("age1")
                 && hrp.len() <= 32
                 && hrp
