@@ -6,6 +6,7 @@
 //! | --- | --- |
 //! | encrypt a message with a key both sides hold | [`aead::Cipher`] (or [`aead::seal`] / [`aead::open`]) |
 //! | encrypt to someone's public key (age-compatible) | [`pk::x25519::PublicKey::wrap`] |
+//! | the same, safe against a future quantum computer (age 1.3) | [`pk::mlkem768x25519::PublicKey::wrap`] |
 //! | encrypt to an RSA public key (PEM, openssl-compatible) | [`pk::rsa::PublicKey::encrypt`] |
 //! | hold raw key bytes | [`secret::SecretArray`], [`secret::SecretVec`] |
 //!

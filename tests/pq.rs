@@ -223,7 +223,11 @@ fn tampered_stanzas_are_refused() {
         .unwrap()
         .remove(0);
     assert_eq!(
-        decrypt(&file_with(&[good.clone()], &file_key, b"x"), &id).unwrap(),
+        decrypt(
+            &file_with(std::slice::from_ref(&good), &file_key, b"x"),
+            &id
+        )
+        .unwrap(),
         b"x"
     );
     let enc = Base64Unpadded::decode_vec(&good.args[0]).unwrap();
@@ -232,7 +236,7 @@ fn tampered_stanzas_are_refused() {
         ..good.clone()
     };
     let malformed = |s: Stanza| {
-        let r = decrypt(&file_with(&[s.clone()], &file_key, b"x"), &id);
+        let r = decrypt(&file_with(std::slice::from_ref(&s), &file_key, b"x"), &id);
         assert!(
             matches!(
                 r,
