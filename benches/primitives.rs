@@ -13,7 +13,7 @@ use angou::Backend;
 use angou::aead::{Algorithm, Cipher, Key};
 use angou::format::header::PayloadCipher;
 use angou::format::{Decryptor, Encryptor};
-use angou::pk::{rsa, x25519};
+use angou::pk::{mlkem768x25519, rsa, x25519};
 use angou::recipient::{Identity, Recipient};
 use angou::secret::FileKey;
 use criterion::{
@@ -82,6 +82,27 @@ fn x25519(c: &mut Criterion) {
     let wrapped = recipient.wrap(&file_key).unwrap();
     g.bench_function("generate", |b| {
         b.iter(|| black_box(x25519::SecretKey::generate().unwrap().public_key()))
+    });
+    g.bench_function("wrap", |b| {
+        b.iter(|| black_box(recipient.wrap(&file_key).unwrap()))
+    });
+    g.bench_function("unwrap", |b| {
+        b.iter(|| black_box(id.unwrap(&wrapped).unwrap()))
+    });
+    g.finish();
+}
+
+/// The post-quantum hybrid (ML-KEM-768 + X25519, age 1.3's `mlkem768x25519`): generating an
+/// identity (seed expansion and both key pairs), wrapping (HPKE SealBase: ML-KEM-768
+/// encapsulation, an X25519 exchange, SHA3-256, HKDF, ChaCha20-Poly1305) and unwrapping.
+fn mlkem768x25519(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mlkem768x25519");
+    let id = mlkem768x25519::SecretKey::generate().unwrap();
+    let recipient = id.public_key();
+    let file_key = FileKey::generate().unwrap();
+    let wrapped = recipient.wrap(&file_key).unwrap();
+    g.bench_function("generate", |b| {
+        b.iter(|| black_box(mlkem768x25519::SecretKey::generate().unwrap().public_key()))
     });
     g.bench_function("wrap", |b| {
         b.iter(|| black_box(recipient.wrap(&file_key).unwrap()))
@@ -215,6 +236,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = aead, x25519, rsa_oaep, rsa_generate, stream, kms
+    targets = aead, x25519, mlkem768x25519, rsa_oaep, rsa_generate, stream, kms
 }
 criterion_main!(benches);

@@ -391,6 +391,15 @@ pub enum FormatError {
     /// A passphrase (scrypt) stanza appeared beside other stanzas.
     #[error("a passphrase stanza must be the only stanza in the header")]
     MixedScrypt,
+    /// A post-quantum stanza was to be written beside one a quantum computer could open
+    /// (age 1.3's rule; see [`crate::recipient::check_post_quantum_mix`]).
+    #[error(
+        "cannot encrypt to post-quantum (age1pq1…) and {classic} recipients in one file: a quantum computer could recover the file key from the {classic} stanza"
+    )]
+    MixedPostQuantum {
+        /// The stanza type that is not quantum-resistant (at most 64 characters).
+        classic: String,
+    },
     /// An scrypt work factor above the allowed maximum.
     #[error("scrypt work factor {found} exceeds the maximum {max}")]
     WorkFactorTooLarge {

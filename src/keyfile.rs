@@ -41,7 +41,7 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, KeyFileError, SecretKind};
-use crate::pk::{rsa, x25519};
+use crate::pk::{mlkem768x25519, rsa, x25519};
 use crate::recipient::{Identity, Recipient, SymmetricKey};
 
 /// The keys of one identity file: one kind per file.
@@ -52,6 +52,8 @@ pub enum Identities {
     Rsa(Box<rsa::PrivateKey>),
     /// `ANGOU-SYMMETRIC-KEY-1…` lines.
     Symmetric(Vec<SymmetricKey>),
+    /// `AGE-SECRET-KEY-PQ-1…` lines, with any `AGE-SECRET-KEY-1…` lines of the same file.
+    PostQuantum(Vec<mlkem768x25519::SecretKey>, Vec<x25519::SecretKey>),
 }
 
 impl Identities {
@@ -63,6 +65,11 @@ impl Identities {
                 .map(|k| Box::new(k) as Box<dyn Identity>)
                 .collect(),
             Identities::Rsa(k) => vec![k as Box<dyn Identity>],
+            Identities::PostQuantum(p, x) => p
+                .into_iter()
+                .map(|k| Box::new(k) as Box<dyn Identity>)
+                .chain(x.into_iter().map(|k| Box::new(k) as Box<dyn Identity>))
+                .collect(),
             Identities::Symmetric(v) => v
                 .into_iter()
                 .map(|k| Box::new(k) as Box<dyn Identity>)
@@ -121,6 +128,7 @@ pub fn parse_identities(text: &str) -> Result<Identities, KeyFileError> {
     }
     let mut x = Vec::new();
     let mut sym = Vec::new();
+    let mut pq = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim_ascii();
         if line.is_empty() || line.starts_with('#') {
@@ -137,6 +145,11 @@ pub fn parse_identities(text: &str) -> Result<Identities, KeyFileError> {
                 SymmetricKey::parse(line)
                     .map_err(|source| KeyFileError::Key { line: at, source })?,
             );
+        } else if line.starts_with("AGE-SECRET-KEY-PQ-1") {
+            pq.push(
+                mlkem768x25519::SecretKey::parse(line)
+                    .map_err(|source| KeyFileError::Key { line: at, source })?,
+            );
         } else if line.starts_with("AGE-PLUGIN-") || line.starts_with("AGE-SECRET-KEY-PQ-") {
             return Err(KeyFileError::UnsupportedIdentity { line: at });
         } else if line.starts_with("age-encryption.org/") || line.starts_with("angou.dev/") {
@@ -144,6 +157,13 @@ pub fn parse_identities(text: &str) -> Result<Identities, KeyFileError> {
         } else {
             return Err(KeyFileError::NotAnIdentity { line: at });
         }
+    }
+    if !pq.is_empty() {
+        return if sym.is_empty() {
+            Ok(Identities::PostQuantum(pq, x))
+        } else {
+            Err(KeyFileError::MixedIdentities)
+        };
     }
     match (x.is_empty(), sym.is_empty()) {
         (false, true) => Ok(Identities::X25519(x)),

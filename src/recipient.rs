@@ -3,13 +3,14 @@
 //! | stanza type | recipient | identity |
 //! | --- | --- | --- |
 //! | `X25519` (age v1) | [`crate::pk::x25519::PublicKey`] | [`crate::pk::x25519::SecretKey`] |
+//! | [`MLKEM768X25519_STANZA`] (age 1.3) | [`crate::pk::mlkem768x25519::PublicKey`] | [`crate::pk::mlkem768x25519::SecretKey`] |
 //! | `scrypt` (age v1) | [`crate::passphrase::PassphraseRecipient`] | [`crate::passphrase::PassphraseIdentity`] |
 //! | [`RSA_STANZA`] (angou) | [`crate::pk::rsa::PublicKey`] | [`crate::pk::rsa::PrivateKey`] |
 //! | [`SYMMETRIC_STANZA`] (angou) | [`SymmetricKey`] | [`SymmetricKey`] |
 //! | [`KMS_STANZA`] (angou) | `angou::kms::KmsRecipient` | `angou::kms::KmsIdentity` |
 //! | [`ssh::SSH_ED25519_STANZA`], [`ssh::SSH_RSA_STANZA`] (age v1) | [`crate::pk::ssh::PublicKey`] | [`crate::pk::ssh::PrivateKey`] |
 //!
-//! [`check_stanza`] knows the shape of all seven types, so a reader can refuse a malformed
+//! [`check_stanza`] knows the shape of all eight types, so a reader can refuse a malformed
 //! stanza of any of them whatever identities it holds (docs/FORMAT.md §4.3).
 //!
 //! Every stanza in a header wraps the same file key; the header MAC, keyed from the
@@ -29,7 +30,9 @@ use crate::error::{Error, FormatError, KeyError};
 use crate::pk::{rsa, x25519};
 use crate::secret::{FileKey, SecretArray, random_array};
 
+mod mlkem768x25519;
 pub mod ssh;
+pub use mlkem768x25519::{MLKEM768X25519_STANZA, check_post_quantum_mix};
 
 /// Stanza type of the age X25519 recipient.
 pub const X25519_STANZA: &str = "X25519";
@@ -157,6 +160,7 @@ pub fn check_stanza(stanza: &Stanza) -> Result<(), FormatError> {
                 return Err(stanza_err(kind, "body is not 32 bytes"));
             }
         }
+        MLKEM768X25519_STANZA => mlkem768x25519::check(stanza)?,
         SCRYPT_STANZA => {
             let kind = SCRYPT_STANZA;
             if stanza.args.len() != 2 {

@@ -2,9 +2,8 @@
 //!
 //! Each vector names the expected outcome; this harness checks it, and checks the SHA-256 of
 //! all plaintext released — also for `payload failure` vectors, where only the authenticated
-//! prefix may be released. One test per vector file. Ignored (and listed as such in the test
-//! output): the 19 post-quantum `mlkem768x25519` vectors (identities `AGE-SECRET-KEY-PQ-1…`),
-//! because angou does not implement that recipient type.
+//! prefix may be released. One test per vector file, none ignored: the 19 post-quantum
+//! `hybrid*` vectors run through `angou::pk::mlkem768x25519` (identities `AGE-SECRET-KEY-PQ-1…`).
 #![allow(clippy::unwrap_used)]
 
 use std::fs;
@@ -14,6 +13,7 @@ use std::path::Path;
 use angou::error::{Error, FormatError, KeyError};
 use angou::format::{Decryptor, Input};
 use angou::passphrase::PassphraseIdentity;
+use angou::pk::mlkem768x25519;
 use angou::pk::x25519::SecretKey;
 use angou::recipient::Identity;
 use angou::secret::SecretVec;
@@ -67,7 +67,11 @@ fn parse(bytes: &[u8]) -> Vector {
 fn run(v: &Vector) -> (Result<(), Error>, Vec<u8>) {
     let mut ids: Vec<Box<dyn Identity>> = Vec::new();
     for i in &v.identities {
-        ids.push(Box::new(SecretKey::parse(i).unwrap()));
+        if i.starts_with("AGE-SECRET-KEY-PQ-1") {
+            ids.push(Box::new(mlkem768x25519::SecretKey::parse(i).unwrap()));
+        } else {
+            ids.push(Box::new(SecretKey::parse(i).unwrap()));
+        }
     }
     for p in &v.passphrases {
         ids.push(Box::new(PassphraseIdentity::new(SecretVec::from_vec(
@@ -191,7 +195,7 @@ vectors! {
     armor_garbage_trailing,
     armor_header_crlf,
     armor_headers,
-    #[ignore = "post-quantum mlkem768x25519 recipients are not implemented"] armor_hybrid,
+    armor_hybrid,
     armor_invalid_character_header,
     armor_invalid_character_payload,
     armor_long_line,
@@ -222,24 +226,24 @@ vectors! {
     hmac_not_canonical,
     hmac_trailing_space,
     hmac_truncated,
-    #[ignore = "post-quantum mlkem768x25519 recipients are not implemented"] hybrid,
-    #[ignore = "post-quantum mlkem768x25519 recipients are not implemented"] hybrid_and_x25519,
-    #[ignore = "post-quantum mlkem768x25519 recipients are not implemented"] hybrid_bad_tag,
-    #[ignore = "post-quantum mlkem768x25519 recipients are not implemented"] hybrid_currupted_enc_mlkem,
-    #[ignore = "post-quantum mlkem768x25519 recipients are not implemented"] hybrid_currupted_enc_x25519,
-    #[ignore = "post-quantum mlkem768x25519 recipients are not implemented"] hybrid_extra_argument,
-    #[ignore = "post-quantum mlkem768x25519 recipients are not implemented"] hybrid_grease,
-    #[ignore = "post-quantum mlkem768x25519 recipients are not implemented"] hybrid_identity,
-    #[ignore = "post-quantum mlkem768x25519 recipients are not implemented"] hybrid_long_file_key,
-    #[ignore = "post-quantum mlkem768x25519 recipients are not implemented"] hybrid_long_share,
-    #[ignore = "post-quantum mlkem768x25519 recipients are not implemented"] hybrid_low_order,
-    #[ignore = "post-quantum mlkem768x25519 recipients are not implemented"] hybrid_multiple_recipients,
-    #[ignore = "post-quantum mlkem768x25519 recipients are not implemented"] hybrid_no_match,
-    #[ignore = "post-quantum mlkem768x25519 recipients are not implemented"] hybrid_not_canonical_body,
-    #[ignore = "post-quantum mlkem768x25519 recipients are not implemented"] hybrid_not_canonical_enc,
-    #[ignore = "post-quantum mlkem768x25519 recipients are not implemented"] hybrid_short_share,
-    #[ignore = "post-quantum mlkem768x25519 recipients are not implemented"] hybrid_uppercase,
-    #[ignore = "post-quantum mlkem768x25519 recipients are not implemented"] hybrid_x25519_arg,
+    hybrid,
+    hybrid_and_x25519,
+    hybrid_bad_tag,
+    hybrid_currupted_enc_mlkem,
+    hybrid_currupted_enc_x25519,
+    hybrid_extra_argument,
+    hybrid_grease,
+    hybrid_identity,
+    hybrid_long_file_key,
+    hybrid_long_share,
+    hybrid_low_order,
+    hybrid_multiple_recipients,
+    hybrid_no_match,
+    hybrid_not_canonical_body,
+    hybrid_not_canonical_enc,
+    hybrid_short_share,
+    hybrid_uppercase,
+    hybrid_x25519_arg,
     scrypt,
     scrypt_and_x25519,
     scrypt_bad_tag,

@@ -133,7 +133,8 @@ impl<'a> Encryptor<'a> {
     ///
     /// # Errors
     /// Wrapping failures, [`FormatError::MixedScrypt`] if a recipient produced a passphrase
-    /// stanza beside others, or I/O errors.
+    /// stanza beside others, [`FormatError::MixedPostQuantum`] if a post-quantum recipient is
+    /// mixed with a classic one, or I/O errors.
     #[must_use = "the writer must be given the plaintext and then finished with `finish()`"]
     pub fn wrap_output<W: Write>(self, mut output: W) -> Result<StreamWriter<W>, Error> {
         let file_key = FileKey::generate()?;
@@ -147,6 +148,7 @@ impl<'a> Encryptor<'a> {
         if stanzas.len() > 1 && stanzas.iter().any(|s| s.kind == SCRYPT_STANZA) {
             return Err(FormatError::MixedScrypt.into());
         }
+        crate::recipient::check_post_quantum_mix(&stanzas)?;
         let header = Header::encode(self.cipher, &stanzas, &file_key)?;
         let nonce: [u8; PAYLOAD_NONCE_LEN] = random_array()?;
         output.write_all(&header)?;

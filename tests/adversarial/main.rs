@@ -6,6 +6,7 @@
 mod common;
 mod messages;
 mod output;
+mod pq;
 mod promises;
 mod secrets;
 mod spec;

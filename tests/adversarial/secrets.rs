@@ -83,6 +83,7 @@ fn ok(r: Run, what: &str) -> Run {
 /// `ANGOU-SYMMETRIC-KEY-1`), which may be printed as the name of a format.
 fn material(line: &str) -> String {
     line.split_once("KEY-1")
+        .or_else(|| line.split_once("KEY-PQ-1"))
         .map_or(line, |(_, data)| data)
         .to_owned()
 }
@@ -133,6 +134,26 @@ fn secrets(env: &Env, store: &Path) -> Vec<Secret> {
         env,
         "bare AGE-SECRET-KEY line",
         "bare.key",
+        &line,
+    ));
+
+    let pq = env.p("pq.key");
+    ok(
+        run(angou().args(["keygen", "-t", "pq", "-o"]).arg(&pq)),
+        "keygen",
+    );
+    let line = key_line(&pq);
+    out.push(Secret {
+        name: "post-quantum identity file",
+        path: pq,
+        text: None,
+        needles: vec![material(&line)],
+        raw: None,
+    });
+    out.push(text_secret(
+        env,
+        "bare AGE-SECRET-KEY-PQ line",
+        "bare-pq.key",
         &line,
     ));
 

@@ -69,6 +69,9 @@ fn hint_for(err: &Error) -> Option<&'static str> {
                 "extra bytes follow the encrypted data; the file was modified"
             }
             FormatError::MixedScrypt => "encrypt to a passphrase alone, or to keys alone",
+            FormatError::MixedPostQuantum { .. } => {
+                "encrypt to post-quantum (age1pq1…) recipients alone, as age 1.3 requires; ask the others for a post-quantum key (angou keygen -t pq)"
+            }
             FormatError::WorkFactorTooLarge { .. } => {
                 "the passphrase stanza demands more work than angou allows; it may be a denial-of-service file"
             }
@@ -141,7 +144,7 @@ fn is_usage(err: &Error) -> bool {
                 AeadError::UnknownAlgorithm { .. } | AeadError::UnknownPayloadCipher { .. }
             )
             | Error::Key(KeyError::UnsupportedKeySize { .. })
-            | Error::Format(FormatError::NoRecipients)
+            | Error::Format(FormatError::NoRecipients | FormatError::MixedPostQuantum { .. })
     )
 }
 

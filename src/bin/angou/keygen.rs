@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use angou::pk::{rsa, x25519};
+use angou::pk::{mlkem768x25519 as pq, rsa, x25519};
 use angou::recipient::SymmetricKey;
 use zeroize::Zeroizing;
 
@@ -15,6 +15,10 @@ use crate::keys::{SecretKeyFile, parse_secret_file};
 pub enum KeyType {
     /// X25519 age identity (AGE-SECRET-KEY-1…), recipient age1…
     X25519,
+    /// Hybrid post-quantum ML-KEM-768 + X25519 age identity (AGE-SECRET-KEY-PQ-1…), recipient
+    /// age1pq1… (age 1.3)
+    #[value(name = "pq", alias = "mlkem768x25519")]
+    Pq,
     /// RSA-OAEP-SHA-256, 2048-bit (PKCS#8 PEM)
     #[value(name = "rsa-2048")]
     Rsa2048,
@@ -71,6 +75,16 @@ pub fn keygen(args: KeygenArgs) -> Result<(), Failure> {
             ));
             (text, format!("Public key: {public}"))
         }
+        KeyType::Pq => {
+            let k = pq::SecretKey::generate()?;
+            let public = k.public_key().to_string();
+            let text = Zeroizing::new(format!(
+                "{}# public key: {public}\n{}\n",
+                created(),
+                k.encode().as_str()
+            ));
+            (text, format!("Public key: {public}"))
+        }
         KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
             let bits = match args.key_type {
                 KeyType::Rsa2048 => 2048,
@@ -112,6 +126,14 @@ pub fn pubkey(args: PubkeyArgs) -> Result<(), Failure> {
     match parse_secret_file(&args.identity, "identity file")? {
         SecretKeyFile::X25519(keys) => {
             for k in keys {
+                println!("{}", k.public_key());
+            }
+        }
+        SecretKeyFile::PostQuantum(pqs, xs) => {
+            for k in pqs {
+                println!("{}", k.public_key());
+            }
+            for k in xs {
                 println!("{}", k.public_key());
             }
         }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use angou::KeyFileError;
 use angou::keyfile;
-use angou::pk::{rsa, ssh, x25519};
+use angou::pk::{mlkem768x25519 as pq, rsa, ssh, x25519};
 use angou::recipient::{Identity, Recipient, SymmetricKey};
 use zeroize::Zeroizing;
 
@@ -110,7 +110,7 @@ enum KeyText {
 
 fn classify(text: &str) -> KeyText {
     let t = text.trim();
-    if starts_with_ci(t, "AGE-PLUGIN-") || starts_with_ci(t, "AGE-SECRET-KEY-PQ-") {
+    if starts_with_ci(t, "AGE-PLUGIN-") {
         KeyText::PluginIdentity
     } else if starts_with_ci(t, "AGE-SECRET-KEY-") {
         KeyText::AgeIdentity
@@ -154,7 +154,7 @@ fn secret_as_recipient(kind: KeyText, origin: &str, file: Option<&str>) -> Optio
             "{origin} is an age identity (a secret key), not a recipient"
         ))
         .hint(format!(
-            "encrypt to its public half, the age1… recipient that `{pubkey}` prints"
+            "encrypt to its public half, the age1… (or age1pq1…) recipient that `{pubkey}` prints"
         )),
         KeyText::PemPrivate => {
             Failure::usage(format!("{origin} is an RSA private key, not a recipient")).hint(
@@ -170,9 +170,9 @@ fn secret_as_recipient(kind: KeyText, origin: &str, file: Option<&str>) -> Optio
                 .hint("a symmetric key has no public half: pass its key file with -k KEY_FILE")
         }
         KeyText::PluginIdentity => Failure::usage(format!(
-            "{origin} is an age plugin or post-quantum identity (a secret key), not a recipient"
+            "{origin} is an age plugin identity (a secret key), not a recipient"
         ))
-        .hint("angou does not support plugin or post-quantum keys; use an X25519 or RSA recipient"),
+        .hint("angou does not support plugin keys; use an X25519, post-quantum or RSA recipient"),
         _ => return None,
     };
     Some(match (file, f.hint.take()) {
@@ -187,6 +187,8 @@ fn secret_as_recipient(kind: KeyText, origin: &str, file: Option<&str>) -> Optio
 /// A key file's contents, parsed.
 pub enum SecretKeyFile {
     X25519(Vec<x25519::SecretKey>),
+    /// At least one post-quantum identity, and the X25519 ones beside it (age files may mix).
+    PostQuantum(Vec<pq::SecretKey>, Vec<x25519::SecretKey>),
     Rsa(Box<rsa::PrivateKey>),
     Symmetric(Vec<SymmetricKey>),
     Ssh(ssh::PrivateKeyFile),
@@ -198,6 +200,7 @@ impl From<keyfile::Identities> for SecretKeyFile {
             keyfile::Identities::X25519(v) => SecretKeyFile::X25519(v),
             keyfile::Identities::Rsa(k) => SecretKeyFile::Rsa(k),
             keyfile::Identities::Symmetric(v) => SecretKeyFile::Symmetric(v),
+            keyfile::Identities::PostQuantum(p, x) => SecretKeyFile::PostQuantum(p, x),
         }
     }
 }
@@ -260,14 +263,14 @@ pub fn parse_secret_file(path: &Path, what: &str) -> Result<SecretKeyFile, Failu
                 Failure::from(source).context(format!("line {line}"))
             }
             KeyFileError::UnsupportedIdentity { line } => Failure::new(format!("line {line}: unsupported identity type"))
-                .hint("angou reads X25519 (AGE-SECRET-KEY-1…), RSA PEM, OpenSSH and symmetric keys; plugin and post-quantum identities are not supported"),
+                .hint("angou reads X25519 (AGE-SECRET-KEY-1…), post-quantum (AGE-SECRET-KEY-PQ-1…), RSA PEM, OpenSSH and symmetric keys; plugin identities are not supported"),
             KeyFileError::EncryptedFile => Failure::new("is an encrypted file, not an identity")
                 .hint("put the identity after -i and the encrypted file last: angou decrypt -i KEY FILE"),
             KeyFileError::NotAnIdentity { line } => Failure::new(format!("line {line}: not an identity"))
                 .hint("expected AGE-SECRET-KEY-1…, ANGOU-SYMMETRIC-KEY-1…, an OpenSSH private key or a PEM private key"),
             KeyFileError::Empty => Failure::new("no key found in the file")
                 .hint("the file must hold at least one key line"),
-            KeyFileError::MixedIdentities => Failure::new("mixes X25519 identities and symmetric keys")
+            KeyFileError::MixedIdentities => Failure::new("mixes age identities and symmetric keys")
                 .hint("keep symmetric keys in their own file and pass it with -k"),
             other => Failure::from(angou::Error::from(other)),
         })
@@ -326,6 +329,11 @@ pub fn load_identities(
         SecretKeyFile::X25519(v) => v
             .into_iter()
             .map(|k| Box::new(k) as Box<dyn Identity>)
+            .collect(),
+        SecretKeyFile::PostQuantum(p, x) => p
+            .into_iter()
+            .map(|k| Box::new(k) as Box<dyn Identity>)
+            .chain(x.into_iter().map(|k| Box::new(k) as Box<dyn Identity>))
             .collect(),
         // A PEM RSA key (older ssh-keygen writes PKCS#1) also answers ssh-rsa stanzas.
         SecretKeyFile::Rsa(k) => match ssh::PrivateKey::from_rsa((*k).clone()) {
@@ -423,8 +431,17 @@ fn parse_recipient_text(arg: &str, origin: &str) -> Result<Box<dyn Recipient>, F
         let lower = arg.to_ascii_lowercase();
         // The type is the HRP, not a text prefix: an X25519 recipient (HRP `age`) whose data
         // begins with "pq" is still X25519, one key in 1,024.
+        if bech32_hrp(&lower) == "age1pq" {
+            return pq::PublicKey::parse(arg)
+                .map(|k| Box::new(k) as Box<dyn Recipient>)
+                .map_err(|e| {
+                    Failure::from(e)
+                        .context(origin)
+                        .into_usage()
+                        .hint("a post-quantum recipient is age1pq1 followed by 1,952 characters; check for a cut-off copy")
+                });
+        }
         let refused = match bech32_hrp(&lower) {
-            "age1pq" => Some("post-quantum age recipients (age1pq1…) are not supported".to_owned()),
             hrp if hrp.starts_with("age1")
                 && hrp.len() <= 32
                 && hrp
