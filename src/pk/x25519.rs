@@ -77,7 +77,11 @@ pub struct PublicKey([u8; KEY_LEN]);
 /// # Ok::<(), angou::Error>(())
 /// ```
 #[derive(Clone)]
-pub struct SecretKey(SecretArray<KEY_LEN>);
+pub struct SecretKey {
+    secret: SecretArray<KEY_LEN>,
+    /// The matching public key, computed once: every unwrap needs it for the HKDF salt.
+    public: [u8; KEY_LEN],
+}
 
 /// A file key wrapped to one X25519 recipient: the contents of an age X25519 stanza.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -223,12 +227,16 @@ impl SecretKey {
     /// # Errors
     /// [`Error::Rng`] if the generator fails.
     pub fn generate() -> Result<Self, Error> {
-        Ok(SecretKey(SecretArray::generate()?))
+        Ok(Self::from_secret(SecretArray::generate()?))
     }
 
     /// Wraps 32 raw secret bytes (clamping happens inside X25519, RFC 7748 §5).
     pub fn from_secret(secret: SecretArray<KEY_LEN>) -> Self {
-        SecretKey(secret)
+        let public = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(
+            *secret.expose_secret(),
+        ))
+        .to_bytes();
+        SecretKey { secret, public }
     }
 
     /// Parses an `AGE-SECRET-KEY-1…` identity string.
@@ -237,30 +245,30 @@ impl SecretKey {
     /// [`KeyError::InvalidEncoding`]; the message never contains key material.
     pub fn parse(s: &str) -> Result<Self, KeyError> {
         let bytes = bech32_decode(s, IDENTITY_HRP, "age identity")?;
-        Ok(SecretKey(SecretArray::from_slice(&bytes)?))
+        Ok(Self::from_secret(SecretArray::from_slice(&bytes)?))
     }
 
     /// The `AGE-SECRET-KEY-1…` encoding, in a string zeroized on drop.
     pub fn encode(&self) -> Zeroizing<String> {
         let text = Hrp::parse(IDENTITY_HRP)
             .ok()
-            .and_then(|hrp| bech32::encode_upper::<Bech32>(hrp, self.0.expose_secret()).ok())
+            .and_then(|hrp| bech32::encode_upper::<Bech32>(hrp, self.secret.expose_secret()).ok())
             .unwrap_or_default();
         Zeroizing::new(text)
     }
 
     /// The raw secret bytes.
     pub fn expose_secret(&self) -> &[u8; KEY_LEN] {
-        self.0.expose_secret()
+        self.secret.expose_secret()
     }
 
     fn dalek(&self) -> x25519_dalek::StaticSecret {
-        x25519_dalek::StaticSecret::from(*self.0.expose_secret())
+        x25519_dalek::StaticSecret::from(*self.secret.expose_secret())
     }
 
     /// The matching public key (recipient).
     pub fn public_key(&self) -> PublicKey {
-        PublicKey(x25519_dalek::PublicKey::from(&self.dalek()).to_bytes())
+        PublicKey(self.public)
     }
 
     /// X25519 with `peer` (RFC 7748 §6.1), refusing the all-zero output.
