@@ -52,3 +52,36 @@ fn on_path(program: &str) -> bool {
             .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     })
 }
+
+/// A Python interpreter that can import `module`: `$ANGOU_PYTHON` (set by `.ci/run` to its
+/// virtual environment), else `python3` on `PATH`. When there is none, prints why the calling
+/// test is skipped (and the caller returns), or panics if `ANGOU_REQUIRE_TOOLS=1`.
+pub fn python_with(module: &str, install: &str) -> Option<std::path::PathBuf> {
+    let python = std::env::var_os("ANGOU_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "python3".into());
+    let ok = std::process::Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(python);
+    }
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("this test")
+        .to_owned();
+    if std::env::var(REQUIRE_VAR).as_deref() == Ok("1") {
+        panic!(
+            "{} cannot import {module}, and {REQUIRE_VAR}=1 requires it: {install} (.ci/run does, in a virtual environment named by ANGOU_PYTHON)",
+            python.display()
+        );
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: what {test} does with Python's `{module}`: {} cannot import it ({install}; \
+         {REQUIRE_VAR}=1 makes this a failure)",
+        python.display()
+    );
+    None
+}
