@@ -601,15 +601,7 @@ fn the_readme_kms_tour_runs_as_written_and_loses_no_key() {
     let home = e.p("home");
     fs::create_dir(&home).unwrap();
     e.write("q3.pdf", b"quarterly numbers");
-    let bin_dir = assert_cmd::cargo::cargo_bin("angou")
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = crate::tools::path_with_angou();
     let (mut key_id, mut blob, mut main_key) = (String::new(), String::new(), String::new());
     for cmd in &commands {
         let cmd = cmd

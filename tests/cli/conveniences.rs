@@ -253,15 +253,7 @@ fn kms_reads_raw_bytes_from_standard_input() {
 fn the_demos_try_it_lines_work_as_printed() {
     let lines = include_str!("../../src/bin/angou/try_it.sh");
     let e = Env::new();
-    let bin_dir = assert_cmd::cargo::cargo_bin("angou")
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = tools::path_with_angou();
     let mut last = Vec::new();
     for line in lines.lines() {
         let out = StdCommand::new("sh")

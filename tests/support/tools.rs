@@ -85,3 +85,15 @@ pub fn python_with(module: &str, install: &str) -> Option<std::path::PathBuf> {
     );
     None
 }
+
+/// `PATH` with the folder of the `angou` binary under test first, for tests that run shell
+/// lines as a user would type them.
+pub fn path_with_angou() -> String {
+    let bin = assert_cmd::cargo::cargo_bin("angou");
+    let dir = bin.parent().unwrap_or(Path::new("."));
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}

@@ -58,6 +58,13 @@ fn created() -> String {
     format!("# created: {secs} (unix time)\n")
 }
 
+/// An age identity file (creation time, public key comment, the secret line) and the line
+/// that announces the public key.
+fn age_identity_file(public: &str, secret: &str) -> (Zeroizing<String>, String) {
+    let text = Zeroizing::new(format!("{}# public key: {public}\n{secret}\n", created()));
+    (text, format!("Public key: {public}"))
+}
+
 pub fn keygen(args: KeygenArgs) -> Result<(), Failure> {
     if args.output.is_none() && std::io::stdout().is_terminal() {
         eprintln!(
@@ -67,23 +74,11 @@ pub fn keygen(args: KeygenArgs) -> Result<(), Failure> {
     let (contents, public): (Zeroizing<String>, String) = match args.key_type {
         KeyType::X25519 => {
             let k = x25519::SecretKey::generate()?;
-            let public = k.public_key().to_string();
-            let text = Zeroizing::new(format!(
-                "{}# public key: {public}\n{}\n",
-                created(),
-                k.encode().as_str()
-            ));
-            (text, format!("Public key: {public}"))
+            age_identity_file(&k.public_key().to_string(), &k.encode())
         }
         KeyType::Pq => {
             let k = pq::SecretKey::generate()?;
-            let public = k.public_key().to_string();
-            let text = Zeroizing::new(format!(
-                "{}# public key: {public}\n{}\n",
-                created(),
-                k.encode().as_str()
-            ));
-            (text, format!("Public key: {public}"))
+            age_identity_file(&k.public_key().to_string(), &k.encode())
         }
         KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
             let bits = match args.key_type {

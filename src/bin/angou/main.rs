@@ -40,6 +40,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
 /// Refuses, before any work, a path argument that names nothing (exit 2). The path is not
 /// repeated: a user who typed a key, a passphrase or a key file's contents where a path belongs
 /// would otherwise see it echoed into their terminal, logs and CI output.
+/// The path arguments `encrypt` and `decrypt` share: `-k` files, `--passphrase-file` and the
+/// data input, each with its description and flag for [`check_paths`].
+fn keys_passphrase_and_input<'a>(
+    key_files: &'a [std::path::PathBuf],
+    passphrase_file: Option<&'a std::path::Path>,
+    input: Option<&'a std::path::Path>,
+) -> impl Iterator<Item = (&'static str, &'static str, &'a std::path::Path)> {
+    key_files
+        .iter()
+        .map(|p| ("key file", "-k", p.as_path()))
+        .chain(passphrase_file.map(|p| ("passphrase file", "--passphrase-file", p)))
+        .chain(std::iter::once(("input file", "", data_input(input))))
+}
+
 fn check_paths(command: &Command) -> Result<(), Failure> {
     use std::path::Path;
     let mut named: Vec<(&str, &str, &Path)> = Vec::new();
@@ -50,13 +64,11 @@ fn check_paths(command: &Command) -> Result<(), Failure> {
                     .iter()
                     .map(|p| ("recipients file", "-R", p.as_path())),
             );
-            named.extend(a.key_files.iter().map(|p| ("key file", "-k", p.as_path())));
-            named.extend(
-                a.passphrase_file
-                    .as_deref()
-                    .map(|p| ("passphrase file", "--passphrase-file", p)),
-            );
-            named.push(("input file", "", data_input(a.input.as_deref())));
+            named.extend(keys_passphrase_and_input(
+                &a.key_files,
+                a.passphrase_file.as_deref(),
+                a.input.as_deref(),
+            ));
         }
         Command::Decrypt(a) => {
             named.extend(
@@ -64,13 +76,11 @@ fn check_paths(command: &Command) -> Result<(), Failure> {
                     .iter()
                     .map(|p| ("identity file", "-i", p.as_path())),
             );
-            named.extend(a.key_files.iter().map(|p| ("key file", "-k", p.as_path())));
-            named.extend(
-                a.passphrase_file
-                    .as_deref()
-                    .map(|p| ("passphrase file", "--passphrase-file", p)),
-            );
-            named.push(("input file", "", data_input(a.input.as_deref())));
+            named.extend(keys_passphrase_and_input(
+                &a.key_files,
+                a.passphrase_file.as_deref(),
+                a.input.as_deref(),
+            ));
         }
         Command::Inspect(a) => {
             named.extend(a.input.as_deref().map(|p| ("input file", "", p)));
