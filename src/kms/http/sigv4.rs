@@ -225,7 +225,7 @@ fn shown(bytes: &[u8]) -> String {
         .map(|b| char::from(*b))
         .collect();
     if bytes.len() > SHOWN_MAX {
-        s.push('…');
+        s.push_str("...");
     }
     s
 }
@@ -647,7 +647,8 @@ pub fn verify_for(
     for name in &auth.signed_headers {
         if !request.has(name) {
             return Err(incomplete(format!(
-                "The signed header '{name}' is not in the request."
+                "The signed header '{}' is not in the request.",
+                shown(name.as_bytes())
             )));
         }
     }
