@@ -45,6 +45,7 @@ pub mod clock;
 pub mod context;
 mod integrity;
 pub mod key;
+pub mod http;
 pub mod ops;
 mod store;
 
