@@ -20,6 +20,13 @@ pub struct ServeArgs {
     /// this flag is refused with MissingAuthenticationTokenException
     #[arg(long = "allow-unsigned")]
     pub allow_unsigned: bool,
+    /// Seconds a request may take from its first byte to its last before the connection is
+    /// closed (a slow client holds one worker at most this long, and never the store lock)
+    #[arg(long = "read-timeout", default_value_t = 10, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub read_timeout: u64,
+    /// Seconds a kept-alive connection may wait for its next request
+    #[arg(long = "idle-timeout", default_value_t = 60, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout: u64,
 }
 
 pub fn run(kms: Kms, args: ServeArgs) -> Result<(), Failure> {
@@ -28,12 +35,23 @@ pub fn run(kms: Kms, args: ServeArgs) -> Result<(), Failure> {
         listen: args.listen,
         home: home.clone(),
         allow_unsigned: args.allow_unsigned,
-        limits: Limits::default(),
+        limits: Limits {
+            read_timeout: std::time::Duration::from_secs(args.read_timeout),
+            idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
+            ..Limits::default()
+        },
     };
+    let kms_for_init = kms.clone();
     let server = Server::bind(kms, config).map_err(|e| {
         Failure::usage(e.to_string())
             .hint("listen on a loopback address such as 127.0.0.1:4599 (port 0 picks a free port)")
     })?;
+    // A fresh folder gets its store now, so that every request, the first included, is
+    // audited and a read such as ListKeys answers with an empty list.
+    match kms_for_init.init(angou::kms::InitOptions::default()) {
+        Ok(()) | Err(angou::Error::Kms(angou::error::KmsError::AlreadyExists { .. })) => {}
+        Err(e) => return Err(e.into()),
+    }
     let addr = server.local_addr();
     let stopper = server.stopper();
     let mut signals = signal_hook::iterator::Signals::new([

@@ -1,0 +1,511 @@
+//! `angou kms serve`: the real binary on 127.0.0.1 (a free port), driven by a minimal raw
+//! HTTP client and, when installed, by the real AWS CLI and boto3.
+
+#[path = "support/tools.rs"]
+mod tools;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64ct::{Base64, Encoding};
+use serde_json::{Value, json};
+
+/// A running server, stopped (and reaped) on drop.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(home: &Path, args: &[&str]) -> Server {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("angou"))
+            .arg("--home")
+            .arg(home)
+            .args(["kms", "serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("ANGOU_FAKE_NOW")
+            .env("ANGOU_STATE_DIR", home.with_extension("marks"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let first: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        let addr = first["Listen"].as_str().unwrap().to_owned();
+        assert_eq!(first["Endpoint"], format!("http://{addr}"));
+        assert!(addr.starts_with("127.0.0.1:"));
+        Server { child, addr }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// One request on a fresh connection; (status, JSON body).
+    fn call(&self, op: &str, body: Value) -> (u16, Value) {
+        self.call_as(op, body, None)
+    }
+
+    fn call_as(&self, op: &str, body: Value, region: Option<&str>) -> (u16, Value) {
+        let body = body.to_string();
+        let auth = region.map_or(String::new(), |r| {
+            format!("Authorization: AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/{r}/kms/aws4_request, SignedHeaders=host, Signature=00\r\n")
+        });
+        let raw = format!(
+            "POST / HTTP/1.1\r\nHost: {}\r\nX-Amz-Target: TrentService.{op}\r\nContent-Type: application/x-amz-json-1.1\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
+        let (status, body) = raw_exchange(&self.addr, raw.as_bytes());
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    fn sigterm(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends `raw` and reads one response: (status, body).
+fn raw_exchange(addr: &str, raw: &[u8]) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(raw).unwrap();
+    read_response(&mut s)
+}
+
+fn read_response(s: &mut TcpStream) -> (u16, Vec<u8>) {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        if s.read(&mut byte).unwrap() == 0 {
+            panic!("connection closed in the response head: {:?}", String::from_utf8_lossy(&buf));
+        }
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8(buf).unwrap();
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+        .unwrap();
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).unwrap();
+    (status, body)
+}
+
+fn angou(home: &Path, args: &[&str]) -> Value {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("angou"))
+        .arg("--home")
+        .arg(home)
+        .env("ANGOU_STATE_DIR", home.with_extension("marks"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "angou {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+/// The audit entries (`angou kms audit` prints one JSON object a line).
+fn audit(home: &Path) -> Vec<Value> {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("angou"))
+        .arg("--home")
+        .arg(home)
+        .env("ANGOU_STATE_DIR", home.with_extension("marks"))
+        .args(["kms", "audit"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn store() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("store");
+    (dir, home)
+}
+
+fn b64(b: &[u8]) -> String {
+    Base64::encode_string(b)
+}
+
+fn create_key(s: &Server) -> (String, String) {
+    let (st, v) = s.call("CreateKey", json!({"Description": "test"}));
+    assert_eq!(st, 200, "{v}");
+    (
+        v["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned(),
+        v["KeyMetadata"]["Arn"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn operations_answer_with_aws_shapes_and_errors() {
+    let (_d, home) = store();
+    let s = Server::start(&home, &["--allow-unsigned"]);
+    let (st, v) = s.call("CreateKey", json!({"Description": "reports"}));
+    assert_eq!(st, 200, "{v}");
+    let m = &v["KeyMetadata"];
+    let id = m["KeyId"].as_str().unwrap();
+    assert_eq!(m["Arn"], format!("arn:aws:kms:us-east-1:000000000000:key/{id}"));
+    for field in [
+        "AWSAccountId", "CreationDate", "Enabled", "Description", "KeyUsage", "KeyState",
+        "KeySpec", "CustomerMasterKeySpec", "EncryptionAlgorithms", "KeyManager", "Origin",
+        "MultiRegion",
+    ] {
+        assert!(!m[field].is_null(), "KeyMetadata lacks {field}: {m}");
+    }
+    assert!(m["CreationDate"].is_number());
+    assert_eq!(m["Origin"], "AWS_KMS");
+
+    // Encrypt and decrypt with a context; a wrong or missing context is InvalidCiphertext.
+    let (st, e) = s.call(
+        "Encrypt",
+        json!({"KeyId": id, "Plaintext": b64(b"hello"), "EncryptionContext": {"team": "a"}}),
+    );
+    assert_eq!(st, 200, "{e}");
+    let blob = e["CiphertextBlob"].as_str().unwrap();
+    let (st, d) = s.call("Decrypt", json!({"CiphertextBlob": blob, "EncryptionContext": {"team": "a"}}));
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["Plaintext"], b64(b"hello"));
+    assert_eq!(d["KeyId"], m["Arn"]);
+    for ctx in [json!({}), json!({"team": "b"})] {
+        let (st, d) = s.call("Decrypt", json!({"CiphertextBlob": blob, "EncryptionContext": ctx}));
+        assert_eq!((st, d["__type"].as_str()), (400, Some("InvalidCiphertextException")), "{d}");
+        assert!(d.get("Plaintext").is_none());
+    }
+
+    // The model's constraints, in AWS's wording, every one reported.
+    let (st, v) = s.call("GenerateDataKey", json!({"KeyId": "", "NumberOfBytes": 2000}));
+    assert_eq!((st, v["__type"].as_str()), (400, Some("ValidationException")));
+    assert_eq!(
+        v["message"],
+        "2 validation errors detected: Value '' at 'keyId' failed to satisfy constraint: Member must have length greater than or equal to 1; Value '2000' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024"
+    );
+    let (_, v) = s.call("Encrypt", json!({"KeyId": id, "Plaintext": b64(&[0u8; 4097])}));
+    assert_eq!(v["__type"], "ValidationException");
+    assert!(!v["message"].as_str().unwrap().contains("AAAA"), "the plaintext is not echoed");
+    let (_, v) = s.call("GenerateDataKey", json!({"KeyId": id, "KeySpec": "AES_512"}));
+    assert_eq!(v["__type"], "ValidationException");
+    let (_, v) = s.call("Decrypt", json!({}));
+    assert!(v["message"].as_str().unwrap().contains("Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null"));
+
+    // What does not parse, and what does not exist.
+    let (st, v) = s.call("NoSuchOperation", json!({}));
+    assert_eq!((st, v["__type"].as_str()), (400, Some("UnknownOperationException")));
+    let raw = format!(
+        "POST / HTTP/1.1\r\nX-Amz-Target: TrentService.ListKeys\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 9\r\nConnection: close\r\n\r\n{{\"Limit\":"
+    );
+    let (st, v) = raw_exchange(&s.addr, raw.as_bytes());
+    let v: Value = serde_json::from_slice(&v).unwrap();
+    assert_eq!((st, v["__type"].as_str()), (400, Some("SerializationException")));
+    let (_, v) = s.call("ListKeys", json!({"Limit": "ten"}));
+    assert_eq!(v["__type"], "SerializationException");
+    let (_, v) = s.call("Decrypt", json!({"CiphertextBlob": "not base64!"}));
+    assert_eq!(v["__type"], "SerializationException");
+    let (st, v) = s.call("DescribeKey", json!({"KeyId": "alias/none"}));
+    assert_eq!((st, v["__type"].as_str()), (400, Some("NotFoundException")));
+
+    // Aliases and all four identifier forms.
+    let (st, _) = s.call("CreateAlias", json!({"AliasName": "alias/reports", "TargetKeyId": id}));
+    assert_eq!(st, 200);
+    let arn = m["Arn"].as_str().unwrap();
+    let alias_arn = "arn:aws:kms:us-east-1:000000000000:alias/reports";
+    for r in [id, arn, "alias/reports", alias_arn] {
+        let (st, v) = s.call("DescribeKey", json!({"KeyId": r}));
+        assert_eq!((st, v["KeyMetadata"]["KeyId"].as_str()), (200, Some(id)), "{r}");
+    }
+    let (_, v) = s.call("ListAliases", json!({}));
+    assert_eq!(v["Aliases"][0]["AliasArn"], alias_arn);
+    let (_, v) = s.call("CreateAlias", json!({"AliasName": "reports", "TargetKeyId": id}));
+    assert_eq!(v["__type"], "InvalidAliasNameException");
+
+    // RSA keys: GetPublicKey is DER SPKI; no data keys; the algorithm is required.
+    let (st, v) = s.call("CreateKey", json!({"KeySpec": "RSA_2048"}));
+    assert_eq!(st, 200, "{v}");
+    let rsa = v["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let (_, v) = s.call("GetPublicKey", json!({"KeyId": rsa}));
+    let der = Base64::decode_vec(v["PublicKey"].as_str().unwrap()).unwrap();
+    assert_eq!(der[0], 0x30, "DER SEQUENCE");
+    let (_, v) = s.call("GenerateDataKey", json!({"KeyId": rsa, "KeySpec": "AES_256"}));
+    assert_eq!(v["__type"], "InvalidKeyUsageException");
+    let (_, v) = s.call("Encrypt", json!({"KeyId": rsa, "Plaintext": b64(b"x")}));
+    assert_eq!(v["__type"], "InvalidKeyUsageException");
+    let (st, v) = s.call(
+        "Encrypt",
+        json!({"KeyId": rsa, "Plaintext": b64(b"x"), "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}),
+    );
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = s.call(
+        "Decrypt",
+        json!({"KeyId": rsa, "CiphertextBlob": v["CiphertextBlob"], "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}),
+    );
+    assert_eq!((st, v["Plaintext"].as_str()), (200, Some(b64(b"x").as_str())));
+
+    // DryRun checks the request and does nothing.
+    let (_, v) = s.call("Encrypt", json!({"KeyId": id, "Plaintext": b64(b"x"), "DryRun": true}));
+    assert_eq!(v["__type"], "DryRunOperationException");
+}
+
+#[test]
+fn list_operations_page_with_limit_and_marker() {
+    let (_d, home) = store();
+    let s = Server::start(&home, &["--allow-unsigned"]);
+    let ids: Vec<String> = (0..3).map(|_| create_key(&s).0).collect();
+    let (_, p1) = s.call("ListKeys", json!({"Limit": 2}));
+    assert_eq!(p1["Truncated"], true);
+    assert_eq!(p1["Keys"].as_array().unwrap().len(), 2);
+    let (_, p2) = s.call("ListKeys", json!({"Limit": 2, "Marker": p1["NextMarker"]}));
+    assert_eq!(p2["Truncated"], false);
+    assert!(p2.get("NextMarker").is_none());
+    let got: Vec<&str> = p1["Keys"].as_array().unwrap().iter().chain(p2["Keys"].as_array().unwrap())
+        .map(|k| k["KeyId"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ids);
+    let (_, v) = s.call("ListKeys", json!({"Marker": "forged"}));
+    assert_eq!(v["__type"], "InvalidMarkerException");
+    let (_, v) = s.call("ListKeys", json!({"Limit": 0}));
+    assert_eq!(v["__type"], "ValidationException");
+    // Rotations only by default, the initial material too on request.
+    s.call("RotateKeyOnDemand", json!({"KeyId": ids[0]}));
+    let (_, v) = s.call("ListKeyRotations", json!({"KeyId": ids[0]}));
+    assert_eq!(v["Rotations"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["Rotations"][0]["RotationType"], "ON_DEMAND");
+    let (_, v) = s.call("ListKeyRotations", json!({"KeyId": ids[0], "IncludeKeyMaterial": "ALL_KEY_MATERIAL", "Limit": 1}));
+    assert_eq!((v["Rotations"].as_array().unwrap().len(), &v["Truncated"]), (1, &json!(true)));
+}
+
+#[test]
+fn a_key_is_not_found_from_another_region() {
+    let (_d, home) = store();
+    let s = Server::start(&home, &["--allow-unsigned"]);
+    let (st, v) = s.call_as("CreateKey", json!({}), Some("eu-west-2"));
+    assert_eq!(st, 200);
+    let id = v["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let arn = v["KeyMetadata"]["Arn"].as_str().unwrap().to_owned();
+    assert_eq!(arn, format!("arn:aws:kms:eu-west-2:000000000000:key/{id}"));
+    let (st, e) = s.call_as("Encrypt", json!({"KeyId": id, "Plaintext": b64(b"x")}), Some("eu-west-2"));
+    assert_eq!(st, 200);
+    // From the server's default region (no credential scope) and from a third region:
+    for region in [None, Some("us-east-1"), Some("ap-south-1")] {
+        for r in [id.as_str(), arn.as_str()] {
+            let (st, v) = s.call_as("DescribeKey", json!({"KeyId": r}), region);
+            assert_eq!((st, v["__type"].as_str()), (400, Some("NotFoundException")), "{region:?} {r}");
+        }
+        let (_, v) = s.call_as("Decrypt", json!({"CiphertextBlob": e["CiphertextBlob"]}), region);
+        assert_eq!(v["__type"], "NotFoundException", "{region:?}");
+        let (_, v) = s.call_as("ListKeys", json!({}), region);
+        assert_eq!(v["Keys"], json!([]));
+    }
+    let (_, v) = s.call_as("Decrypt", json!({"CiphertextBlob": e["CiphertextBlob"]}), Some("eu-west-2"));
+    assert_eq!(v["Plaintext"], b64(b"x"));
+    // The CLI is region-bound the same way.
+    let out = Command::new(assert_cmd::cargo::cargo_bin("angou"))
+        .arg("--home").arg(&home)
+        .env("ANGOU_STATE_DIR", home.with_extension("marks"))
+        .args(["kms", "describe-key", "--key-id", &id])
+        .output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = angou(&home, &["kms", "--region", "eu-west-2", "describe-key", "--key-id", &id]);
+    assert_eq!(v["KeyMetadata"]["Arn"], arn);
+}
+
+#[test]
+fn cli_blobs_decrypt_through_the_server_and_back() {
+    let (_d, home) = store();
+    let k = angou(&home, &["kms", "create-key"]);
+    let id = k["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let e = angou(&home, &["kms", "encrypt", "--key-id", &id, "--plaintext", &b64(b"from cli"), "-c", "a=1"]);
+    let s = Server::start(&home, &["--allow-unsigned"]);
+    let (st, d) = s.call("Decrypt", json!({"CiphertextBlob": e["CiphertextBlob"], "EncryptionContext": {"a": "1"}}));
+    assert_eq!((st, d["Plaintext"].as_str()), (200, Some(b64(b"from cli").as_str())), "{d}");
+    let (_, e) = s.call("Encrypt", json!({"KeyId": id, "Plaintext": b64(b"from server"), "EncryptionContext": {"b": "2"}}));
+    let d = angou(&home, &["kms", "decrypt", "--ciphertext-blob", e["CiphertextBlob"].as_str().unwrap(), "-c", "b=2"]);
+    assert_eq!(d["Plaintext"], b64(b"from server"));
+}
+
+#[test]
+fn oversized_heads_and_bodies_are_refused_and_the_server_goes_on() {
+    let (_d, home) = store();
+    let s = Server::start(&home, &["--allow-unsigned"]);
+    let raw = "POST / HTTP/1.1\r\nX-Amz-Target: TrentService.ListKeys\r\nContent-Length: 10000000\r\n\r\n";
+    let (st, _) = raw_exchange(&s.addr, raw.as_bytes());
+    assert_eq!(st, 413);
+    let big = format!("POST / HTTP/1.1\r\nX-Pad: {}\r\nContent-Length: 2\r\n\r\n{{}}", "a".repeat(20_000));
+    let (st, _) = raw_exchange(&s.addr, big.as_bytes());
+    assert_eq!(st, 431);
+    let many: String = (0..100).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let (st, _) = raw_exchange(&s.addr, format!("POST / HTTP/1.1\r\n{many}Content-Length: 2\r\n\r\n{{}}").as_bytes());
+    assert_eq!(st, 431);
+    let (st, _) = raw_exchange(&s.addr, b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+    assert_eq!(st, 501);
+    let (st, _) = raw_exchange(&s.addr, b"POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}");
+    assert_eq!(st, 400);
+    let (st, _) = raw_exchange(&s.addr, b"NOT HTTP AT ALL\r\n\r\n");
+    assert_eq!(st, 400);
+    let (st, v) = s.call("ListKeys", json!({}));
+    assert_eq!(st, 200, "{v}");
+}
+
+#[test]
+fn keep_alive_serves_many_requests_on_one_connection() {
+    let (_d, home) = store();
+    let s = Server::start(&home, &["--allow-unsigned"]);
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    for i in 0..5 {
+        let body = json!({"NumberOfBytes": i + 1}).to_string();
+        let raw = format!("POST / HTTP/1.1\r\nX-Amz-Target: TrentService.GenerateRandom\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+        c.write_all(raw.as_bytes()).unwrap();
+        let (st, b) = read_response(&mut c);
+        assert_eq!(st, 200);
+        let v: Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(Base64::decode_vec(v["Plaintext"].as_str().unwrap()).unwrap().len(), i + 1);
+    }
+}
+
+#[test]
+fn a_slow_client_blocks_neither_others_nor_the_store() {
+    let (_d, home) = store();
+    angou(&home, &["kms", "create-key"]);
+    let s = Server::start(&home, &["--allow-unsigned", "--read-timeout", "2"]);
+    // Half a request, then silence.
+    let mut slow = TcpStream::connect(&s.addr).unwrap();
+    slow.write_all(b"POST / HTTP/1.1\r\nX-Amz-Target: TrentService.ListKeys\r\nContent-Length: 50\r\n\r\n{\"Li").unwrap();
+    // Others are served meanwhile, and the CLI uses the store.
+    let (st, _) = s.call("ListKeys", json!({}));
+    assert_eq!(st, 200);
+    angou(&home, &["kms", "create-key"]);
+    // The slow one is cut off after the read timeout with 408.
+    slow.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let (st, _) = read_response(&mut slow);
+    assert_eq!(st, 408);
+    let mut rest = Vec::new();
+    assert_eq!(slow.read_to_end(&mut rest).unwrap(), 0, "closed after the 408");
+}
+
+#[test]
+fn every_request_is_audited_with_its_caller() {
+    let (_d, home) = store();
+    angou(&home, &["kms", "create-key"]);
+    let s = Server::start(&home, &["--allow-unsigned"]);
+    let before = audit(&home).len();
+    s.call("ListKeys", json!({}));
+    s.call("DescribeKey", json!({"KeyId": "alias/none"}));
+    s.call("GenerateRandom", json!({"NumberOfBytes": 0}));
+    s.call("Bogus", json!({}));
+    s.call("ListKeys", json!({"Limit": "x"}));
+    s.call("Encrypt", json!({"KeyId": "alias/x", "Plaintext": b64(b"x"), "DryRun": true}));
+    let mut strict = Server::start(&home, &[]);
+    let (st, v) = strict.call("ListKeys", json!({}));
+    assert_eq!((st, v["__type"].as_str()), (400, Some("MissingAuthenticationTokenException")));
+    assert!(strict.sigterm().success());
+    let entries = audit(&home);
+    let new: Vec<&Value> = entries[before..].iter().collect();
+    let got: Vec<(&str, &str)> = new
+        .iter()
+        .map(|e| (e["operation"].as_str().unwrap(), e["error_code"].as_str().unwrap_or("-")))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("ListKeys", "-"),
+            ("DescribeKey", "NotFoundException"),
+            ("GenerateRandom", "ValidationException"),
+            ("UnknownOperation", "UnknownOperationException"),
+            ("ListKeys", "SerializationException"),
+            ("Encrypt", "DryRunOperationException"),
+            ("ListKeys", "MissingAuthenticationTokenException"),
+        ]
+    );
+    for e in &new[..6] {
+        assert_eq!(e["caller"]["principal"], "unsigned");
+        assert!(e["caller"]["source"].as_str().unwrap().starts_with("127.0.0.1:"));
+    }
+    assert_eq!(new[6]["caller"]["principal"], "unauthenticated");
+}
+
+#[test]
+fn sigterm_finishes_and_exits_zero() {
+    let (_d, home) = store();
+    let mut s = Server::start(&home, &["--allow-unsigned"]);
+    // An idle kept-alive connection does not hold the server up.
+    let idle = TcpStream::connect(&s.addr).unwrap();
+    assert_eq!(s.call("ListKeys", json!({})).0, 200);
+    let status = s.sigterm();
+    assert_eq!(status.code(), Some(0));
+    assert!(TcpStream::connect(&s.addr).is_err(), "nothing listens after the stop");
+    drop(idle);
+}
+
+#[test]
+fn unsigned_and_plain_http_are_refused_off_loopback() {
+    let (_d, home) = store();
+    let run = |args: &[&str]| {
+        Command::new(assert_cmd::cargo::cargo_bin("angou"))
+            .arg("--home").arg(&home)
+            .args(["kms", "serve"]).args(args)
+            .output().unwrap()
+    };
+    let out = run(&["--listen", "0.0.0.0:0", "--allow-unsigned"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-unsigned is refused on 0.0.0.0"));
+    let out = run(&["--listen", "0.0.0.0:0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("requires TLS (--tls-cert/--tls-key)"));
+    assert!(out.stdout.is_empty(), "no endpoint line when refused");
+}
+
+/// A file whose `kms` stanza names its key by the ARN form angou wrote before AWS ARNs
+/// (`arn:angou:kms:local:000000000000:key/<id>`) still decrypts, with the server running.
+#[test]
+fn files_with_old_arn_stanzas_still_decrypt() {
+    use angou::kms::{Clock, EncryptionContext, Kms};
+    use angou::recipient::{Recipient, Stanza};
+    struct OldArn<'a>(&'a Kms, String);
+    impl Recipient for OldArn<'_> {
+        fn wrap(&self, file_key: &angou::secret::FileKey) -> Result<Vec<Stanza>, angou::Error> {
+            let e = self.0.encrypt(&self.1, file_key.expose_secret(), &EncryptionContext::new())?;
+            Ok(vec![Stanza {
+                kind: angou::kms::KMS_STANZA.into(),
+                args: vec![format!("arn:angou:kms:local:000000000000:key/{}", self.1)],
+                body: e.ciphertext_blob,
+            }])
+        }
+    }
+    let (dir, home) = store();
+    let kms = Kms::open(&home, Clock::System).with_high_water_marks(home.with_extension("marks"));
+    let id = kms.create_key("", angou::kms::KeySpec::SymmetricDefault).unwrap().key_id.to_string();
+    let file = dir.path().join("old.age");
+    let mut w = angou::format::Encryptor::with_recipients([OldArn(&kms, id.clone())])
+        .unwrap()
+        .wrap_output(std::fs::File::create(&file).unwrap())
+        .unwrap();
+    w.write_all(b"written before real ARNs").unwrap();
+    w.finish().unwrap();
+    let _s = Server::start(&home, &["--allow-unsigned"]);
+    let out = Command::new(assert_cmd::cargo::cargo_bin("angou"))
+        .arg("--home").arg(&home)
+        .env("ANGOU_STATE_DIR", home.with_extension("marks"))
+        .arg("decrypt").arg(&file)
+        .output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, b"written before real ARNs");
+}
