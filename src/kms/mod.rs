@@ -1900,6 +1900,41 @@ impl Identity for KmsIdentity<'_> {
 mod tests {
     use super::*;
 
+    /// A key stored with the ARN form angou wrote before real AWS ARNs still works: its
+    /// blobs decrypt, the old ARN still names it, and the store upgrades it to
+    /// `arn:aws:kms:us-east-1:000000000000:key/<id>`.
+    #[test]
+    fn keys_stored_with_old_arns_keep_working() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = Kms::open(dir.path(), Clock::System);
+        let id = k.create_key("", KeySpec::SymmetricDefault).unwrap().key_id;
+        let blob = k.encrypt(id.as_str(), b"old", &EncryptionContext::new()).unwrap();
+        let old = format!("{}key/{id}", key::LEGACY_ARN_PREFIX);
+        // Put the store back as an older angou wrote it.
+        k.run("Test", json!({}), |s| {
+            s.state.keys[0].metadata.arn = old.clone();
+            Ok(())
+        })
+        .unwrap();
+        let d = k
+            .decrypt(&blob.ciphertext_blob, &EncryptionContext::new(), Some(&old))
+            .unwrap();
+        assert_eq!(d.plaintext.expose_secret(), b"old");
+        let new = format!("arn:aws:kms:us-east-1:000000000000:key/{id}");
+        assert_eq!(d.key_id, new);
+        assert_eq!(k.describe_key(&old).unwrap().arn, new);
+        // Another region does not see it, by id or by its old name.
+        let eu = k.clone().with_region(Home::new("eu-west-1", key::DEFAULT_ACCOUNT).unwrap());
+        assert!(matches!(
+            eu.describe_key(&old),
+            Err(Error::Kms(KmsError::NotFound { .. }))
+        ));
+        assert!(matches!(
+            eu.decrypt(&blob.ciphertext_blob, &EncryptionContext::new(), None),
+            Err(Error::Kms(KmsError::NotFound { .. }))
+        ));
+    }
+
     /// The at-rest check: no master key's bytes (raw, hex or base64) appear in any store file.
     #[test]
     fn master_key_bytes_never_appear_in_the_store() {
