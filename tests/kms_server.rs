@@ -509,3 +509,168 @@ fn files_with_old_arn_stanzas_still_decrypt() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.stdout, b"written before real ARNs");
 }
+
+/// Environment for the AWS clients: dummy credentials, no config files or instance metadata
+/// of the machine, no proxy.
+fn aws_env(cmd: &mut Command, dir: &Path) {
+    cmd.env("AWS_ACCESS_KEY_ID", "AKIDANGOUTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "angou-test-secret")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("no-aws-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_PAGER", "")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_KMS")
+        .env_remove("HTTP_PROXY")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("https_proxy");
+}
+
+/// The issue's flow with the real AWS CLI (`awscli` from PyPI), unchanged but for
+/// `--endpoint-url`: CreateKey, CreateAlias, GenerateDataKey with a context, Decrypt with it
+/// (InvalidCiphertextException without it), ReEncrypt, RotateKeyOnDemand, Decrypt of the old
+/// blob, DisableKey (DisabledException), ScheduleKeyDeletion, CancelKeyDeletion (Disabled);
+/// and a blob made by `angou kms encrypt` decrypts through it.
+#[test]
+fn the_aws_cli_runs_the_flow_unchanged() {
+    let Some(python) = tools::python_with("awscli", "pip install awscli") else {
+        return;
+    };
+    let (dir, home) = store();
+    let s = Server::start(&home, &["--allow-unsigned"]);
+    let endpoint = s.endpoint();
+    let aws = |args: &[&str]| -> (i32, Value, String) {
+        let mut c = Command::new(&python);
+        c.args(["-m", "awscli", "kms", "--endpoint-url", &endpoint, "--output", "json"])
+            .args(args);
+        aws_env(&mut c, dir.path());
+        let out = c.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let ok = |args: &[&str]| -> Value {
+        let (code, v, err) = aws(args);
+        assert_eq!(code, 0, "aws kms {args:?}: {err}");
+        v
+    };
+    let fails = |args: &[&str], exception: &str| {
+        let (code, _, err) = aws(args);
+        assert_ne!(code, 0, "aws kms {args:?} succeeded");
+        assert!(err.contains(&format!("({exception})")), "aws kms {args:?}: {err}");
+    };
+    let blob_file = |name: &str, b64text: &str| -> String {
+        let p = dir.path().join(name);
+        std::fs::write(&p, Base64::decode_vec(b64text).unwrap()).unwrap();
+        format!("fileb://{}", p.display())
+    };
+
+    let k = ok(&["create-key", "--description", "aws cli"]);
+    let id = k["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    assert!(k["KeyMetadata"]["Arn"].as_str().unwrap().starts_with("arn:aws:kms:us-east-1:000000000000:key/"));
+    ok(&["create-alias", "--alias-name", "alias/awscli", "--target-key-id", &id]);
+    let dk = ok(&["generate-data-key", "--key-id", "alias/awscli", "--key-spec", "AES_256", "--encryption-context", "purpose=test,team=a"]);
+    let blob = blob_file("dk", dk["CiphertextBlob"].as_str().unwrap());
+    let d = ok(&["decrypt", "--ciphertext-blob", &blob, "--encryption-context", "purpose=test,team=a"]);
+    assert_eq!(d["Plaintext"], dk["Plaintext"]);
+    fails(&["decrypt", "--ciphertext-blob", &blob], "InvalidCiphertextException");
+    fails(&["decrypt", "--ciphertext-blob", &blob, "--encryption-context", "purpose=test"], "InvalidCiphertextException");
+    let re = ok(&[
+        "re-encrypt", "--ciphertext-blob", &blob, "--source-encryption-context", "purpose=test,team=a",
+        "--destination-key-id", &id, "--destination-encryption-context", "purpose=moved",
+    ]);
+    let moved = blob_file("moved", re["CiphertextBlob"].as_str().unwrap());
+    let d = ok(&["decrypt", "--ciphertext-blob", &moved, "--encryption-context", "purpose=moved"]);
+    assert_eq!(d["Plaintext"], dk["Plaintext"]);
+    ok(&["rotate-key-on-demand", "--key-id", &id]);
+    let r = ok(&["list-key-rotations", "--key-id", &id]);
+    assert_eq!(r["Rotations"].as_array().unwrap().len(), 1);
+    let d = ok(&["decrypt", "--ciphertext-blob", &blob, "--encryption-context", "purpose=test,team=a"]);
+    assert_eq!(d["Plaintext"], dk["Plaintext"]);
+    // A blob made by angou's own CLI.
+    let e = angou(&home, &["kms", "encrypt", "--key-id", &id, "--plaintext", &b64(b"angou made"), "-c", "x=1"]);
+    let cli_blob = blob_file("cli", e["CiphertextBlob"].as_str().unwrap());
+    let d = ok(&["decrypt", "--ciphertext-blob", &cli_blob, "--encryption-context", "x=1"]);
+    assert_eq!(d["Plaintext"], b64(b"angou made"));
+    ok(&["disable-key", "--key-id", &id]);
+    fails(&["decrypt", "--ciphertext-blob", &blob, "--encryption-context", "purpose=test,team=a"], "DisabledException");
+    let del = ok(&["schedule-key-deletion", "--key-id", &id, "--pending-window-in-days", "7"]);
+    assert_eq!(del["KeyState"], "PendingDeletion");
+    fails(&["decrypt", "--ciphertext-blob", &blob, "--encryption-context", "purpose=test,team=a"], "KMSInvalidStateException");
+    ok(&["cancel-key-deletion", "--key-id", &id]);
+    let m = ok(&["describe-key", "--key-id", "alias/awscli"]);
+    assert_eq!(m["KeyMetadata"]["KeyState"], "Disabled");
+    fails(&["describe-key", "--key-id", "alias/nothing"], "NotFoundException");
+}
+
+/// The same flow with boto3, plus its paginator over ListKeys, and blobs exchanged with the
+/// angou CLI both ways.
+#[test]
+fn boto3_runs_the_flow_unchanged() {
+    let Some(python) = tools::python_with("boto3", "pip install boto3") else {
+        return;
+    };
+    let (dir, home) = store();
+    let k = angou(&home, &["kms", "create-key"]);
+    let cli_key = k["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let e = angou(&home, &["kms", "encrypt", "--key-id", &cli_key, "--plaintext", &b64(b"from cli"), "-c", "a=1"]);
+    let s = Server::start(&home, &["--allow-unsigned"]);
+    let script = r#"
+import base64, sys
+import boto3
+from botocore.exceptions import ClientError
+
+endpoint, cli_blob, cli_key = sys.argv[1], base64.b64decode(sys.argv[2]), sys.argv[3]
+kms = boto3.client("kms", endpoint_url=endpoint)
+
+def code(f, **kw):
+    try:
+        f(**kw)
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+    raise SystemExit("no error from %s" % f.__name__)
+
+k = kms.create_key(Description="boto3")["KeyMetadata"]
+assert k["Arn"] == "arn:aws:kms:us-east-1:000000000000:key/" + k["KeyId"], k
+kid = k["KeyId"]
+kms.create_alias(AliasName="alias/boto3", TargetKeyId=kid)
+ctx = {"purpose": "test"}
+dk = kms.generate_data_key(KeyId="alias/boto3", KeySpec="AES_256", EncryptionContext=ctx)
+assert len(dk["Plaintext"]) == 32
+assert kms.decrypt(CiphertextBlob=dk["CiphertextBlob"], EncryptionContext=ctx)["Plaintext"] == dk["Plaintext"]
+assert code(kms.decrypt, CiphertextBlob=dk["CiphertextBlob"]) == "InvalidCiphertextException"
+re = kms.re_encrypt(CiphertextBlob=dk["CiphertextBlob"], SourceEncryptionContext=ctx,
+                    DestinationKeyId=kid, DestinationEncryptionContext={"purpose": "moved"})
+assert re["SourceKeyId"] == k["Arn"]
+assert kms.decrypt(CiphertextBlob=re["CiphertextBlob"], EncryptionContext={"purpose": "moved"})["Plaintext"] == dk["Plaintext"]
+kms.rotate_key_on_demand(KeyId=kid)
+assert kms.decrypt(CiphertextBlob=dk["CiphertextBlob"], EncryptionContext=ctx)["Plaintext"] == dk["Plaintext"]
+kms.disable_key(KeyId=kid)
+assert code(kms.decrypt, CiphertextBlob=dk["CiphertextBlob"], EncryptionContext=ctx) == "DisabledException"
+d = kms.schedule_key_deletion(KeyId=kid, PendingWindowInDays=7)
+assert d["KeyState"] == "PendingDeletion" and d["DeletionDate"].year >= 2024, d
+kms.cancel_key_deletion(KeyId=kid)
+assert kms.describe_key(KeyId=kid)["KeyMetadata"]["KeyState"] == "Disabled"
+assert code(kms.describe_key, KeyId="alias/none") == "NotFoundException"
+pages = list(kms.get_paginator("list_keys").paginate(PaginationConfig={"PageSize": 1}))
+assert len(pages) == 2 and [p["Keys"][0]["KeyId"] for p in pages] == [cli_key, kid], pages
+# Blobs made by the angou CLI decrypt here, and the reverse.
+assert kms.decrypt(CiphertextBlob=cli_blob, EncryptionContext={"a": "1"})["Plaintext"] == b"from cli"
+out = kms.encrypt(KeyId=cli_key, Plaintext=b"from boto3", EncryptionContext={"b": "2"})
+print(base64.b64encode(out["CiphertextBlob"]).decode())
+"#;
+    let mut c = Command::new(&python);
+    c.args(["-c", script, &s.endpoint(), e["CiphertextBlob"].as_str().unwrap(), &cli_key]);
+    aws_env(&mut c, dir.path());
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "boto3 flow: {}", String::from_utf8_lossy(&out.stderr));
+    let blob = String::from_utf8(out.stdout).unwrap();
+    let d = angou(&home, &["kms", "decrypt", "--ciphertext-blob", blob.trim(), "-c", "b=2"]);
+    assert_eq!(d["Plaintext"], b64(b"from boto3"));
+}
