@@ -67,8 +67,18 @@ impl Server {
     }
 
     fn sigterm(&mut self) -> std::process::ExitStatus {
+        self.signal("-TERM")
+    }
+
+    fn signal(&mut self, which: &str) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        assert!(
+            Command::new("kill")
+                .args([which, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
         self.child.wait().unwrap()
     }
 }
@@ -93,7 +103,10 @@ fn read_response(s: &mut TcpStream) -> (u16, Vec<u8>) {
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {
         if s.read(&mut byte).unwrap() == 0 {
-            panic!("connection closed in the response head: {:?}", String::from_utf8_lossy(&buf));
+            panic!(
+                "connection closed in the response head: {:?}",
+                String::from_utf8_lossy(&buf)
+            );
         }
         buf.push(byte[0]);
     }
@@ -101,7 +114,11 @@ fn read_response(s: &mut TcpStream) -> (u16, Vec<u8>) {
     let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
     let len: usize = head
         .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
         .unwrap();
     let mut body = vec![0u8; len];
     s.read_exact(&mut body).unwrap();
@@ -116,7 +133,11 @@ fn angou(home: &Path, args: &[&str]) -> Value {
         .args(args)
         .output()
         .unwrap();
-    assert!(out.status.success(), "angou {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "angou {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
 }
 
@@ -164,10 +185,22 @@ fn operations_answer_with_aws_shapes_and_errors() {
     assert_eq!(st, 200, "{v}");
     let m = &v["KeyMetadata"];
     let id = m["KeyId"].as_str().unwrap();
-    assert_eq!(m["Arn"], format!("arn:aws:kms:us-east-1:000000000000:key/{id}"));
+    assert_eq!(
+        m["Arn"],
+        format!("arn:aws:kms:us-east-1:000000000000:key/{id}")
+    );
     for field in [
-        "AWSAccountId", "CreationDate", "Enabled", "Description", "KeyUsage", "KeyState",
-        "KeySpec", "CustomerMasterKeySpec", "EncryptionAlgorithms", "KeyManager", "Origin",
+        "AWSAccountId",
+        "CreationDate",
+        "Enabled",
+        "Description",
+        "KeyUsage",
+        "KeyState",
+        "KeySpec",
+        "CustomerMasterKeySpec",
+        "EncryptionAlgorithms",
+        "KeyManager",
+        "Origin",
         "MultiRegion",
     ] {
         assert!(!m[field].is_null(), "KeyMetadata lacks {field}: {m}");
@@ -182,40 +215,71 @@ fn operations_answer_with_aws_shapes_and_errors() {
     );
     assert_eq!(st, 200, "{e}");
     let blob = e["CiphertextBlob"].as_str().unwrap();
-    let (st, d) = s.call("Decrypt", json!({"CiphertextBlob": blob, "EncryptionContext": {"team": "a"}}));
+    let (st, d) = s.call(
+        "Decrypt",
+        json!({"CiphertextBlob": blob, "EncryptionContext": {"team": "a"}}),
+    );
     assert_eq!(st, 200, "{d}");
     assert_eq!(d["Plaintext"], b64(b"hello"));
     assert_eq!(d["KeyId"], m["Arn"]);
     for ctx in [json!({}), json!({"team": "b"})] {
-        let (st, d) = s.call("Decrypt", json!({"CiphertextBlob": blob, "EncryptionContext": ctx}));
-        assert_eq!((st, d["__type"].as_str()), (400, Some("InvalidCiphertextException")), "{d}");
+        let (st, d) = s.call(
+            "Decrypt",
+            json!({"CiphertextBlob": blob, "EncryptionContext": ctx}),
+        );
+        assert_eq!(
+            (st, d["__type"].as_str()),
+            (400, Some("InvalidCiphertextException")),
+            "{d}"
+        );
         assert!(d.get("Plaintext").is_none());
     }
 
     // The model's constraints, in AWS's wording, every one reported.
-    let (st, v) = s.call("GenerateDataKey", json!({"KeyId": "", "NumberOfBytes": 2000}));
-    assert_eq!((st, v["__type"].as_str()), (400, Some("ValidationException")));
+    let (st, v) = s.call(
+        "GenerateDataKey",
+        json!({"KeyId": "", "NumberOfBytes": 2000}),
+    );
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("ValidationException"))
+    );
     assert_eq!(
         v["message"],
         "2 validation errors detected: Value '' at 'keyId' failed to satisfy constraint: Member must have length greater than or equal to 1; Value '2000' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024"
     );
-    let (_, v) = s.call("Encrypt", json!({"KeyId": id, "Plaintext": b64(&[0u8; 4097])}));
+    let (_, v) = s.call(
+        "Encrypt",
+        json!({"KeyId": id, "Plaintext": b64(&[0u8; 4097])}),
+    );
     assert_eq!(v["__type"], "ValidationException");
-    assert!(!v["message"].as_str().unwrap().contains("AAAA"), "the plaintext is not echoed");
-    let (_, v) = s.call("GenerateDataKey", json!({"KeyId": id, "KeySpec": "AES_512"}));
+    assert!(
+        !v["message"].as_str().unwrap().contains("AAAA"),
+        "the plaintext is not echoed"
+    );
+    let (_, v) = s.call(
+        "GenerateDataKey",
+        json!({"KeyId": id, "KeySpec": "AES_512"}),
+    );
     assert_eq!(v["__type"], "ValidationException");
     let (_, v) = s.call("Decrypt", json!({}));
-    assert!(v["message"].as_str().unwrap().contains("Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null"));
+    assert!(v["message"].as_str().unwrap().contains(
+        "Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null"
+    ));
 
     // What does not parse, and what does not exist.
     let (st, v) = s.call("NoSuchOperation", json!({}));
-    assert_eq!((st, v["__type"].as_str()), (400, Some("UnknownOperationException")));
-    let raw = format!(
-        "POST / HTTP/1.1\r\nX-Amz-Target: TrentService.ListKeys\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 9\r\nConnection: close\r\n\r\n{{\"Limit\":"
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("UnknownOperationException"))
     );
+    let raw = "POST / HTTP/1.1\r\nX-Amz-Target: TrentService.ListKeys\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 9\r\nConnection: close\r\n\r\n{\"Limit\":";
     let (st, v) = raw_exchange(&s.addr, raw.as_bytes());
     let v: Value = serde_json::from_slice(&v).unwrap();
-    assert_eq!((st, v["__type"].as_str()), (400, Some("SerializationException")));
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("SerializationException"))
+    );
     let (_, v) = s.call("ListKeys", json!({"Limit": "ten"}));
     assert_eq!(v["__type"], "SerializationException");
     let (_, v) = s.call("Decrypt", json!({"CiphertextBlob": "not base64!"}));
@@ -224,17 +288,27 @@ fn operations_answer_with_aws_shapes_and_errors() {
     assert_eq!((st, v["__type"].as_str()), (400, Some("NotFoundException")));
 
     // Aliases and all four identifier forms.
-    let (st, _) = s.call("CreateAlias", json!({"AliasName": "alias/reports", "TargetKeyId": id}));
+    let (st, _) = s.call(
+        "CreateAlias",
+        json!({"AliasName": "alias/reports", "TargetKeyId": id}),
+    );
     assert_eq!(st, 200);
     let arn = m["Arn"].as_str().unwrap();
     let alias_arn = "arn:aws:kms:us-east-1:000000000000:alias/reports";
     for r in [id, arn, "alias/reports", alias_arn] {
         let (st, v) = s.call("DescribeKey", json!({"KeyId": r}));
-        assert_eq!((st, v["KeyMetadata"]["KeyId"].as_str()), (200, Some(id)), "{r}");
+        assert_eq!(
+            (st, v["KeyMetadata"]["KeyId"].as_str()),
+            (200, Some(id)),
+            "{r}"
+        );
     }
     let (_, v) = s.call("ListAliases", json!({}));
     assert_eq!(v["Aliases"][0]["AliasArn"], alias_arn);
-    let (_, v) = s.call("CreateAlias", json!({"AliasName": "reports", "TargetKeyId": id}));
+    let (_, v) = s.call(
+        "CreateAlias",
+        json!({"AliasName": "reports", "TargetKeyId": id}),
+    );
     assert_eq!(v["__type"], "InvalidAliasNameException");
 
     // RSA keys: GetPublicKey is DER SPKI; no data keys; the algorithm is required.
@@ -244,7 +318,10 @@ fn operations_answer_with_aws_shapes_and_errors() {
     let (_, v) = s.call("GetPublicKey", json!({"KeyId": rsa}));
     let der = Base64::decode_vec(v["PublicKey"].as_str().unwrap()).unwrap();
     assert_eq!(der[0], 0x30, "DER SEQUENCE");
-    let (_, v) = s.call("GenerateDataKey", json!({"KeyId": rsa, "KeySpec": "AES_256"}));
+    let (_, v) = s.call(
+        "GenerateDataKey",
+        json!({"KeyId": rsa, "KeySpec": "AES_256"}),
+    );
     assert_eq!(v["__type"], "InvalidKeyUsageException");
     let (_, v) = s.call("Encrypt", json!({"KeyId": rsa, "Plaintext": b64(b"x")}));
     assert_eq!(v["__type"], "InvalidKeyUsageException");
@@ -257,10 +334,16 @@ fn operations_answer_with_aws_shapes_and_errors() {
         "Decrypt",
         json!({"KeyId": rsa, "CiphertextBlob": v["CiphertextBlob"], "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}),
     );
-    assert_eq!((st, v["Plaintext"].as_str()), (200, Some(b64(b"x").as_str())));
+    assert_eq!(
+        (st, v["Plaintext"].as_str()),
+        (200, Some(b64(b"x").as_str()))
+    );
 
     // DryRun checks the request and does nothing.
-    let (_, v) = s.call("Encrypt", json!({"KeyId": id, "Plaintext": b64(b"x"), "DryRun": true}));
+    let (_, v) = s.call(
+        "Encrypt",
+        json!({"KeyId": id, "Plaintext": b64(b"x"), "DryRun": true}),
+    );
     assert_eq!(v["__type"], "DryRunOperationException");
 }
 
@@ -275,7 +358,11 @@ fn list_operations_page_with_limit_and_marker() {
     let (_, p2) = s.call("ListKeys", json!({"Limit": 2, "Marker": p1["NextMarker"]}));
     assert_eq!(p2["Truncated"], false);
     assert!(p2.get("NextMarker").is_none());
-    let got: Vec<&str> = p1["Keys"].as_array().unwrap().iter().chain(p2["Keys"].as_array().unwrap())
+    let got: Vec<&str> = p1["Keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(p2["Keys"].as_array().unwrap())
         .map(|k| k["KeyId"].as_str().unwrap())
         .collect();
     assert_eq!(got, ids);
@@ -288,8 +375,14 @@ fn list_operations_page_with_limit_and_marker() {
     let (_, v) = s.call("ListKeyRotations", json!({"KeyId": ids[0]}));
     assert_eq!(v["Rotations"].as_array().unwrap().len(), 1, "{v}");
     assert_eq!(v["Rotations"][0]["RotationType"], "ON_DEMAND");
-    let (_, v) = s.call("ListKeyRotations", json!({"KeyId": ids[0], "IncludeKeyMaterial": "ALL_KEY_MATERIAL", "Limit": 1}));
-    assert_eq!((v["Rotations"].as_array().unwrap().len(), &v["Truncated"]), (1, &json!(true)));
+    let (_, v) = s.call(
+        "ListKeyRotations",
+        json!({"KeyId": ids[0], "IncludeKeyMaterial": "ALL_KEY_MATERIAL", "Limit": 1}),
+    );
+    assert_eq!(
+        (v["Rotations"].as_array().unwrap().len(), &v["Truncated"]),
+        (1, &json!(true))
+    );
 }
 
 #[test]
@@ -301,29 +394,57 @@ fn a_key_is_not_found_from_another_region() {
     let id = v["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
     let arn = v["KeyMetadata"]["Arn"].as_str().unwrap().to_owned();
     assert_eq!(arn, format!("arn:aws:kms:eu-west-2:000000000000:key/{id}"));
-    let (st, e) = s.call_as("Encrypt", json!({"KeyId": id, "Plaintext": b64(b"x")}), Some("eu-west-2"));
+    let (st, e) = s.call_as(
+        "Encrypt",
+        json!({"KeyId": id, "Plaintext": b64(b"x")}),
+        Some("eu-west-2"),
+    );
     assert_eq!(st, 200);
     // From the server's default region (no credential scope) and from a third region:
     for region in [None, Some("us-east-1"), Some("ap-south-1")] {
         for r in [id.as_str(), arn.as_str()] {
             let (st, v) = s.call_as("DescribeKey", json!({"KeyId": r}), region);
-            assert_eq!((st, v["__type"].as_str()), (400, Some("NotFoundException")), "{region:?} {r}");
+            assert_eq!(
+                (st, v["__type"].as_str()),
+                (400, Some("NotFoundException")),
+                "{region:?} {r}"
+            );
         }
-        let (_, v) = s.call_as("Decrypt", json!({"CiphertextBlob": e["CiphertextBlob"]}), region);
+        let (_, v) = s.call_as(
+            "Decrypt",
+            json!({"CiphertextBlob": e["CiphertextBlob"]}),
+            region,
+        );
         assert_eq!(v["__type"], "NotFoundException", "{region:?}");
         let (_, v) = s.call_as("ListKeys", json!({}), region);
         assert_eq!(v["Keys"], json!([]));
     }
-    let (_, v) = s.call_as("Decrypt", json!({"CiphertextBlob": e["CiphertextBlob"]}), Some("eu-west-2"));
+    let (_, v) = s.call_as(
+        "Decrypt",
+        json!({"CiphertextBlob": e["CiphertextBlob"]}),
+        Some("eu-west-2"),
+    );
     assert_eq!(v["Plaintext"], b64(b"x"));
     // The CLI is region-bound the same way.
     let out = Command::new(assert_cmd::cargo::cargo_bin("angou"))
-        .arg("--home").arg(&home)
+        .arg("--home")
+        .arg(&home)
         .env("ANGOU_STATE_DIR", home.with_extension("marks"))
         .args(["kms", "describe-key", "--key-id", &id])
-        .output().unwrap();
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let v = angou(&home, &["kms", "--region", "eu-west-2", "describe-key", "--key-id", &id]);
+    let v = angou(
+        &home,
+        &[
+            "kms",
+            "--region",
+            "eu-west-2",
+            "describe-key",
+            "--key-id",
+            &id,
+        ],
+    );
     assert_eq!(v["KeyMetadata"]["Arn"], arn);
 }
 
@@ -332,12 +453,44 @@ fn cli_blobs_decrypt_through_the_server_and_back() {
     let (_d, home) = store();
     let k = angou(&home, &["kms", "create-key"]);
     let id = k["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
-    let e = angou(&home, &["kms", "encrypt", "--key-id", &id, "--plaintext", &b64(b"from cli"), "-c", "a=1"]);
+    let e = angou(
+        &home,
+        &[
+            "kms",
+            "encrypt",
+            "--key-id",
+            &id,
+            "--plaintext",
+            &b64(b"from cli"),
+            "-c",
+            "a=1",
+        ],
+    );
     let s = Server::start(&home, &["--allow-unsigned"]);
-    let (st, d) = s.call("Decrypt", json!({"CiphertextBlob": e["CiphertextBlob"], "EncryptionContext": {"a": "1"}}));
-    assert_eq!((st, d["Plaintext"].as_str()), (200, Some(b64(b"from cli").as_str())), "{d}");
-    let (_, e) = s.call("Encrypt", json!({"KeyId": id, "Plaintext": b64(b"from server"), "EncryptionContext": {"b": "2"}}));
-    let d = angou(&home, &["kms", "decrypt", "--ciphertext-blob", e["CiphertextBlob"].as_str().unwrap(), "-c", "b=2"]);
+    let (st, d) = s.call(
+        "Decrypt",
+        json!({"CiphertextBlob": e["CiphertextBlob"], "EncryptionContext": {"a": "1"}}),
+    );
+    assert_eq!(
+        (st, d["Plaintext"].as_str()),
+        (200, Some(b64(b"from cli").as_str())),
+        "{d}"
+    );
+    let (_, e) = s.call(
+        "Encrypt",
+        json!({"KeyId": id, "Plaintext": b64(b"from server"), "EncryptionContext": {"b": "2"}}),
+    );
+    let d = angou(
+        &home,
+        &[
+            "kms",
+            "decrypt",
+            "--ciphertext-blob",
+            e["CiphertextBlob"].as_str().unwrap(),
+            "-c",
+            "b=2",
+        ],
+    );
     assert_eq!(d["Plaintext"], b64(b"from server"));
 }
 
@@ -348,15 +501,27 @@ fn oversized_heads_and_bodies_are_refused_and_the_server_goes_on() {
     let raw = "POST / HTTP/1.1\r\nX-Amz-Target: TrentService.ListKeys\r\nContent-Length: 10000000\r\n\r\n";
     let (st, _) = raw_exchange(&s.addr, raw.as_bytes());
     assert_eq!(st, 413);
-    let big = format!("POST / HTTP/1.1\r\nX-Pad: {}\r\nContent-Length: 2\r\n\r\n{{}}", "a".repeat(20_000));
+    let big = format!(
+        "POST / HTTP/1.1\r\nX-Pad: {}\r\nContent-Length: 2\r\n\r\n{{}}",
+        "a".repeat(20_000)
+    );
     let (st, _) = raw_exchange(&s.addr, big.as_bytes());
     assert_eq!(st, 431);
     let many: String = (0..100).map(|i| format!("X-H{i}: v\r\n")).collect();
-    let (st, _) = raw_exchange(&s.addr, format!("POST / HTTP/1.1\r\n{many}Content-Length: 2\r\n\r\n{{}}").as_bytes());
+    let (st, _) = raw_exchange(
+        &s.addr,
+        format!("POST / HTTP/1.1\r\n{many}Content-Length: 2\r\n\r\n{{}}").as_bytes(),
+    );
     assert_eq!(st, 431);
-    let (st, _) = raw_exchange(&s.addr, b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+    let (st, _) = raw_exchange(
+        &s.addr,
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    );
     assert_eq!(st, 501);
-    let (st, _) = raw_exchange(&s.addr, b"POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}");
+    let (st, _) = raw_exchange(
+        &s.addr,
+        b"POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+    );
     assert_eq!(st, 400);
     let (st, _) = raw_exchange(&s.addr, b"NOT HTTP AT ALL\r\n\r\n");
     assert_eq!(st, 400);
@@ -372,12 +537,20 @@ fn keep_alive_serves_many_requests_on_one_connection() {
     c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     for i in 0..5 {
         let body = json!({"NumberOfBytes": i + 1}).to_string();
-        let raw = format!("POST / HTTP/1.1\r\nX-Amz-Target: TrentService.GenerateRandom\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+        let raw = format!(
+            "POST / HTTP/1.1\r\nX-Amz-Target: TrentService.GenerateRandom\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
         c.write_all(raw.as_bytes()).unwrap();
         let (st, b) = read_response(&mut c);
         assert_eq!(st, 200);
         let v: Value = serde_json::from_slice(&b).unwrap();
-        assert_eq!(Base64::decode_vec(v["Plaintext"].as_str().unwrap()).unwrap().len(), i + 1);
+        assert_eq!(
+            Base64::decode_vec(v["Plaintext"].as_str().unwrap())
+                .unwrap()
+                .len(),
+            i + 1
+        );
     }
 }
 
@@ -394,11 +567,16 @@ fn a_slow_client_blocks_neither_others_nor_the_store() {
     assert_eq!(st, 200);
     angou(&home, &["kms", "create-key"]);
     // The slow one is cut off after the read timeout with 408.
-    slow.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let (st, _) = read_response(&mut slow);
     assert_eq!(st, 408);
     let mut rest = Vec::new();
-    assert_eq!(slow.read_to_end(&mut rest).unwrap(), 0, "closed after the 408");
+    assert_eq!(
+        slow.read_to_end(&mut rest).unwrap(),
+        0,
+        "closed after the 408"
+    );
 }
 
 #[test]
@@ -412,16 +590,27 @@ fn every_request_is_audited_with_its_caller() {
     s.call("GenerateRandom", json!({"NumberOfBytes": 0}));
     s.call("Bogus", json!({}));
     s.call("ListKeys", json!({"Limit": "x"}));
-    s.call("Encrypt", json!({"KeyId": "alias/x", "Plaintext": b64(b"x"), "DryRun": true}));
+    s.call(
+        "Encrypt",
+        json!({"KeyId": "alias/x", "Plaintext": b64(b"x"), "DryRun": true}),
+    );
     let mut strict = Server::start(&home, &[]);
     let (st, v) = strict.call("ListKeys", json!({}));
-    assert_eq!((st, v["__type"].as_str()), (400, Some("MissingAuthenticationTokenException")));
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("MissingAuthenticationTokenException"))
+    );
     assert!(strict.sigterm().success());
     let entries = audit(&home);
     let new: Vec<&Value> = entries[before..].iter().collect();
     let got: Vec<(&str, &str)> = new
         .iter()
-        .map(|e| (e["operation"].as_str().unwrap(), e["error_code"].as_str().unwrap_or("-")))
+        .map(|e| {
+            (
+                e["operation"].as_str().unwrap(),
+                e["error_code"].as_str().unwrap_or("-"),
+            )
+        })
         .collect();
     assert_eq!(
         got,
@@ -437,13 +626,18 @@ fn every_request_is_audited_with_its_caller() {
     );
     for e in &new[..6] {
         assert_eq!(e["caller"]["principal"], "unsigned");
-        assert!(e["caller"]["source"].as_str().unwrap().starts_with("127.0.0.1:"));
+        assert!(
+            e["caller"]["source"]
+                .as_str()
+                .unwrap()
+                .starts_with("127.0.0.1:")
+        );
     }
     assert_eq!(new[6]["caller"]["principal"], "unauthenticated");
 }
 
 #[test]
-fn sigterm_finishes_and_exits_zero() {
+fn sigterm_and_sigint_finish_and_exit_zero() {
     let (_d, home) = store();
     let mut s = Server::start(&home, &["--allow-unsigned"]);
     // An idle kept-alive connection does not hold the server up.
@@ -451,8 +645,14 @@ fn sigterm_finishes_and_exits_zero() {
     assert_eq!(s.call("ListKeys", json!({})).0, 200);
     let status = s.sigterm();
     assert_eq!(status.code(), Some(0));
-    assert!(TcpStream::connect(&s.addr).is_err(), "nothing listens after the stop");
+    assert!(
+        TcpStream::connect(&s.addr).is_err(),
+        "nothing listens after the stop"
+    );
     drop(idle);
+    let mut s = Server::start(&home, &["--allow-unsigned"]);
+    assert_eq!(s.call("ListKeys", json!({})).0, 200);
+    assert_eq!(s.signal("-INT").code(), Some(0));
 }
 
 #[test]
@@ -460,13 +660,18 @@ fn unsigned_and_plain_http_are_refused_off_loopback() {
     let (_d, home) = store();
     let run = |args: &[&str]| {
         Command::new(assert_cmd::cargo::cargo_bin("angou"))
-            .arg("--home").arg(&home)
-            .args(["kms", "serve"]).args(args)
-            .output().unwrap()
+            .arg("--home")
+            .arg(&home)
+            .args(["kms", "serve"])
+            .args(args)
+            .output()
+            .unwrap()
     };
     let out = run(&["--listen", "0.0.0.0:0", "--allow-unsigned"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-unsigned is refused on 0.0.0.0"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--allow-unsigned is refused on 0.0.0.0")
+    );
     let out = run(&["--listen", "0.0.0.0:0"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("requires TLS (--tls-cert/--tls-key)"));
@@ -482,7 +687,9 @@ fn files_with_old_arn_stanzas_still_decrypt() {
     struct OldArn<'a>(&'a Kms, String);
     impl Recipient for OldArn<'_> {
         fn wrap(&self, file_key: &angou::secret::FileKey) -> Result<Vec<Stanza>, angou::Error> {
-            let e = self.0.encrypt(&self.1, file_key.expose_secret(), &EncryptionContext::new())?;
+            let e = self
+                .0
+                .encrypt(&self.1, file_key.expose_secret(), &EncryptionContext::new())?;
             Ok(vec![Stanza {
                 kind: angou::kms::KMS_STANZA.into(),
                 args: vec![format!("arn:angou:kms:local:000000000000:key/{}", self.1)],
@@ -492,7 +699,11 @@ fn files_with_old_arn_stanzas_still_decrypt() {
     }
     let (dir, home) = store();
     let kms = Kms::open(&home, Clock::System).with_high_water_marks(home.with_extension("marks"));
-    let id = kms.create_key("", angou::kms::KeySpec::SymmetricDefault).unwrap().key_id.to_string();
+    let id = kms
+        .create_key("", angou::kms::KeySpec::SymmetricDefault)
+        .unwrap()
+        .key_id
+        .to_string();
     let file = dir.path().join("old.age");
     let mut w = angou::format::Encryptor::with_recipients([OldArn(&kms, id.clone())])
         .unwrap()
@@ -502,11 +713,18 @@ fn files_with_old_arn_stanzas_still_decrypt() {
     w.finish().unwrap();
     let _s = Server::start(&home, &["--allow-unsigned"]);
     let out = Command::new(assert_cmd::cargo::cargo_bin("angou"))
-        .arg("--home").arg(&home)
+        .arg("--home")
+        .arg(&home)
         .env("ANGOU_STATE_DIR", home.with_extension("marks"))
-        .arg("decrypt").arg(&file)
-        .output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        .arg("decrypt")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(out.stdout, b"written before real ARNs");
 }
 
@@ -517,7 +735,10 @@ fn aws_env(cmd: &mut Command, dir: &Path) {
         .env("AWS_SECRET_ACCESS_KEY", "angou-test-secret")
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("no-aws-credentials"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.join("no-aws-credentials"),
+        )
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_PAGER", "")
         .env_remove("AWS_PROFILE")
@@ -545,8 +766,16 @@ fn the_aws_cli_runs_the_flow_unchanged() {
     let endpoint = s.endpoint();
     let aws = |args: &[&str]| -> (i32, Value, String) {
         let mut c = Command::new(&python);
-        c.args(["-m", "awscli", "kms", "--endpoint-url", &endpoint, "--output", "json"])
-            .args(args);
+        c.args([
+            "-m",
+            "awscli",
+            "kms",
+            "--endpoint-url",
+            &endpoint,
+            "--output",
+            "json",
+        ])
+        .args(args);
         aws_env(&mut c, dir.path());
         let out = c.output().unwrap();
         (
@@ -563,7 +792,10 @@ fn the_aws_cli_runs_the_flow_unchanged() {
     let fails = |args: &[&str], exception: &str| {
         let (code, _, err) = aws(args);
         assert_ne!(code, 0, "aws kms {args:?} succeeded");
-        assert!(err.contains(&format!("({exception})")), "aws kms {args:?}: {err}");
+        assert!(
+            err.contains(&format!("({exception})")),
+            "aws kms {args:?}: {err}"
+        );
     };
     let blob_file = |name: &str, b64text: &str| -> String {
         let p = dir.path().join(name);
@@ -573,40 +805,141 @@ fn the_aws_cli_runs_the_flow_unchanged() {
 
     let k = ok(&["create-key", "--description", "aws cli"]);
     let id = k["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
-    assert!(k["KeyMetadata"]["Arn"].as_str().unwrap().starts_with("arn:aws:kms:us-east-1:000000000000:key/"));
-    ok(&["create-alias", "--alias-name", "alias/awscli", "--target-key-id", &id]);
-    let dk = ok(&["generate-data-key", "--key-id", "alias/awscli", "--key-spec", "AES_256", "--encryption-context", "purpose=test,team=a"]);
+    assert!(
+        k["KeyMetadata"]["Arn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:kms:us-east-1:000000000000:key/")
+    );
+    ok(&[
+        "create-alias",
+        "--alias-name",
+        "alias/awscli",
+        "--target-key-id",
+        &id,
+    ]);
+    let dk = ok(&[
+        "generate-data-key",
+        "--key-id",
+        "alias/awscli",
+        "--key-spec",
+        "AES_256",
+        "--encryption-context",
+        "purpose=test,team=a",
+    ]);
     let blob = blob_file("dk", dk["CiphertextBlob"].as_str().unwrap());
-    let d = ok(&["decrypt", "--ciphertext-blob", &blob, "--encryption-context", "purpose=test,team=a"]);
+    let d = ok(&[
+        "decrypt",
+        "--ciphertext-blob",
+        &blob,
+        "--encryption-context",
+        "purpose=test,team=a",
+    ]);
     assert_eq!(d["Plaintext"], dk["Plaintext"]);
-    fails(&["decrypt", "--ciphertext-blob", &blob], "InvalidCiphertextException");
-    fails(&["decrypt", "--ciphertext-blob", &blob, "--encryption-context", "purpose=test"], "InvalidCiphertextException");
+    fails(
+        &["decrypt", "--ciphertext-blob", &blob],
+        "InvalidCiphertextException",
+    );
+    fails(
+        &[
+            "decrypt",
+            "--ciphertext-blob",
+            &blob,
+            "--encryption-context",
+            "purpose=test",
+        ],
+        "InvalidCiphertextException",
+    );
     let re = ok(&[
-        "re-encrypt", "--ciphertext-blob", &blob, "--source-encryption-context", "purpose=test,team=a",
-        "--destination-key-id", &id, "--destination-encryption-context", "purpose=moved",
+        "re-encrypt",
+        "--ciphertext-blob",
+        &blob,
+        "--source-encryption-context",
+        "purpose=test,team=a",
+        "--destination-key-id",
+        &id,
+        "--destination-encryption-context",
+        "purpose=moved",
     ]);
     let moved = blob_file("moved", re["CiphertextBlob"].as_str().unwrap());
-    let d = ok(&["decrypt", "--ciphertext-blob", &moved, "--encryption-context", "purpose=moved"]);
+    let d = ok(&[
+        "decrypt",
+        "--ciphertext-blob",
+        &moved,
+        "--encryption-context",
+        "purpose=moved",
+    ]);
     assert_eq!(d["Plaintext"], dk["Plaintext"]);
     ok(&["rotate-key-on-demand", "--key-id", &id]);
     let r = ok(&["list-key-rotations", "--key-id", &id]);
     assert_eq!(r["Rotations"].as_array().unwrap().len(), 1);
-    let d = ok(&["decrypt", "--ciphertext-blob", &blob, "--encryption-context", "purpose=test,team=a"]);
+    let d = ok(&[
+        "decrypt",
+        "--ciphertext-blob",
+        &blob,
+        "--encryption-context",
+        "purpose=test,team=a",
+    ]);
     assert_eq!(d["Plaintext"], dk["Plaintext"]);
     // A blob made by angou's own CLI.
-    let e = angou(&home, &["kms", "encrypt", "--key-id", &id, "--plaintext", &b64(b"angou made"), "-c", "x=1"]);
+    let e = angou(
+        &home,
+        &[
+            "kms",
+            "encrypt",
+            "--key-id",
+            &id,
+            "--plaintext",
+            &b64(b"angou made"),
+            "-c",
+            "x=1",
+        ],
+    );
     let cli_blob = blob_file("cli", e["CiphertextBlob"].as_str().unwrap());
-    let d = ok(&["decrypt", "--ciphertext-blob", &cli_blob, "--encryption-context", "x=1"]);
+    let d = ok(&[
+        "decrypt",
+        "--ciphertext-blob",
+        &cli_blob,
+        "--encryption-context",
+        "x=1",
+    ]);
     assert_eq!(d["Plaintext"], b64(b"angou made"));
     ok(&["disable-key", "--key-id", &id]);
-    fails(&["decrypt", "--ciphertext-blob", &blob, "--encryption-context", "purpose=test,team=a"], "DisabledException");
-    let del = ok(&["schedule-key-deletion", "--key-id", &id, "--pending-window-in-days", "7"]);
+    fails(
+        &[
+            "decrypt",
+            "--ciphertext-blob",
+            &blob,
+            "--encryption-context",
+            "purpose=test,team=a",
+        ],
+        "DisabledException",
+    );
+    let del = ok(&[
+        "schedule-key-deletion",
+        "--key-id",
+        &id,
+        "--pending-window-in-days",
+        "7",
+    ]);
     assert_eq!(del["KeyState"], "PendingDeletion");
-    fails(&["decrypt", "--ciphertext-blob", &blob, "--encryption-context", "purpose=test,team=a"], "KMSInvalidStateException");
+    fails(
+        &[
+            "decrypt",
+            "--ciphertext-blob",
+            &blob,
+            "--encryption-context",
+            "purpose=test,team=a",
+        ],
+        "KMSInvalidStateException",
+    );
     ok(&["cancel-key-deletion", "--key-id", &id]);
     let m = ok(&["describe-key", "--key-id", "alias/awscli"]);
     assert_eq!(m["KeyMetadata"]["KeyState"], "Disabled");
-    fails(&["describe-key", "--key-id", "alias/nothing"], "NotFoundException");
+    fails(
+        &["describe-key", "--key-id", "alias/nothing"],
+        "NotFoundException",
+    );
 }
 
 /// The same flow with boto3, plus its paginator over ListKeys, and blobs exchanged with the
@@ -619,7 +952,19 @@ fn boto3_runs_the_flow_unchanged() {
     let (dir, home) = store();
     let k = angou(&home, &["kms", "create-key"]);
     let cli_key = k["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
-    let e = angou(&home, &["kms", "encrypt", "--key-id", &cli_key, "--plaintext", &b64(b"from cli"), "-c", "a=1"]);
+    let e = angou(
+        &home,
+        &[
+            "kms",
+            "encrypt",
+            "--key-id",
+            &cli_key,
+            "--plaintext",
+            &b64(b"from cli"),
+            "-c",
+            "a=1",
+        ],
+    );
     let s = Server::start(&home, &["--allow-unsigned"]);
     let script = r#"
 import base64, sys
@@ -666,11 +1011,31 @@ out = kms.encrypt(KeyId=cli_key, Plaintext=b"from boto3", EncryptionContext={"b"
 print(base64.b64encode(out["CiphertextBlob"]).decode())
 "#;
     let mut c = Command::new(&python);
-    c.args(["-c", script, &s.endpoint(), e["CiphertextBlob"].as_str().unwrap(), &cli_key]);
+    c.args([
+        "-c",
+        script,
+        &s.endpoint(),
+        e["CiphertextBlob"].as_str().unwrap(),
+        &cli_key,
+    ]);
     aws_env(&mut c, dir.path());
     let out = c.output().unwrap();
-    assert!(out.status.success(), "boto3 flow: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "boto3 flow: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let blob = String::from_utf8(out.stdout).unwrap();
-    let d = angou(&home, &["kms", "decrypt", "--ciphertext-blob", blob.trim(), "-c", "b=2"]);
+    let d = angou(
+        &home,
+        &[
+            "kms",
+            "decrypt",
+            "--ciphertext-blob",
+            blob.trim(),
+            "-c",
+            "b=2",
+        ],
+    );
     assert_eq!(d["Plaintext"], b64(b"from boto3"));
 }

@@ -85,7 +85,10 @@ impl KeyId {
 
     /// The key's ARN in `region` and `account`: `arn:aws:kms:<region>:<account>:key/<id>`.
     pub fn arn(&self, home: &Home) -> String {
-        format!("arn:aws:kms:{}:{}:key/{}", home.region, home.account, self.0)
+        format!(
+            "arn:aws:kms:{}:{}:key/{}",
+            home.region, home.account, self.0
+        )
     }
 }
 

@@ -43,9 +43,9 @@ pub mod audit;
 pub mod blob;
 pub mod clock;
 pub mod context;
+pub mod http;
 mod integrity;
 pub mod key;
-pub mod http;
 pub mod ops;
 mod store;
 
@@ -542,7 +542,9 @@ impl Kms {
         );
         m.insert("parameters".into(), params);
         let caller = match &self.caller.remote {
-            None => json!({"user": self.caller.user, "uid": self.caller.uid, "pid": self.caller.pid}),
+            None => {
+                json!({"user": self.caller.user, "uid": self.caller.uid, "pid": self.caller.pid})
+            }
             Some((principal, source)) => json!({
                 "principal": principal,
                 "source": source,
@@ -1908,7 +1910,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let k = Kms::open(dir.path(), Clock::System);
         let id = k.create_key("", KeySpec::SymmetricDefault).unwrap().key_id;
-        let blob = k.encrypt(id.as_str(), b"old", &EncryptionContext::new()).unwrap();
+        let blob = k
+            .encrypt(id.as_str(), b"old", &EncryptionContext::new())
+            .unwrap();
         let old = format!("{}key/{id}", key::LEGACY_ARN_PREFIX);
         // Put the store back as an older angou wrote it.
         k.run("Test", json!({}), |s| {
@@ -1924,7 +1928,9 @@ mod tests {
         assert_eq!(d.key_id, new);
         assert_eq!(k.describe_key(&old).unwrap().arn, new);
         // Another region does not see it, by id or by its old name.
-        let eu = k.clone().with_region(Home::new("eu-west-1", key::DEFAULT_ACCOUNT).unwrap());
+        let eu = k
+            .clone()
+            .with_region(Home::new("eu-west-1", key::DEFAULT_ACCOUNT).unwrap());
         assert!(matches!(
             eu.describe_key(&old),
             Err(Error::Kms(KmsError::NotFound { .. }))
@@ -1933,6 +1939,15 @@ mod tests {
             eu.decrypt(&blob.ciphertext_blob, &EncryptionContext::new(), None),
             Err(Error::Kms(KmsError::NotFound { .. }))
         ));
+        // Nor does another account in the same region.
+        let other = k
+            .clone()
+            .with_region(Home::new(key::DEFAULT_REGION, "111122223333").unwrap());
+        assert!(matches!(
+            other.describe_key(id.as_str()),
+            Err(Error::Kms(KmsError::NotFound { .. }))
+        ));
+        assert!(other.list_keys().unwrap().is_empty());
     }
 
     /// The at-rest check: no master key's bytes (raw, hex or base64) appear in any store file.

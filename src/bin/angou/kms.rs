@@ -280,7 +280,9 @@ fn print(v: Value) {
 pub fn run(args: KmsArgs, home: Option<&Path>) -> Result<(), Failure> {
     let region = kms::Home::new(&args.region, &args.account_id)
         .map_err(angou::Error::from)
-        .map_err(|f| Failure::from(f).hint("pass --region like us-east-1 and a 12-digit --account-id"))?;
+        .map_err(|f| {
+            Failure::from(f).hint("pass --region like us-east-1 and a 12-digit --account-id")
+        })?;
     let kms = open_store(home)?.with_region(region);
     match args.op {
         Op::Serve(a) => return crate::serve::run(kms, a),

@@ -22,9 +22,7 @@ use shapes::*;
 use wire::{Blob, SecretBlob};
 
 use crate::error::Error;
-use crate::kms::{
-    DataKeySize, EncryptionAlgorithm, EncryptionContext, Home, KeyId, KeySpec, Kms,
-};
+use crate::kms::{DataKeySize, EncryptionAlgorithm, EncryptionContext, Home, KeyId, KeySpec, Kms};
 
 /// Who calls, and where: the region and account the request is for (keys elsewhere are not
 /// found), the principal recorded in the audit log, and the caller's network address.
@@ -99,6 +97,48 @@ pub fn dispatch(
         }
     }
     result
+}
+
+/// Decodes and validates a request of `operation` without running it: what [`dispatch`]
+/// does before the store is touched (for fuzzing the request decoder, and for doors that
+/// check early).
+///
+/// # Errors
+/// As [`dispatch`] before the store: `UnknownOperationException`, `SerializationException`,
+/// `ValidationException`.
+pub fn decode(operation: &str, body: &[u8]) -> Result<(), ApiError> {
+    fn check<R: DeserializeOwned + Validate>(body: &[u8]) -> Result<(), ApiError> {
+        parse::<R>(body)?.validate()
+    }
+    match operation {
+        "CreateKey" => check::<CreateKeyRequest>(body),
+        "DescribeKey"
+        | "EnableKey"
+        | "DisableKey"
+        | "CancelKeyDeletion"
+        | "DisableKeyRotation"
+        | "GetKeyRotationStatus"
+        | "RotateKeyOnDemand"
+        | "GetPublicKey" => check::<KeyRequest>(body),
+        "ListKeys" => check::<ListKeysRequest>(body),
+        "CreateAlias" | "UpdateAlias" => check::<AliasRequest>(body),
+        "DeleteAlias" => check::<DeleteAliasRequest>(body),
+        "ListAliases" => check::<ListAliasesRequest>(body),
+        "ScheduleKeyDeletion" => check::<ScheduleKeyDeletionRequest>(body),
+        "EnableKeyRotation" => check::<EnableKeyRotationRequest>(body),
+        "ListKeyRotations" => check::<ListKeyRotationsRequest>(body),
+        "Encrypt" => check::<EncryptRequest>(body),
+        "Decrypt" => check::<DecryptRequest>(body),
+        "ReEncrypt" => check::<ReEncryptRequest>(body),
+        "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" => {
+            check::<GenerateDataKeyRequest>(body)
+        }
+        "GenerateRandom" => check::<GenerateRandomRequest>(body),
+        _ => Err(ApiError::new(
+            ErrorKind::UnknownOperation,
+            "no such operation",
+        )),
+    }
 }
 
 fn route(kms: &Kms, op: &str, body: &[u8]) -> Result<Zeroizing<Vec<u8>>, ApiError> {
@@ -182,8 +222,14 @@ fn route(kms: &Kms, op: &str, body: &[u8]) -> Result<Zeroizing<Vec<u8>>, ApiErro
         }
         "GenerateRandom" => call(body, |r: GenerateRandomRequest| {
             unsupported_if(r.custom_key_store_id.is_some(), "custom key stores")?;
-            unsupported_if(r.recipient.is_some(), "Recipient (Nitro Enclaves attestation)")?;
-            let n = r.number_of_bytes.map_or(Ok(32), usize::try_from).unwrap_or(0);
+            unsupported_if(
+                r.recipient.is_some(),
+                "Recipient (Nitro Enclaves attestation)",
+            )?;
+            let n = r
+                .number_of_bytes
+                .map_or(Ok(32), usize::try_from)
+                .unwrap_or(0);
             Ok(GenerateRandomResponse {
                 plaintext: SecretBlob(store(kms.generate_random(n))?),
             })
@@ -223,10 +269,11 @@ where
     let resp = f(req)?;
     // Sized up front so a response holding a secret is not copied by reallocation.
     let mut out = Zeroizing::new(Vec::with_capacity(16 * 1024));
-    serde_json::to_writer(&mut *out, &resp)
-        .map_err(|e| ApiError::from(Error::from(crate::error::KmsError::Store {
+    serde_json::to_writer(&mut *out, &resp).map_err(|e| {
+        ApiError::from(Error::from(crate::error::KmsError::Store {
             reason: format!("cannot encode a response: {e}"),
-        })))?;
+        }))
+    })?;
     Ok(out)
 }
 
@@ -238,7 +285,7 @@ pub fn parse<Req: DeserializeOwned>(body: &[u8]) -> Result<Req, ApiError> {
     } else {
         body
     };
-    if !body.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b == b'{') {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::new(
             ErrorKind::Serialization,
             "the request body is not a JSON object",
@@ -326,8 +373,12 @@ fn pem_body(pem: &str) -> Result<Vec<u8>, ApiError> {
         .filter(|l| !l.starts_with("-----"))
         .collect::<Vec<_>>()
         .concat();
-    <base64ct::Base64 as base64ct::Encoding>::decode_vec(&b64)
-        .map_err(|_| ApiError::new(ErrorKind::KmsInternal, "the public key could not be encoded"))
+    <base64ct::Base64 as base64ct::Encoding>::decode_vec(&b64).map_err(|_| {
+        ApiError::new(
+            ErrorKind::KmsInternal,
+            "the public key could not be encoded",
+        )
+    })
 }
 
 /// Pagination: `Marker` is `angou-1:<offset>`; anything else is an `InvalidMarkerException`.
@@ -383,7 +434,9 @@ fn create_key(kms: &Kms, r: CreateKeyRequest) -> Result<KeyMetadataResponse, Api
         "key origins other than AWS_KMS",
     )?;
     unsupported_if(
-        r.key_usage.as_deref().is_some_and(|u| u != "ENCRYPT_DECRYPT"),
+        r.key_usage
+            .as_deref()
+            .is_some_and(|u| u != "ENCRYPT_DECRYPT"),
         "key usages other than ENCRYPT_DECRYPT",
     )?;
     let spec_name = r
@@ -462,7 +515,11 @@ fn list_key_rotations(
 
 fn encrypt(kms: &Kms, r: EncryptRequest) -> Result<EncryptResponse, ApiError> {
     dry_run(r.dry_run)?;
-    let plaintext = r.plaintext.as_ref().map(|p| p.0.expose_secret()).unwrap_or_default();
+    let plaintext = r
+        .plaintext
+        .as_ref()
+        .map(|p| p.0.expose_secret())
+        .unwrap_or_default();
     let e = store(kms.encrypt_as(
         key(&r.key_id),
         plaintext,
@@ -477,7 +534,10 @@ fn encrypt(kms: &Kms, r: EncryptRequest) -> Result<EncryptResponse, ApiError> {
 }
 
 fn decrypt(kms: &Kms, r: DecryptRequest) -> Result<DecryptResponse, ApiError> {
-    unsupported_if(r.recipient.is_some(), "Recipient (Nitro Enclaves attestation)")?;
+    unsupported_if(
+        r.recipient.is_some(),
+        "Recipient (Nitro Enclaves attestation)",
+    )?;
     dry_run(r.dry_run)?;
     let blob = r.ciphertext_blob.map(|b| b.0).unwrap_or_default();
     let d = store(kms.decrypt_as(
@@ -532,14 +592,13 @@ fn generate_data_key(
     kms: &Kms,
     r: GenerateDataKeyRequest,
 ) -> Result<GenerateDataKeyResponse, ApiError> {
-    unsupported_if(r.recipient.is_some(), "Recipient (Nitro Enclaves attestation)")?;
+    unsupported_if(
+        r.recipient.is_some(),
+        "Recipient (Nitro Enclaves attestation)",
+    )?;
     let size = data_key_size(&r)?;
     dry_run(r.dry_run)?;
-    let d = store(kms.generate_data_key(
-        key(&r.key_id),
-        size,
-        &context(&r.encryption_context),
-    ))?;
+    let d = store(kms.generate_data_key(key(&r.key_id), size, &context(&r.encryption_context)))?;
     Ok(GenerateDataKeyResponse {
         ciphertext_blob: Blob(d.ciphertext_blob),
         plaintext: SecretBlob(d.plaintext),
@@ -563,4 +622,64 @@ fn generate_data_key_without_plaintext(
         ciphertext_blob: Blob(e.ciphertext_blob),
         key_id: e.key_id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The request decoder never panics, whatever the bytes (the fuzz target
+        /// `kms_request` goes further).
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+            for op in OPERATIONS {
+                let e = decode(op, &body);
+                prop_assert!(e.is_ok() || e.is_err());
+            }
+        }
+
+        /// Members of every type and range are refused with an AWS exception, never a panic.
+        #[test]
+        fn odd_members_are_refused_cleanly(n in any::<i64>(), s in "\\PC{0,40}") {
+            let body = serde_json::json!({
+                "KeyId": s, "NumberOfBytes": n, "Limit": n, "Marker": s, "AliasName": s,
+                "TargetKeyId": s, "PendingWindowInDays": n, "RotationPeriodInDays": n,
+                "KeySpec": s, "EncryptionAlgorithm": s, "Plaintext": s, "CiphertextBlob": s,
+            })
+            .to_string();
+            for op in OPERATIONS {
+                if let Err(e) = decode(op, body.as_bytes()) {
+                    prop_assert!(matches!(
+                        e.kind,
+                        ErrorKind::Validation | ErrorKind::Serialization
+                    ), "{op}: {e:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn what_does_not_parse_is_named() {
+        assert_eq!(
+            decode("Nope", b"{}").unwrap_err().kind,
+            ErrorKind::UnknownOperation
+        );
+        assert_eq!(
+            decode("ListKeys", b"[]").unwrap_err().kind,
+            ErrorKind::Serialization
+        );
+        assert_eq!(
+            decode("ListKeys", b"{").unwrap_err().kind,
+            ErrorKind::Serialization
+        );
+        assert!(decode("ListKeys", b"").is_ok());
+        assert_eq!(
+            decode("Encrypt", br#"{"KeyId":"k","Plaintext":"!!"}"#)
+                .unwrap_err()
+                .kind,
+            ErrorKind::Serialization
+        );
+    }
 }

@@ -129,7 +129,12 @@ impl Validate for CreateKeyRequest {
         c.one_of(
             "keyUsage",
             self.key_usage.as_deref(),
-            &["SIGN_VERIFY", "ENCRYPT_DECRYPT", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT"],
+            &[
+                "SIGN_VERIFY",
+                "ENCRYPT_DECRYPT",
+                "GENERATE_VERIFY_MAC",
+                "KEY_AGREEMENT",
+            ],
         );
         c.one_of("keySpec", self.key_spec.as_deref(), KEY_SPECS);
         c.one_of(
@@ -143,7 +148,11 @@ impl Validate for CreateKeyRequest {
             &["AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"],
         );
         c.length("policy", self.policy.as_deref(), (1, 131_072));
-        c.length("customKeyStoreId", self.custom_key_store_id.as_deref(), (1, 64));
+        c.length(
+            "customKeyStoreId",
+            self.custom_key_store_id.as_deref(),
+            (1, 64),
+        );
         c.length("xksKeyId", self.xks_key_id.as_deref(), (1, 128));
     }
 }
@@ -323,7 +332,11 @@ pub struct EnableKeyRotationRequest {
 impl Validate for EnableKeyRotationRequest {
     fn check(&self, c: &mut Checks) {
         key_id(c, "keyId", &self.key_id, true);
-        c.range("rotationPeriodInDays", self.rotation_period_in_days, (90, 2560));
+        c.range(
+            "rotationPeriodInDays",
+            self.rotation_period_in_days,
+            (90, 2560),
+        );
     }
 }
 
@@ -519,7 +532,11 @@ impl Validate for ReEncryptRequest {
         );
         key_id(c, "sourceKeyId", &self.source_key_id, false);
         key_id(c, "destinationKeyId", &self.destination_key_id, true);
-        algorithm(c, "sourceEncryptionAlgorithm", &self.source_encryption_algorithm);
+        algorithm(
+            c,
+            "sourceEncryptionAlgorithm",
+            &self.source_encryption_algorithm,
+        );
         algorithm(
             c,
             "destinationEncryptionAlgorithm",
@@ -611,7 +628,11 @@ pub struct GenerateRandomRequest {
 impl Validate for GenerateRandomRequest {
     fn check(&self, c: &mut Checks) {
         c.range("numberOfBytes", self.number_of_bytes, v::NUMBER_OF_BYTES);
-        c.length("customKeyStoreId", self.custom_key_store_id.as_deref(), (1, 64));
+        c.length(
+            "customKeyStoreId",
+            self.custom_key_store_id.as_deref(),
+            (1, 64),
+        );
     }
 }
 
