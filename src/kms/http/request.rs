@@ -218,9 +218,13 @@ pub(crate) fn read_request<S: Read + Write>(
         let _ = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
     }
     let total = head_len + n;
+    // Room for the whole body now, so the buffer holding it (it may carry a plaintext) is
+    // never moved by a reallocation that would leave a copy behind.
+    let have = buf.len();
+    buf.reserve(total.saturating_sub(have));
     fill(stream, buf, deadline, set_timeout, |b| Ok(b.len() >= total))?;
     req.body = Zeroizing::new(buf[head_len..total].to_vec());
-    let rest = buf[total..].to_vec();
+    let rest = Zeroizing::new(buf[total..].to_vec());
     buf.clear();
     buf.extend_from_slice(&rest);
     Ok(req)
