@@ -507,6 +507,13 @@ pub enum KmsError {
         /// What is wrong and what is allowed.
         reason: String,
     },
+    /// The key's spec or usage does not allow this algorithm or operation
+    /// (InvalidKeyUsageException).
+    #[error("invalid key usage: {reason}")]
+    InvalidKeyUsage {
+        /// What was asked and what the key allows.
+        reason: String,
+    },
     /// The operation does not apply to this key (UnsupportedOperationException).
     #[error("unsupported operation: {reason}")]
     Unsupported {
@@ -571,6 +578,7 @@ impl KmsError {
             KmsError::AlreadyExists { .. } => "AlreadyExistsException",
             KmsError::LimitExceeded { .. } => "LimitExceededException",
             KmsError::Validation { .. } => "ValidationException",
+            KmsError::InvalidKeyUsage { .. } => "InvalidKeyUsageException",
             KmsError::Unsupported { .. } => "UnsupportedOperationException",
             KmsError::Store { .. } => "KMSInternalException",
             KmsError::AuditTampered { .. } => "AuditTamperedException",

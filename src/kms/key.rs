@@ -16,10 +16,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::KmsError;
 
-/// The account part of every ARN: the store is local, so it is a fixed placeholder.
-pub(crate) const ACCOUNT: &str = "000000000000";
-/// The region part of every ARN.
-pub(crate) const REGION: &str = "local";
+/// The account of keys made without naming one (the placeholder other local emulators use).
+pub const DEFAULT_ACCOUNT: &str = "000000000000";
+/// The region of keys made without naming one.
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// The prefix of ARNs written before angou used real AWS ARNs (region `local`, account
+/// `000000000000`): still accepted as a key reference, and upgraded in the store to
+/// [`DEFAULT_REGION`] and [`DEFAULT_ACCOUNT`].
+pub(crate) const LEGACY_ARN_PREFIX: &str = "arn:angou:kms:local:000000000000:";
 
 /// A key's id: a lower-case UUID (version 4, random).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -79,9 +83,89 @@ impl KeyId {
         &self.0
     }
 
-    /// The key's ARN-style name.
-    pub fn arn(&self) -> String {
-        format!("arn:angou:kms:{REGION}:{ACCOUNT}:key/{}", self.0)
+    /// The key's ARN in `region` and `account`: `arn:aws:kms:<region>:<account>:key/<id>`.
+    pub fn arn(&self, home: &Home) -> String {
+        format!(
+            "arn:aws:kms:{}:{}:key/{}",
+            home.region, home.account, self.0
+        )
+    }
+}
+
+/// Where a key lives: an AWS region name and a 12-digit account id. A key belongs to the
+/// region and account it was created in and is not found from another.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Home {
+    region: String,
+    account: String,
+}
+
+impl Default for Home {
+    fn default() -> Self {
+        Home {
+            region: DEFAULT_REGION.into(),
+            account: DEFAULT_ACCOUNT.into(),
+        }
+    }
+}
+
+impl Home {
+    /// A region and an account.
+    ///
+    /// # Errors
+    /// [`KmsError::Validation`] unless the region is 1 to 32 lower-case letters, digits and
+    /// `-` (as `us-east-1`), and the account is 12 digits.
+    pub fn new(region: &str, account: &str) -> Result<Home, KmsError> {
+        let region_ok = (1..=32).contains(&region.len())
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !region_ok {
+            return Err(KmsError::Validation {
+                reason: format!(
+                    "region {:?} is not a region name, expected lower-case letters, digits and - (as us-east-1)",
+                    region.chars().take(40).collect::<String>()
+                ),
+            });
+        }
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(KmsError::Validation {
+                reason: format!(
+                    "account id {:?} is not 12 digits",
+                    account.chars().take(40).collect::<String>()
+                ),
+            });
+        }
+        Ok(Home {
+            region: region.into(),
+            account: account.into(),
+        })
+    }
+
+    /// The region name.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The account id.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// The region and account an `arn:aws:kms:…` ARN names, and the resource after them
+    /// (`key/<id>` or `alias/<name>`). `None` for anything else.
+    pub fn split_arn(arn: &str) -> Option<(Home, &str)> {
+        let rest = arn.strip_prefix("arn:aws:kms:")?;
+        let mut parts = rest.splitn(3, ':');
+        let region = parts.next()?;
+        let account = parts.next()?;
+        let resource = parts.next()?;
+        Some((Home::new(region, account).ok()?, resource))
+    }
+
+    /// The home of a stored key, from its ARN (legacy ARNs belong to the default home).
+    pub(crate) fn of_arn(arn: &str) -> Home {
+        Home::split_arn(arn).map(|(h, _)| h).unwrap_or_default()
     }
 }
 
@@ -154,9 +238,9 @@ impl Alias {
         &self.0
     }
 
-    /// The alias's ARN-style name.
-    pub fn arn(&self) -> String {
-        format!("arn:angou:kms:{REGION}:{ACCOUNT}:{}", self.0)
+    /// The alias's ARN in `home`: `arn:aws:kms:<region>:<account>:alias/<name>`.
+    pub fn arn(&self, home: &Home) -> String {
+        format!("arn:aws:kms:{}:{}:{}", home.region, home.account, self.0)
     }
 }
 
@@ -275,4 +359,58 @@ pub struct KeyMetadata {
     pub encryption_algorithms: Vec<String>,
     /// The id of the key material new encryptions use.
     pub current_key_material_id: String,
+}
+
+/// An encryption algorithm by its AWS name (`EncryptionAlgorithmSpec`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EncryptionAlgorithm {
+    /// AES-256-GCM blobs of a symmetric key.
+    #[serde(rename = "SYMMETRIC_DEFAULT")]
+    SymmetricDefault,
+    /// RSA-OAEP with SHA-1 (AWS offers it; angou does not).
+    #[serde(rename = "RSAES_OAEP_SHA_1")]
+    RsaesOaepSha1,
+    /// RSA-OAEP with SHA-256 (what angou's RSA keys do).
+    #[serde(rename = "RSAES_OAEP_SHA_256")]
+    RsaesOaepSha256,
+    /// SM2 public-key encryption (China regions on AWS; angou does not).
+    #[serde(rename = "SM2PKE")]
+    Sm2Pke,
+}
+
+impl EncryptionAlgorithm {
+    /// The AWS name.
+    pub fn name(self) -> &'static str {
+        match self {
+            EncryptionAlgorithm::SymmetricDefault => "SYMMETRIC_DEFAULT",
+            EncryptionAlgorithm::RsaesOaepSha1 => "RSAES_OAEP_SHA_1",
+            EncryptionAlgorithm::RsaesOaepSha256 => "RSAES_OAEP_SHA_256",
+            EncryptionAlgorithm::Sm2Pke => "SM2PKE",
+        }
+    }
+
+    /// Whether a key of `spec` may use this algorithm: `Ok` when it may,
+    /// [`KmsError::InvalidKeyUsage`] when AWS refuses the pair too, and
+    /// [`KmsError::Unsupported`] for what AWS allows and angou does not do (RSA-OAEP-SHA-1).
+    ///
+    /// # Errors
+    /// As above.
+    pub fn check(self, spec: KeySpec, key: &KeyId) -> Result<(), KmsError> {
+        match (spec.rsa_bits(), self) {
+            (None, EncryptionAlgorithm::SymmetricDefault)
+            | (Some(_), EncryptionAlgorithm::RsaesOaepSha256) => Ok(()),
+            (Some(_), EncryptionAlgorithm::RsaesOaepSha1) => Err(KmsError::Unsupported {
+                reason: format!(
+                    "angou's RSA keys use RSAES_OAEP_SHA_256 only; RSAES_OAEP_SHA_1 is not supported (key {key})"
+                ),
+            }),
+            _ => Err(KmsError::InvalidKeyUsage {
+                reason: format!(
+                    "{} is not supported by key {key} ({})",
+                    self.name(),
+                    spec.encryption_algorithms().join(", ")
+                ),
+            }),
+        }
+    }
 }

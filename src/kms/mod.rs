@@ -48,6 +48,7 @@ pub mod context;
 pub mod http;
 mod integrity;
 pub mod key;
+pub mod ops;
 mod store;
 
 use std::path::{Path, PathBuf};
@@ -60,7 +61,9 @@ pub use access::{AccessKey, AccessKeyInfo};
 pub use clock::Clock;
 pub use context::EncryptionContext;
 pub use integrity::Checkpoint;
-pub use key::{Alias, KeyId, KeyManager, KeyMetadata, KeySpec, KeyState};
+pub use key::{
+    Alias, EncryptionAlgorithm, Home, KeyId, KeyManager, KeyMetadata, KeySpec, KeyState,
+};
 
 use crate::aead::{Algorithm, Cipher, Key};
 use crate::error::{Error, KmsError};
@@ -240,6 +243,8 @@ struct AuditInfo {
 }
 
 struct Session<'a> {
+    /// The region and account of the caller: keys elsewhere are not found.
+    home: &'a Home,
     /// Whether resolving `alias/angou/default` may create that key (only operations that
     /// encrypt; a read such as `decrypt` must never write a key because a file named one).
     create_default: bool,
@@ -263,6 +268,8 @@ struct Caller {
     user: String,
     uid: Option<u32>,
     pid: u32,
+    /// Set by a door that serves remote callers: who they are and where they called from.
+    remote: Option<(String, Option<String>)>,
 }
 
 impl Caller {
@@ -285,6 +292,7 @@ impl Caller {
             user,
             uid,
             pid: std::process::id(),
+            remote: None,
         }
     }
 }
@@ -313,6 +321,7 @@ pub struct Kms {
     caller: Caller,
     passphrase: Option<SecretVec>,
     marks: Option<PathBuf>,
+    home_region: Home,
 }
 
 impl Kms {
@@ -329,7 +338,33 @@ impl Kms {
             caller: Caller::current(),
             passphrase: None,
             marks: None,
+            home_region: Home::default(),
         }
+    }
+
+    /// The region and account this handle works in (default `us-east-1`, `000000000000`):
+    /// keys it creates belong there, and keys of another region or account are not found.
+    pub fn with_region(mut self, home: Home) -> Kms {
+        self.home_region = home;
+        self
+    }
+
+    /// The region and account this handle works in.
+    pub fn region(&self) -> &Home {
+        &self.home_region
+    }
+
+    /// Records `principal` (an access key, `unsigned`, …) and the caller's network address in
+    /// the audit entries of this handle's operations, instead of the local user. For doors
+    /// that serve remote callers (`angou kms serve`).
+    pub fn with_caller(mut self, principal: impl Into<String>, source: Option<String>) -> Kms {
+        self.caller.remote = Some((principal.into(), source));
+        self
+    }
+
+    /// The ARN of a key id in this handle's region and account.
+    pub fn key_arn(&self, id: &KeyId) -> String {
+        id.arn(&self.home_region)
     }
 
     /// Supplies the passphrase of a passphrase-protected store (see [`Kms::init`]).
@@ -516,10 +551,18 @@ impl Kms {
             p.extend(info.extra.clone());
         }
         m.insert("parameters".into(), params);
-        m.insert(
-            "caller".into(),
-            json!({"user": self.caller.user, "uid": self.caller.uid, "pid": self.caller.pid}),
-        );
+        let caller = match &self.caller.remote {
+            None => {
+                json!({"user": self.caller.user, "uid": self.caller.uid, "pid": self.caller.pid})
+            }
+            Some((principal, source)) => json!({
+                "principal": principal,
+                "source": source,
+                "region": self.home_region.region(),
+                "server_pid": self.caller.pid,
+            }),
+        };
+        m.insert("caller".into(), caller);
         match err {
             None => {
                 m.insert("result".into(), Value::String("success".into()));
@@ -575,9 +618,16 @@ impl Kms {
             keys, mut state, ..
         } = opened;
         let now = self.clock.now();
+        for k in &mut state.keys {
+            // Keys made before angou used AWS ARNs belong to the default region and account.
+            if k.metadata.arn.starts_with(key::LEGACY_ARN_PREFIX) {
+                k.metadata.arn = k.metadata.key_id.arn(&Home::default());
+            }
+        }
         entries.extend(self.maintain(&mut state, &keys.kek, now)?);
         let snapshot = state.clone();
         let mut session = Session {
+            home: &self.home_region,
             create_default: create,
             state: &mut state,
             kek: &keys.kek,
@@ -712,12 +762,37 @@ impl Session<'_> {
             .position(|k| &k.metadata.key_id == id)
     }
 
-    /// Resolves a key id, key ARN, alias or alias ARN. `alias/angou/default` is created on first use.
+    /// Whether key `i` lives in the caller's region and account.
+    fn here(&self, i: usize) -> bool {
+        Home::of_arn(&self.key(i).metadata.arn) == *self.home
+    }
+
+    /// Resolves a key id, key ARN, alias or alias ARN in the caller's region and account (an
+    /// ARN of another region or account, or a key that lives elsewhere, is not found).
+    /// `alias/angou/default` is created on first use.
     fn resolve(&mut self, key_ref: &str) -> Result<usize, Error> {
-        let r = key_ref
-            .strip_prefix(&format!("arn:angou:kms:{}:{}:", key::REGION, key::ACCOUNT))
-            .map(|rest| rest.strip_prefix("key/").unwrap_or(rest))
-            .unwrap_or(key_ref);
+        let not_found = |r: &str| -> Error {
+            KmsError::NotFound {
+                what: if r.starts_with("alias/") {
+                    format!("alias {r}")
+                } else {
+                    format!("key {r}")
+                },
+            }
+            .into()
+        };
+        let r = if let Some(rest) = key_ref.strip_prefix(key::LEGACY_ARN_PREFIX) {
+            rest.strip_prefix("key/").unwrap_or(rest)
+        } else if key_ref.starts_with("arn:") {
+            match Home::split_arn(key_ref) {
+                Some((home, rest)) if home == *self.home => {
+                    rest.strip_prefix("key/").unwrap_or(rest)
+                }
+                _ => return Err(not_found(key_ref)),
+            }
+        } else {
+            key_ref
+        };
         let found = if r.starts_with("alias/") {
             let alias = Alias::parse(r)?;
             match self.state.aliases.get(alias.as_str()).cloned() {
@@ -730,13 +805,9 @@ impl Session<'_> {
         } else {
             KeyId::parse(r).and_then(|id| self.index(&id))
         };
-        let i = found.ok_or_else(|| KmsError::NotFound {
-            what: if r.starts_with("alias/") {
-                format!("alias {r}")
-            } else {
-                format!("key {r}")
-            },
-        })?;
+        let i = found
+            .filter(|i| self.here(*i))
+            .ok_or_else(|| not_found(r))?;
         self.info.key_id = Some(self.state.keys[i].metadata.key_id.to_string());
         Ok(i)
     }
@@ -766,7 +837,7 @@ impl Session<'_> {
     ) -> Result<KeyMetadata, Error> {
         let id = KeyId::generate()?;
         let metadata = KeyMetadata {
-            arn: id.arn(),
+            arn: id.arn(self.home),
             key_id: id,
             creation_date: clock::format_time(self.now),
             enabled: true,
@@ -874,12 +945,23 @@ impl Session<'_> {
         Ok(rsa::PrivateKey::from_pem(pem)?)
     }
 
+    /// Refuses `alg` (when named) for key `i`: see [`EncryptionAlgorithm::check`].
+    fn check_algorithm(&self, i: usize, alg: Option<EncryptionAlgorithm>) -> Result<(), Error> {
+        let m = &self.key(i).metadata;
+        match alg {
+            Some(a) => Ok(a.check(m.key_spec, &m.key_id)?),
+            None => Ok(()),
+        }
+    }
+
     fn encrypt_with(
         &mut self,
         i: usize,
         plaintext: &[u8],
         ctx: &EncryptionContext,
+        alg: Option<EncryptionAlgorithm>,
     ) -> Result<Encrypted, Error> {
+        self.check_algorithm(i, alg)?;
         self.usable(i)?;
         let k = self.key(i);
         let arn = k.metadata.arn.clone();
@@ -917,11 +999,15 @@ impl Session<'_> {
         blob_bytes: &[u8],
         ctx: &EncryptionContext,
         key_ref: Option<&str>,
+        alg: Option<EncryptionAlgorithm>,
     ) -> Result<Decrypted, Error> {
         let named = match key_ref {
             Some(r) => Some(self.resolve(r)?),
             None => None,
         };
+        if let Some(i) = named {
+            self.check_algorithm(i, alg)?;
+        }
         if let Some(i) = named
             && self.key(i).metadata.key_spec.rsa_bits().is_some()
         {
@@ -939,7 +1025,7 @@ impl Session<'_> {
             });
         }
         let header = BlobHeader::parse(blob_bytes)?;
-        let i = match self.index(&header.key_id) {
+        let i = match self.index(&header.key_id).filter(|i| self.here(*i)) {
             Some(i) => i,
             None => {
                 return Err(KmsError::NotFound {
@@ -959,6 +1045,7 @@ impl Session<'_> {
         }
         self.info.key_id = Some(header.key_id.to_string());
         self.info.material = Some(header.material);
+        self.check_algorithm(i, alg)?;
         self.usable(i)?;
         let key = self.symmetric_key(i, header.material)?;
         let plaintext = blob::open(&key, blob_bytes, ctx)?;
@@ -1001,15 +1088,17 @@ impl Kms {
         })
     }
 
-    /// Lists every key (id and ARN), oldest first.
+    /// Lists every key of this handle's region and account (id and ARN), oldest first.
     ///
     /// # Errors
     /// Store errors.
     pub fn list_keys(&self) -> Result<Vec<(KeyId, String)>, Error> {
         self.run("ListKeys", json!({}), |s| {
+            let home = s.home;
             Ok(s.state
                 .keys
                 .iter()
+                .filter(|k| Home::of_arn(&k.metadata.arn) == *home)
                 .map(|k| (k.metadata.key_id.clone(), k.metadata.arn.clone()))
                 .collect())
         })
@@ -1086,7 +1175,8 @@ impl Kms {
         })
     }
 
-    /// Lists aliases, optionally only those of one key.
+    /// Lists the aliases of this handle's region and account (an alias lives where its key
+    /// does), optionally only those of one key.
     ///
     /// # Errors
     /// [`KmsError::NotFound`] for an unknown key.
@@ -1099,13 +1189,22 @@ impl Kms {
                 }
                 None => None,
             };
+            let home = s.home;
+            let here: std::collections::BTreeSet<&str> = s
+                .state
+                .keys
+                .iter()
+                .filter(|k| Home::of_arn(&k.metadata.arn) == *home)
+                .map(|k| k.metadata.key_id.as_str())
+                .collect();
             Ok(s.state
                 .aliases
                 .iter()
+                .filter(|(_, t)| here.contains(t.as_str()))
                 .filter(|(_, t)| only.as_ref().is_none_or(|o| o == *t))
                 .map(|(name, target)| AliasEntry {
                     alias_name: name.clone(),
-                    alias_arn: Alias::parse(name).map(|a| a.arn()).unwrap_or_default(),
+                    alias_arn: Alias::parse(name).map(|a| a.arn(home)).unwrap_or_default(),
                     target_key_id: target.clone(),
                 })
                 .collect())
@@ -1315,6 +1414,21 @@ impl Kms {
         plaintext: &[u8],
         ctx: &EncryptionContext,
     ) -> Result<Encrypted, Error> {
+        self.encrypt_as(key, plaintext, ctx, None)
+    }
+
+    /// [`Kms::encrypt`] with the algorithm the caller names: refused with
+    /// [`KmsError::InvalidKeyUsage`] when the key does not do it (`None`: the key's own).
+    ///
+    /// # Errors
+    /// As [`Kms::encrypt`]; [`KmsError::InvalidKeyUsage`]; [`KmsError::Unsupported`].
+    pub fn encrypt_as(
+        &self,
+        key: &str,
+        plaintext: &[u8],
+        ctx: &EncryptionContext,
+        alg: Option<EncryptionAlgorithm>,
+    ) -> Result<Encrypted, Error> {
         self.run_creating(
             "Encrypt",
             json!({"KeyId": key, "PlaintextLength": plaintext.len()}),
@@ -1327,7 +1441,7 @@ impl Kms {
                     )));
                 }
                 let i = s.resolve(key)?;
-                s.encrypt_with(i, plaintext, ctx)
+                s.encrypt_with(i, plaintext, ctx, alg)
             },
         )
     }
@@ -1343,9 +1457,23 @@ impl Kms {
         ctx: &EncryptionContext,
         key: Option<&str>,
     ) -> Result<Decrypted, Error> {
+        self.decrypt_as(blob, ctx, key, None)
+    }
+
+    /// [`Kms::decrypt`] with the algorithm the caller names (`None`: the key's own).
+    ///
+    /// # Errors
+    /// As [`Kms::decrypt`]; [`KmsError::InvalidKeyUsage`]; [`KmsError::Unsupported`].
+    pub fn decrypt_as(
+        &self,
+        blob: &[u8],
+        ctx: &EncryptionContext,
+        key: Option<&str>,
+        alg: Option<EncryptionAlgorithm>,
+    ) -> Result<Decrypted, Error> {
         self.run("Decrypt", json!({"KeyId": key}), |s| {
             s.info.context = Some(ctx.clone());
-            s.decrypt_with(blob, ctx, key)
+            s.decrypt_with(blob, ctx, key, alg)
         })
     }
 
@@ -1362,14 +1490,37 @@ impl Kms {
         dest_key: &str,
         dest_ctx: &EncryptionContext,
     ) -> Result<Encrypted, Error> {
+        self.re_encrypt_as(
+            blob,
+            source_ctx,
+            source_key,
+            dest_key,
+            dest_ctx,
+            [None, None],
+        )
+    }
+
+    /// [`Kms::re_encrypt`] with the source and destination algorithms the caller names.
+    ///
+    /// # Errors
+    /// As [`Kms::re_encrypt`]; [`KmsError::InvalidKeyUsage`]; [`KmsError::Unsupported`].
+    pub fn re_encrypt_as(
+        &self,
+        blob: &[u8],
+        source_ctx: &EncryptionContext,
+        source_key: Option<&str>,
+        dest_key: &str,
+        dest_ctx: &EncryptionContext,
+        [source_alg, dest_alg]: [Option<EncryptionAlgorithm>; 2],
+    ) -> Result<Encrypted, Error> {
         self.run(
             "ReEncrypt",
             json!({"SourceKeyId": source_key, "DestinationKeyId": dest_key, "DestinationEncryptionContext": dest_ctx}),
             |s| {
                 s.info.context = Some(source_ctx.clone());
-                let d = s.decrypt_with(blob, source_ctx, source_key)?;
+                let d = s.decrypt_with(blob, source_ctx, source_key, source_alg)?;
                 let i = s.resolve(dest_key)?;
-                let mut e = s.encrypt_with(i, d.plaintext.expose_secret(), dest_ctx)?;
+                let mut e = s.encrypt_with(i, d.plaintext.expose_secret(), dest_ctx, dest_alg)?;
                 e.source_key_id = Some(d.key_id);
                 Ok(e)
             },
@@ -1411,7 +1562,8 @@ impl Kms {
                 s.info.context = Some(ctx.clone());
                 let dk = Self::fresh_data_key(size)?;
                 let i = s.resolve(key)?;
-                let e = s.encrypt_with(i, dk.expose_secret(), ctx)?;
+                s.data_key_capable(i)?;
+                let e = s.encrypt_with(i, dk.expose_secret(), ctx, None)?;
                 Ok(Decrypted {
                     plaintext: dk,
                     ciphertext_blob: e.ciphertext_blob,
@@ -1440,7 +1592,8 @@ impl Kms {
                 s.info.context = Some(ctx.clone());
                 let dk = Self::fresh_data_key(size)?;
                 let i = s.resolve(key)?;
-                s.encrypt_with(i, dk.expose_secret(), ctx)
+                s.data_key_capable(i)?;
+                s.encrypt_with(i, dk.expose_secret(), ctx, None)
             },
         )
     }
@@ -1481,6 +1634,39 @@ impl Kms {
                 s.rsa_key(i)?.public_key().to_pem(),
             ))
         })
+    }
+
+    /// Appends an audit entry for a request a door refused before it reached an operation
+    /// (no signature, an unknown operation, a body that does not parse, a parameter out of
+    /// range): `code` is the AWS exception name returned. Without a store there is nothing to
+    /// record into, and nothing is created.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn record_refused(&self, operation: &str, code: &str) -> Result<(), Error> {
+        if !self.paths.present()? {
+            return Ok(());
+        }
+        let Checked {
+            _lock,
+            opened,
+            created: mut entries,
+        } = self.open_checked(false)?;
+        let integrity::Opened {
+            keys, mut state, ..
+        } = opened;
+        let now = self.clock.now();
+        let mut e = self.entry(now, operation, json!({}), &AuditInfo::default(), None);
+        e.insert("result".into(), Value::String("failure".into()));
+        e.insert("error_code".into(), Value::String(code.into()));
+        entries.push(e);
+        integrity::commit(
+            &self.paths,
+            &keys,
+            &mut state,
+            entries,
+            self.marks.as_deref(),
+        )
     }
 
     /// Opens the store without an operation of its own (audit reads), completing an
@@ -1624,6 +1810,25 @@ impl Session<'_> {
         Ok(())
     }
 
+    /// Data keys come from symmetric keys only, as in AWS (InvalidKeyUsageException).
+    fn data_key_capable(&self, i: usize) -> Result<(), Error> {
+        let m = &self.key(i).metadata;
+        if m.key_spec.rsa_bits().is_some() {
+            return Err(KmsError::InvalidKeyUsage {
+                reason: format!(
+                    "key {} is an asymmetric key ({}); data keys are generated under symmetric keys",
+                    m.key_id,
+                    serde_json::to_value(m.key_spec)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                ),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
     fn symmetric(&self, i: usize, what: &str) -> Result<(), Error> {
         if self.key(i).metadata.key_spec.rsa_bits().is_some() {
             return Err(KmsError::Unsupported {
@@ -1706,6 +1911,54 @@ impl Identity for KmsIdentity<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A key stored with the ARN form angou wrote before real AWS ARNs still works: its
+    /// blobs decrypt, the old ARN still names it, and the store upgrades it to
+    /// `arn:aws:kms:us-east-1:000000000000:key/<id>`.
+    #[test]
+    fn keys_stored_with_old_arns_keep_working() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = Kms::open(dir.path(), Clock::System);
+        let id = k.create_key("", KeySpec::SymmetricDefault).unwrap().key_id;
+        let blob = k
+            .encrypt(id.as_str(), b"old", &EncryptionContext::new())
+            .unwrap();
+        let old = format!("{}key/{id}", key::LEGACY_ARN_PREFIX);
+        // Put the store back as an older angou wrote it.
+        k.run("Test", json!({}), |s| {
+            s.state.keys[0].metadata.arn = old.clone();
+            Ok(())
+        })
+        .unwrap();
+        let d = k
+            .decrypt(&blob.ciphertext_blob, &EncryptionContext::new(), Some(&old))
+            .unwrap();
+        assert_eq!(d.plaintext.expose_secret(), b"old");
+        let new = format!("arn:aws:kms:us-east-1:000000000000:key/{id}");
+        assert_eq!(d.key_id, new);
+        assert_eq!(k.describe_key(&old).unwrap().arn, new);
+        // Another region does not see it, by id or by its old name.
+        let eu = k
+            .clone()
+            .with_region(Home::new("eu-west-1", key::DEFAULT_ACCOUNT).unwrap());
+        assert!(matches!(
+            eu.describe_key(&old),
+            Err(Error::Kms(KmsError::NotFound { .. }))
+        ));
+        assert!(matches!(
+            eu.decrypt(&blob.ciphertext_blob, &EncryptionContext::new(), None),
+            Err(Error::Kms(KmsError::NotFound { .. }))
+        ));
+        // Nor does another account in the same region.
+        let other = k
+            .clone()
+            .with_region(Home::new(key::DEFAULT_REGION, "111122223333").unwrap());
+        assert!(matches!(
+            other.describe_key(id.as_str()),
+            Err(Error::Kms(KmsError::NotFound { .. }))
+        ));
+        assert!(other.list_keys().unwrap().is_empty());
+    }
 
     /// The at-rest check: no master key's bytes (raw, hex or base64) appear in any store file.
     #[test]

@@ -111,6 +111,9 @@ fn hint_for(err: &Error) -> Option<&'static str> {
             KmsError::LimitExceeded { .. } => "create a new key and move to it with re-encrypt",
             KmsError::Validation { .. } => "check the value against the allowed range in --help",
             KmsError::Unsupported { .. } => "see docs/DESIGN.md for what each key kind supports",
+            KmsError::InvalidKeyUsage { .. } => {
+                "use a symmetric key for data keys and blobs, an RSA key with RSAES_OAEP_SHA_256"
+            }
             KmsError::Store { .. } => {
                 "check the key store folder (--home / ANGOU_HOME), its permissions and backups"
             }

@@ -13,6 +13,12 @@ use crate::failure::Failure;
 pub struct KmsArgs {
     #[command(subcommand)]
     pub op: Op,
+    /// The AWS region keys are made in and looked up in (keys of another region are not found)
+    #[arg(long, global = true, default_value = kms::key::DEFAULT_REGION, value_name = "REGION")]
+    pub region: String,
+    /// The 12-digit account in every ARN
+    #[arg(long = "account-id", global = true, default_value = kms::key::DEFAULT_ACCOUNT, value_name = "ID")]
+    pub account_id: String,
 }
 
 #[derive(Debug, Args)]
@@ -184,6 +190,10 @@ pub enum Op {
         #[arg(long = "access-key-id", value_name = "ID")]
         access_key_id: String,
     },
+    /// Serve this store over the AWS KMS JSON API (POST / with X-Amz-Target: TrentService.*),
+    /// so the AWS CLI and SDKs work against it with --endpoint-url; the first line on standard
+    /// output is a JSON object naming the bound address; SIGINT/SIGTERM stop it
+    Serve(crate::serve::ServeArgs),
     /// List audit entries; `audit verify [--checkpoint FILE]` checks the store and its log;
     /// `audit checkpoint` prints a sealed checkpoint to keep elsewhere; `audit repair` accepts
     /// a damaged store and records what it accepted
@@ -282,8 +292,14 @@ fn print(v: Value) {
 }
 
 pub fn run(args: KmsArgs, home: Option<&Path>) -> Result<(), Failure> {
-    let kms = open_store(home)?;
+    let region = kms::Home::new(&args.region, &args.account_id)
+        .map_err(angou::Error::from)
+        .map_err(|f| {
+            Failure::from(f).hint("pass --region like us-east-1 and a 12-digit --account-id")
+        })?;
+    let kms = open_store(home)?.with_region(region);
     match args.op {
+        Op::Serve(a) => return crate::serve::run(kms, a),
         Op::Init {
             passphrase,
             fake_clock,
@@ -346,12 +362,12 @@ pub fn run(args: KmsArgs, home: Option<&Path>) -> Result<(), Failure> {
         } => {
             let (id, at, days) = kms.schedule_key_deletion(&key.key_id, pending_window_in_days)?;
             print(
-                json!({"KeyId": id.arn(), "DeletionDate": at, "KeyState": "PendingDeletion", "PendingWindowInDays": days}),
+                json!({"KeyId": kms.key_arn(&id), "DeletionDate": at, "KeyState": "PendingDeletion", "PendingWindowInDays": days}),
             );
         }
         Op::CancelKeyDeletion(k) => {
             let id = kms.cancel_key_deletion(&k.key_id)?;
-            print(json!({"KeyId": id.arn()}));
+            print(json!({"KeyId": kms.key_arn(&id)}));
         }
         Op::EnableKeyRotation {
             key,

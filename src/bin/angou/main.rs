@@ -14,6 +14,7 @@ mod keys;
 mod kms;
 mod manual;
 mod passphrase;
+mod serve;
 
 use clap::Parser;
 

@@ -1,0 +1,170 @@
+//! The errors of the AWS KMS API: an exception name and a message, mapped once from the
+//! crate's [`Error`].
+
+use crate::error::{Error, KmsError};
+
+/// An AWS KMS exception name (the `__type` of an error response).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// `AlreadyExistsException`.
+    AlreadyExists,
+    /// `DisabledException`.
+    Disabled,
+    /// `DryRunOperationException`: the request would have succeeded.
+    DryRunOperation,
+    /// `IncorrectKeyException`.
+    IncorrectKey,
+    /// `InvalidAliasNameException`.
+    InvalidAliasName,
+    /// `InvalidArnException`.
+    InvalidArn,
+    /// `InvalidCiphertextException`.
+    InvalidCiphertext,
+    /// `InvalidKeyUsageException`.
+    InvalidKeyUsage,
+    /// `InvalidMarkerException`.
+    InvalidMarker,
+    /// `KMSInternalException` (a fault: HTTP 500).
+    KmsInternal,
+    /// `KMSInvalidStateException`.
+    KmsInvalidState,
+    /// `LimitExceededException`.
+    LimitExceeded,
+    /// `NotFoundException`.
+    NotFound,
+    /// `ValidationException`.
+    Validation,
+    /// `UnsupportedOperationException`.
+    UnsupportedOperation,
+    /// `SerializationException`: the body is not JSON of the operation's shape.
+    Serialization,
+    /// `UnknownOperationException`: no such operation.
+    UnknownOperation,
+    /// `MissingAuthenticationTokenException`: the request is not signed.
+    MissingAuthenticationToken,
+    /// `IncompleteSignatureException`: the signature is malformed.
+    IncompleteSignature,
+    /// `InvalidSignatureException`: the signature does not match.
+    InvalidSignature,
+    /// `UnrecognizedClientException`: the access key is unknown.
+    UnrecognizedClient,
+    /// `AccessDeniedException`.
+    AccessDenied,
+}
+
+impl ErrorKind {
+    /// The exception name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::AlreadyExists => "AlreadyExistsException",
+            ErrorKind::Disabled => "DisabledException",
+            ErrorKind::DryRunOperation => "DryRunOperationException",
+            ErrorKind::IncorrectKey => "IncorrectKeyException",
+            ErrorKind::InvalidAliasName => "InvalidAliasNameException",
+            ErrorKind::InvalidArn => "InvalidArnException",
+            ErrorKind::InvalidCiphertext => "InvalidCiphertextException",
+            ErrorKind::InvalidKeyUsage => "InvalidKeyUsageException",
+            ErrorKind::InvalidMarker => "InvalidMarkerException",
+            ErrorKind::KmsInternal => "KMSInternalException",
+            ErrorKind::KmsInvalidState => "KMSInvalidStateException",
+            ErrorKind::LimitExceeded => "LimitExceededException",
+            ErrorKind::NotFound => "NotFoundException",
+            ErrorKind::Validation => "ValidationException",
+            ErrorKind::UnsupportedOperation => "UnsupportedOperationException",
+            ErrorKind::Serialization => "SerializationException",
+            ErrorKind::UnknownOperation => "UnknownOperationException",
+            ErrorKind::MissingAuthenticationToken => "MissingAuthenticationTokenException",
+            ErrorKind::IncompleteSignature => "IncompleteSignatureException",
+            ErrorKind::InvalidSignature => "InvalidSignatureException",
+            ErrorKind::UnrecognizedClient => "UnrecognizedClientException",
+            ErrorKind::AccessDenied => "AccessDeniedException",
+        }
+    }
+
+    /// The HTTP status: 500 for the model's fault errors, 400 for every client error.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorKind::KmsInternal => 500,
+            _ => 400,
+        }
+    }
+}
+
+/// An error of one API call: what AWS would name it, and a message for the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The exception.
+    pub kind: ErrorKind,
+    /// The message sent to the caller (never a secret; internal details stay in [`ApiError::detail`]).
+    pub message: String,
+    /// Whether the store already recorded this failure in its audit log.
+    pub(crate) audited: bool,
+    detail: Option<String>,
+}
+
+impl ApiError {
+    /// An error of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> ApiError {
+        ApiError {
+            kind,
+            message: message.into(),
+            audited: false,
+            detail: None,
+        }
+    }
+
+    /// For a fault: what went wrong inside, for the server's own log (not sent to callers).
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+
+    /// The JSON error body AWS sends: `{"__type": …, "message": …}`.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "__type": self.kind.name(),
+            "message": self.message,
+        }))
+        .unwrap_or_default()
+    }
+
+    /// An error the store returned (and recorded in its audit log).
+    pub(crate) fn from_store(err: Error) -> ApiError {
+        let mut e = ApiError::from(err);
+        e.audited = true;
+        e
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> ApiError {
+        let kind = match &err {
+            Error::Kms(k) => match k {
+                KmsError::NotFound { .. } | KmsError::NoStore { .. } => ErrorKind::NotFound,
+                KmsError::Disabled { .. } => ErrorKind::Disabled,
+                KmsError::InvalidState { .. } => ErrorKind::KmsInvalidState,
+                KmsError::InvalidCiphertext => ErrorKind::InvalidCiphertext,
+                KmsError::IncorrectKey { .. } => ErrorKind::IncorrectKey,
+                KmsError::InvalidAliasName { .. } => ErrorKind::InvalidAliasName,
+                KmsError::AlreadyExists { .. } => ErrorKind::AlreadyExists,
+                KmsError::LimitExceeded { .. } => ErrorKind::LimitExceeded,
+                KmsError::Validation { .. } => ErrorKind::Validation,
+                KmsError::InvalidKeyUsage { .. } => ErrorKind::InvalidKeyUsage,
+                KmsError::Unsupported { .. } => ErrorKind::UnsupportedOperation,
+                _ => ErrorKind::KmsInternal,
+            },
+            Error::Key(_) => ErrorKind::InvalidKeyUsage,
+            _ => ErrorKind::KmsInternal,
+        };
+        if kind == ErrorKind::KmsInternal {
+            // Store paths and integrity findings are for the operator, not for remote callers.
+            let mut e = ApiError::new(kind, "the key store could not complete the request");
+            e.detail = Some(err.to_string());
+            return e;
+        }
+        if matches!(err, Error::Kms(KmsError::NoStore { .. })) {
+            return ApiError::new(kind, "no such key: the key store holds no keys yet");
+        }
+        ApiError::new(kind, err.to_string())
+    }
+}

@@ -1,0 +1,1086 @@
+//! `angou kms serve`: the real binary on 127.0.0.1 (a free port), driven by a minimal raw
+//! HTTP client and, when installed, by the real AWS CLI and boto3.
+
+#[path = "support/tools.rs"]
+mod tools;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64ct::{Base64, Encoding};
+use serde_json::{Value, json};
+
+/// A running server, stopped (and reaped) on drop.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(home: &Path, args: &[&str]) -> Server {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("angou"))
+            .arg("--home")
+            .arg(home)
+            .args(["kms", "serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("ANGOU_FAKE_NOW")
+            .env("ANGOU_STATE_DIR", home.with_extension("marks"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let first: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        let addr = first["Listen"].as_str().unwrap().to_owned();
+        assert_eq!(first["Endpoint"], format!("http://{addr}"));
+        assert!(addr.starts_with("127.0.0.1:"));
+        Server { child, addr }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// One request on a fresh connection; (status, JSON body).
+    fn call(&self, op: &str, body: Value) -> (u16, Value) {
+        self.call_as(op, body, None)
+    }
+
+    fn call_as(&self, op: &str, body: Value, region: Option<&str>) -> (u16, Value) {
+        let body = body.to_string();
+        let auth = region.map_or(String::new(), |r| {
+            format!("Authorization: AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/{r}/kms/aws4_request, SignedHeaders=host, Signature=00\r\n")
+        });
+        let raw = format!(
+            "POST / HTTP/1.1\r\nHost: {}\r\nX-Amz-Target: TrentService.{op}\r\nContent-Type: application/x-amz-json-1.1\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
+        let (status, body) = raw_exchange(&self.addr, raw.as_bytes());
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    fn sigterm(&mut self) -> std::process::ExitStatus {
+        self.signal("-TERM")
+    }
+
+    fn signal(&mut self, which: &str) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args([which, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends `raw` and reads one response: (status, body).
+fn raw_exchange(addr: &str, raw: &[u8]) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(raw).unwrap();
+    read_response(&mut s)
+}
+
+fn read_response(s: &mut TcpStream) -> (u16, Vec<u8>) {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        if s.read(&mut byte).unwrap() == 0 {
+            panic!(
+                "connection closed in the response head: {:?}",
+                String::from_utf8_lossy(&buf)
+            );
+        }
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8(buf).unwrap();
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .unwrap();
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).unwrap();
+    (status, body)
+}
+
+fn angou(home: &Path, args: &[&str]) -> Value {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("angou"))
+        .arg("--home")
+        .arg(home)
+        .env("ANGOU_STATE_DIR", home.with_extension("marks"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "angou {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+/// The audit entries (`angou kms audit` prints one JSON object a line).
+fn audit(home: &Path) -> Vec<Value> {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("angou"))
+        .arg("--home")
+        .arg(home)
+        .env("ANGOU_STATE_DIR", home.with_extension("marks"))
+        .args(["kms", "audit"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn store() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("store");
+    (dir, home)
+}
+
+fn b64(b: &[u8]) -> String {
+    Base64::encode_string(b)
+}
+
+fn create_key(s: &Server) -> (String, String) {
+    let (st, v) = s.call("CreateKey", json!({"Description": "test"}));
+    assert_eq!(st, 200, "{v}");
+    (
+        v["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned(),
+        v["KeyMetadata"]["Arn"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn operations_answer_with_aws_shapes_and_errors() {
+    let (_d, home) = store();
+    let s = Server::start(&home, &["--allow-unsigned"]);
+    let (st, v) = s.call("CreateKey", json!({"Description": "reports"}));
+    assert_eq!(st, 200, "{v}");
+    let m = &v["KeyMetadata"];
+    let id = m["KeyId"].as_str().unwrap();
+    assert_eq!(
+        m["Arn"],
+        format!("arn:aws:kms:us-east-1:000000000000:key/{id}")
+    );
+    for field in [
+        "AWSAccountId",
+        "CreationDate",
+        "Enabled",
+        "Description",
+        "KeyUsage",
+        "KeyState",
+        "KeySpec",
+        "CustomerMasterKeySpec",
+        "EncryptionAlgorithms",
+        "KeyManager",
+        "Origin",
+        "MultiRegion",
+    ] {
+        assert!(!m[field].is_null(), "KeyMetadata lacks {field}: {m}");
+    }
+    assert!(m["CreationDate"].is_number());
+    assert_eq!(m["Origin"], "AWS_KMS");
+
+    // Encrypt and decrypt with a context; a wrong or missing context is InvalidCiphertext.
+    let (st, e) = s.call(
+        "Encrypt",
+        json!({"KeyId": id, "Plaintext": b64(b"hello"), "EncryptionContext": {"team": "a"}}),
+    );
+    assert_eq!(st, 200, "{e}");
+    let blob = e["CiphertextBlob"].as_str().unwrap();
+    let (st, d) = s.call(
+        "Decrypt",
+        json!({"CiphertextBlob": blob, "EncryptionContext": {"team": "a"}}),
+    );
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["Plaintext"], b64(b"hello"));
+    assert_eq!(d["KeyId"], m["Arn"]);
+    for ctx in [json!({}), json!({"team": "b"})] {
+        let (st, d) = s.call(
+            "Decrypt",
+            json!({"CiphertextBlob": blob, "EncryptionContext": ctx}),
+        );
+        assert_eq!(
+            (st, d["__type"].as_str()),
+            (400, Some("InvalidCiphertextException")),
+            "{d}"
+        );
+        assert!(d.get("Plaintext").is_none());
+    }
+
+    // The model's constraints, in AWS's wording, every one reported.
+    let (st, v) = s.call(
+        "GenerateDataKey",
+        json!({"KeyId": "", "NumberOfBytes": 2000}),
+    );
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("ValidationException"))
+    );
+    assert_eq!(
+        v["message"],
+        "2 validation errors detected: Value '' at 'keyId' failed to satisfy constraint: Member must have length greater than or equal to 1; Value '2000' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024"
+    );
+    let (_, v) = s.call(
+        "Encrypt",
+        json!({"KeyId": id, "Plaintext": b64(&[0u8; 4097])}),
+    );
+    assert_eq!(v["__type"], "ValidationException");
+    assert!(
+        !v["message"].as_str().unwrap().contains("AAAA"),
+        "the plaintext is not echoed"
+    );
+    let (_, v) = s.call(
+        "GenerateDataKey",
+        json!({"KeyId": id, "KeySpec": "AES_512"}),
+    );
+    assert_eq!(v["__type"], "ValidationException");
+    let (_, v) = s.call("Decrypt", json!({}));
+    assert!(v["message"].as_str().unwrap().contains(
+        "Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null"
+    ));
+
+    // What does not parse, and what does not exist.
+    let (st, v) = s.call("NoSuchOperation", json!({}));
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("UnknownOperationException"))
+    );
+    let raw = "POST / HTTP/1.1\r\nX-Amz-Target: TrentService.ListKeys\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 9\r\nConnection: close\r\n\r\n{\"Limit\":";
+    let (st, v) = raw_exchange(&s.addr, raw.as_bytes());
+    let v: Value = serde_json::from_slice(&v).unwrap();
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("SerializationException"))
+    );
+    let (_, v) = s.call("ListKeys", json!({"Limit": "ten"}));
+    assert_eq!(v["__type"], "SerializationException");
+    let (_, v) = s.call("Decrypt", json!({"CiphertextBlob": "not base64!"}));
+    assert_eq!(v["__type"], "SerializationException");
+    let (st, v) = s.call("DescribeKey", json!({"KeyId": "alias/none"}));
+    assert_eq!((st, v["__type"].as_str()), (400, Some("NotFoundException")));
+
+    // Aliases and all four identifier forms.
+    let (st, _) = s.call(
+        "CreateAlias",
+        json!({"AliasName": "alias/reports", "TargetKeyId": id}),
+    );
+    assert_eq!(st, 200);
+    let arn = m["Arn"].as_str().unwrap();
+    let alias_arn = "arn:aws:kms:us-east-1:000000000000:alias/reports";
+    for r in [id, arn, "alias/reports", alias_arn] {
+        let (st, v) = s.call("DescribeKey", json!({"KeyId": r}));
+        assert_eq!(
+            (st, v["KeyMetadata"]["KeyId"].as_str()),
+            (200, Some(id)),
+            "{r}"
+        );
+    }
+    let (_, v) = s.call("ListAliases", json!({}));
+    assert_eq!(v["Aliases"][0]["AliasArn"], alias_arn);
+    let (_, v) = s.call(
+        "CreateAlias",
+        json!({"AliasName": "reports", "TargetKeyId": id}),
+    );
+    assert_eq!(v["__type"], "InvalidAliasNameException");
+
+    // RSA keys: GetPublicKey is DER SPKI; no data keys; the algorithm is required.
+    let (st, v) = s.call("CreateKey", json!({"KeySpec": "RSA_2048"}));
+    assert_eq!(st, 200, "{v}");
+    let rsa = v["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let (_, v) = s.call("GetPublicKey", json!({"KeyId": rsa}));
+    let der = Base64::decode_vec(v["PublicKey"].as_str().unwrap()).unwrap();
+    assert_eq!(der[0], 0x30, "DER SEQUENCE");
+    let (_, v) = s.call(
+        "GenerateDataKey",
+        json!({"KeyId": rsa, "KeySpec": "AES_256"}),
+    );
+    assert_eq!(v["__type"], "InvalidKeyUsageException");
+    let (_, v) = s.call("Encrypt", json!({"KeyId": rsa, "Plaintext": b64(b"x")}));
+    assert_eq!(v["__type"], "InvalidKeyUsageException");
+    let (st, v) = s.call(
+        "Encrypt",
+        json!({"KeyId": rsa, "Plaintext": b64(b"x"), "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}),
+    );
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = s.call(
+        "Decrypt",
+        json!({"KeyId": rsa, "CiphertextBlob": v["CiphertextBlob"], "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}),
+    );
+    assert_eq!(
+        (st, v["Plaintext"].as_str()),
+        (200, Some(b64(b"x").as_str()))
+    );
+
+    // DryRun checks the request and does nothing.
+    let (_, v) = s.call(
+        "Encrypt",
+        json!({"KeyId": id, "Plaintext": b64(b"x"), "DryRun": true}),
+    );
+    assert_eq!(v["__type"], "DryRunOperationException");
+}
+
+#[test]
+fn list_operations_page_with_limit_and_marker() {
+    let (_d, home) = store();
+    let s = Server::start(&home, &["--allow-unsigned"]);
+    let ids: Vec<String> = (0..3).map(|_| create_key(&s).0).collect();
+    let (_, p1) = s.call("ListKeys", json!({"Limit": 2}));
+    assert_eq!(p1["Truncated"], true);
+    assert_eq!(p1["Keys"].as_array().unwrap().len(), 2);
+    let (_, p2) = s.call("ListKeys", json!({"Limit": 2, "Marker": p1["NextMarker"]}));
+    assert_eq!(p2["Truncated"], false);
+    assert!(p2.get("NextMarker").is_none());
+    let got: Vec<&str> = p1["Keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(p2["Keys"].as_array().unwrap())
+        .map(|k| k["KeyId"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ids);
+    let (_, v) = s.call("ListKeys", json!({"Marker": "forged"}));
+    assert_eq!(v["__type"], "InvalidMarkerException");
+    let (_, v) = s.call("ListKeys", json!({"Limit": 0}));
+    assert_eq!(v["__type"], "ValidationException");
+    // Rotations only by default, the initial material too on request.
+    s.call("RotateKeyOnDemand", json!({"KeyId": ids[0]}));
+    let (_, v) = s.call("ListKeyRotations", json!({"KeyId": ids[0]}));
+    assert_eq!(v["Rotations"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["Rotations"][0]["RotationType"], "ON_DEMAND");
+    let (_, v) = s.call(
+        "ListKeyRotations",
+        json!({"KeyId": ids[0], "IncludeKeyMaterial": "ALL_KEY_MATERIAL", "Limit": 1}),
+    );
+    assert_eq!(
+        (v["Rotations"].as_array().unwrap().len(), &v["Truncated"]),
+        (1, &json!(true))
+    );
+}
+
+#[test]
+fn a_key_is_not_found_from_another_region() {
+    let (_d, home) = store();
+    let s = Server::start(&home, &["--allow-unsigned"]);
+    let (st, v) = s.call_as("CreateKey", json!({}), Some("eu-west-2"));
+    assert_eq!(st, 200);
+    let id = v["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let arn = v["KeyMetadata"]["Arn"].as_str().unwrap().to_owned();
+    assert_eq!(arn, format!("arn:aws:kms:eu-west-2:000000000000:key/{id}"));
+    let (st, e) = s.call_as(
+        "Encrypt",
+        json!({"KeyId": id, "Plaintext": b64(b"x")}),
+        Some("eu-west-2"),
+    );
+    assert_eq!(st, 200);
+    // From the server's default region (no credential scope) and from a third region:
+    for region in [None, Some("us-east-1"), Some("ap-south-1")] {
+        for r in [id.as_str(), arn.as_str()] {
+            let (st, v) = s.call_as("DescribeKey", json!({"KeyId": r}), region);
+            assert_eq!(
+                (st, v["__type"].as_str()),
+                (400, Some("NotFoundException")),
+                "{region:?} {r}"
+            );
+        }
+        let (_, v) = s.call_as(
+            "Decrypt",
+            json!({"CiphertextBlob": e["CiphertextBlob"]}),
+            region,
+        );
+        assert_eq!(v["__type"], "NotFoundException", "{region:?}");
+        let (_, v) = s.call_as("ListKeys", json!({}), region);
+        assert_eq!(v["Keys"], json!([]));
+    }
+    let (_, v) = s.call_as(
+        "Decrypt",
+        json!({"CiphertextBlob": e["CiphertextBlob"]}),
+        Some("eu-west-2"),
+    );
+    assert_eq!(v["Plaintext"], b64(b"x"));
+    // The CLI is region-bound the same way.
+    let out = Command::new(assert_cmd::cargo::cargo_bin("angou"))
+        .arg("--home")
+        .arg(&home)
+        .env("ANGOU_STATE_DIR", home.with_extension("marks"))
+        .args(["kms", "describe-key", "--key-id", &id])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = angou(
+        &home,
+        &[
+            "kms",
+            "--region",
+            "eu-west-2",
+            "describe-key",
+            "--key-id",
+            &id,
+        ],
+    );
+    assert_eq!(v["KeyMetadata"]["Arn"], arn);
+}
+
+#[test]
+fn cli_blobs_decrypt_through_the_server_and_back() {
+    let (_d, home) = store();
+    let k = angou(&home, &["kms", "create-key"]);
+    let id = k["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let e = angou(
+        &home,
+        &[
+            "kms",
+            "encrypt",
+            "--key-id",
+            &id,
+            "--plaintext",
+            &b64(b"from cli"),
+            "-c",
+            "a=1",
+        ],
+    );
+    let s = Server::start(&home, &["--allow-unsigned"]);
+    let (st, d) = s.call(
+        "Decrypt",
+        json!({"CiphertextBlob": e["CiphertextBlob"], "EncryptionContext": {"a": "1"}}),
+    );
+    assert_eq!(
+        (st, d["Plaintext"].as_str()),
+        (200, Some(b64(b"from cli").as_str())),
+        "{d}"
+    );
+    let (_, e) = s.call(
+        "Encrypt",
+        json!({"KeyId": id, "Plaintext": b64(b"from server"), "EncryptionContext": {"b": "2"}}),
+    );
+    let d = angou(
+        &home,
+        &[
+            "kms",
+            "decrypt",
+            "--ciphertext-blob",
+            e["CiphertextBlob"].as_str().unwrap(),
+            "-c",
+            "b=2",
+        ],
+    );
+    assert_eq!(d["Plaintext"], b64(b"from server"));
+}
+
+/// Two servers and the CLI on one store at once: the store's lock serialises them, nothing
+/// is lost, and the audit log verifies afterwards.
+#[test]
+fn two_servers_and_the_cli_share_one_store() {
+    let (_d, home) = store();
+    let a = Server::start(&home, &["--allow-unsigned"]);
+    let b = Server::start(&home, &["--allow-unsigned"]);
+    let (id, _) = create_key(&a);
+    let before = audit(&home).len();
+    std::thread::scope(|scope| {
+        for s in [&a, &b] {
+            for t in 0..3 {
+                let id = id.clone();
+                scope.spawn(move || {
+                    for i in 0..5 {
+                        let text = format!("{t}-{i}");
+                        let (st, e) = s.call(
+                            "Encrypt",
+                            json!({"KeyId": id, "Plaintext": b64(text.as_bytes())}),
+                        );
+                        assert_eq!(st, 200, "{e}");
+                        let (st, d) =
+                            s.call("Decrypt", json!({"CiphertextBlob": e["CiphertextBlob"]}));
+                        assert_eq!(
+                            (st, d["Plaintext"].as_str()),
+                            (200, Some(b64(text.as_bytes()).as_str()))
+                        );
+                    }
+                });
+            }
+        }
+        let home = home.clone();
+        scope.spawn(move || {
+            for _ in 0..5 {
+                angou(&home, &["kms", "create-key"]);
+            }
+        });
+    });
+    // 2 servers × 3 clients × 5 × (Encrypt + Decrypt), and 5 CLI CreateKey, one entry each.
+    assert_eq!(audit(&home).len() - before, 2 * 3 * 5 * 2 + 5);
+    let (_, keys) = b.call("ListKeys", json!({}));
+    assert_eq!(keys["Keys"].as_array().unwrap().len(), 6);
+    angou(&home, &["kms", "audit", "verify"]);
+}
+
+#[test]
+fn oversized_heads_and_bodies_are_refused_and_the_server_goes_on() {
+    let (_d, home) = store();
+    let s = Server::start(&home, &["--allow-unsigned"]);
+    let raw = "POST / HTTP/1.1\r\nX-Amz-Target: TrentService.ListKeys\r\nContent-Length: 10000000\r\n\r\n";
+    let (st, _) = raw_exchange(&s.addr, raw.as_bytes());
+    assert_eq!(st, 413);
+    let big = format!(
+        "POST / HTTP/1.1\r\nX-Pad: {}\r\nContent-Length: 2\r\n\r\n{{}}",
+        "a".repeat(20_000)
+    );
+    let (st, _) = raw_exchange(&s.addr, big.as_bytes());
+    assert_eq!(st, 431);
+    let many: String = (0..100).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let (st, _) = raw_exchange(
+        &s.addr,
+        format!("POST / HTTP/1.1\r\n{many}Content-Length: 2\r\n\r\n{{}}").as_bytes(),
+    );
+    assert_eq!(st, 431);
+    let (st, _) = raw_exchange(
+        &s.addr,
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    );
+    assert_eq!(st, 501);
+    let (st, _) = raw_exchange(
+        &s.addr,
+        b"POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+    );
+    assert_eq!(st, 400);
+    let (st, _) = raw_exchange(&s.addr, b"NOT HTTP AT ALL\r\n\r\n");
+    assert_eq!(st, 400);
+    let (st, v) = s.call("ListKeys", json!({}));
+    assert_eq!(st, 200, "{v}");
+}
+
+#[test]
+fn keep_alive_serves_many_requests_on_one_connection() {
+    let (_d, home) = store();
+    let s = Server::start(&home, &["--allow-unsigned"]);
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    for i in 0..5 {
+        let body = json!({"NumberOfBytes": i + 1}).to_string();
+        let raw = format!(
+            "POST / HTTP/1.1\r\nX-Amz-Target: TrentService.GenerateRandom\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        c.write_all(raw.as_bytes()).unwrap();
+        let (st, b) = read_response(&mut c);
+        assert_eq!(st, 200);
+        let v: Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(
+            Base64::decode_vec(v["Plaintext"].as_str().unwrap())
+                .unwrap()
+                .len(),
+            i + 1
+        );
+    }
+}
+
+#[test]
+fn a_slow_client_blocks_neither_others_nor_the_store() {
+    let (_d, home) = store();
+    angou(&home, &["kms", "create-key"]);
+    let s = Server::start(&home, &["--allow-unsigned", "--read-timeout", "2"]);
+    // Half a request, then silence.
+    let mut slow = TcpStream::connect(&s.addr).unwrap();
+    slow.write_all(b"POST / HTTP/1.1\r\nX-Amz-Target: TrentService.ListKeys\r\nContent-Length: 50\r\n\r\n{\"Li").unwrap();
+    // Others are served meanwhile, and the CLI uses the store.
+    let (st, _) = s.call("ListKeys", json!({}));
+    assert_eq!(st, 200);
+    angou(&home, &["kms", "create-key"]);
+    // The slow one is cut off after the read timeout with 408.
+    slow.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let (st, _) = read_response(&mut slow);
+    assert_eq!(st, 408);
+    let mut rest = Vec::new();
+    assert_eq!(
+        slow.read_to_end(&mut rest).unwrap(),
+        0,
+        "closed after the 408"
+    );
+}
+
+#[test]
+fn every_request_is_audited_with_its_caller() {
+    let (_d, home) = store();
+    angou(&home, &["kms", "create-key"]);
+    let s = Server::start(&home, &["--allow-unsigned"]);
+    let before = audit(&home).len();
+    s.call("ListKeys", json!({}));
+    s.call("DescribeKey", json!({"KeyId": "alias/none"}));
+    s.call("GenerateRandom", json!({"NumberOfBytes": 0}));
+    s.call("Bogus", json!({}));
+    s.call("ListKeys", json!({"Limit": "x"}));
+    s.call(
+        "Encrypt",
+        json!({"KeyId": "alias/x", "Plaintext": b64(b"x"), "DryRun": true}),
+    );
+    let mut strict = Server::start(&home, &[]);
+    let (st, v) = strict.call("ListKeys", json!({}));
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("MissingAuthenticationTokenException"))
+    );
+    assert!(strict.sigterm().success());
+    let entries = audit(&home);
+    let new: Vec<&Value> = entries[before..].iter().collect();
+    let got: Vec<(&str, &str)> = new
+        .iter()
+        .map(|e| {
+            (
+                e["operation"].as_str().unwrap(),
+                e["error_code"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("ListKeys", "-"),
+            ("DescribeKey", "NotFoundException"),
+            ("GenerateRandom", "ValidationException"),
+            ("UnknownOperation", "UnknownOperationException"),
+            ("ListKeys", "SerializationException"),
+            ("Encrypt", "DryRunOperationException"),
+            ("ListKeys", "MissingAuthenticationTokenException"),
+        ]
+    );
+    for e in &new[..6] {
+        assert_eq!(e["caller"]["principal"], "unsigned");
+        assert!(
+            e["caller"]["source"]
+                .as_str()
+                .unwrap()
+                .starts_with("127.0.0.1:")
+        );
+    }
+    assert_eq!(new[6]["caller"]["principal"], "unauthenticated");
+}
+
+#[test]
+fn sigterm_and_sigint_finish_and_exit_zero() {
+    let (_d, home) = store();
+    let mut s = Server::start(&home, &["--allow-unsigned"]);
+    // An idle kept-alive connection does not hold the server up.
+    let idle = TcpStream::connect(&s.addr).unwrap();
+    assert_eq!(s.call("ListKeys", json!({})).0, 200);
+    let status = s.sigterm();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        TcpStream::connect(&s.addr).is_err(),
+        "nothing listens after the stop"
+    );
+    drop(idle);
+    let mut s = Server::start(&home, &["--allow-unsigned"]);
+    assert_eq!(s.call("ListKeys", json!({})).0, 200);
+    assert_eq!(s.signal("-INT").code(), Some(0));
+}
+
+#[test]
+fn unsigned_and_plain_http_are_refused_off_loopback() {
+    let (_d, home) = store();
+    let run = |args: &[&str]| {
+        Command::new(assert_cmd::cargo::cargo_bin("angou"))
+            .arg("--home")
+            .arg(&home)
+            .args(["kms", "serve"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--listen", "0.0.0.0:0", "--allow-unsigned"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--allow-unsigned is refused on 0.0.0.0")
+    );
+    let out = run(&["--listen", "0.0.0.0:0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("requires TLS (--tls-cert/--tls-key)"));
+    assert!(out.stdout.is_empty(), "no endpoint line when refused");
+}
+
+/// A file whose `kms` stanza names its key by the ARN form angou wrote before AWS ARNs
+/// (`arn:angou:kms:local:000000000000:key/<id>`) still decrypts, with the server running.
+#[test]
+fn files_with_old_arn_stanzas_still_decrypt() {
+    use angou::kms::{Clock, EncryptionContext, Kms};
+    use angou::recipient::{Recipient, Stanza};
+    struct OldArn<'a>(&'a Kms, String);
+    impl Recipient for OldArn<'_> {
+        fn wrap(&self, file_key: &angou::secret::FileKey) -> Result<Vec<Stanza>, angou::Error> {
+            let e = self
+                .0
+                .encrypt(&self.1, file_key.expose_secret(), &EncryptionContext::new())?;
+            Ok(vec![Stanza {
+                kind: angou::kms::KMS_STANZA.into(),
+                args: vec![format!("arn:angou:kms:local:000000000000:key/{}", self.1)],
+                body: e.ciphertext_blob,
+            }])
+        }
+    }
+    let (dir, home) = store();
+    let kms = Kms::open(&home, Clock::System).with_high_water_marks(home.with_extension("marks"));
+    let id = kms
+        .create_key("", angou::kms::KeySpec::SymmetricDefault)
+        .unwrap()
+        .key_id
+        .to_string();
+    let file = dir.path().join("old.age");
+    let mut w = angou::format::Encryptor::with_recipients([OldArn(&kms, id.clone())])
+        .unwrap()
+        .wrap_output(std::fs::File::create(&file).unwrap())
+        .unwrap();
+    w.write_all(b"written before real ARNs").unwrap();
+    w.finish().unwrap();
+    let _s = Server::start(&home, &["--allow-unsigned"]);
+    let out = Command::new(assert_cmd::cargo::cargo_bin("angou"))
+        .arg("--home")
+        .arg(&home)
+        .env("ANGOU_STATE_DIR", home.with_extension("marks"))
+        .arg("decrypt")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, b"written before real ARNs");
+}
+
+/// Environment for the AWS clients: dummy credentials, no config files or instance metadata
+/// of the machine, no proxy.
+fn aws_env(cmd: &mut Command, dir: &Path) {
+    cmd.env("AWS_ACCESS_KEY_ID", "AKIDANGOUTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "angou-test-secret")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.join("no-aws-credentials"),
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_PAGER", "")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_KMS")
+        .env_remove("HTTP_PROXY")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("https_proxy");
+}
+
+/// The issue's flow with the real AWS CLI (`awscli` from PyPI), unchanged but for
+/// `--endpoint-url`: CreateKey, CreateAlias, GenerateDataKey with a context, Decrypt with it
+/// (InvalidCiphertextException without it), ReEncrypt, RotateKeyOnDemand, Decrypt of the old
+/// blob, DisableKey (DisabledException), ScheduleKeyDeletion, CancelKeyDeletion (Disabled);
+/// and a blob made by `angou kms encrypt` decrypts through it.
+#[test]
+fn the_aws_cli_runs_the_flow_unchanged() {
+    let Some(python) = tools::python_with("awscli", "pip install awscli") else {
+        return;
+    };
+    let (dir, home) = store();
+    let s = Server::start(&home, &["--allow-unsigned"]);
+    let endpoint = s.endpoint();
+    let aws = |args: &[&str]| -> (i32, Value, String) {
+        let mut c = Command::new(&python);
+        c.args([
+            "-m",
+            "awscli",
+            "kms",
+            "--endpoint-url",
+            &endpoint,
+            "--output",
+            "json",
+        ])
+        .args(args);
+        aws_env(&mut c, dir.path());
+        let out = c.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let ok = |args: &[&str]| -> Value {
+        let (code, v, err) = aws(args);
+        assert_eq!(code, 0, "aws kms {args:?}: {err}");
+        v
+    };
+    let fails = |args: &[&str], exception: &str| {
+        let (code, _, err) = aws(args);
+        assert_ne!(code, 0, "aws kms {args:?} succeeded");
+        assert!(
+            err.contains(&format!("({exception})")),
+            "aws kms {args:?}: {err}"
+        );
+    };
+    let blob_file = |name: &str, b64text: &str| -> String {
+        let p = dir.path().join(name);
+        std::fs::write(&p, Base64::decode_vec(b64text).unwrap()).unwrap();
+        format!("fileb://{}", p.display())
+    };
+
+    let k = ok(&["create-key", "--description", "aws cli"]);
+    let id = k["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    assert!(
+        k["KeyMetadata"]["Arn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:kms:us-east-1:000000000000:key/")
+    );
+    ok(&[
+        "create-alias",
+        "--alias-name",
+        "alias/awscli",
+        "--target-key-id",
+        &id,
+    ]);
+    let dk = ok(&[
+        "generate-data-key",
+        "--key-id",
+        "alias/awscli",
+        "--key-spec",
+        "AES_256",
+        "--encryption-context",
+        "purpose=test,team=a",
+    ]);
+    let blob = blob_file("dk", dk["CiphertextBlob"].as_str().unwrap());
+    let d = ok(&[
+        "decrypt",
+        "--ciphertext-blob",
+        &blob,
+        "--encryption-context",
+        "purpose=test,team=a",
+    ]);
+    assert_eq!(d["Plaintext"], dk["Plaintext"]);
+    fails(
+        &["decrypt", "--ciphertext-blob", &blob],
+        "InvalidCiphertextException",
+    );
+    fails(
+        &[
+            "decrypt",
+            "--ciphertext-blob",
+            &blob,
+            "--encryption-context",
+            "purpose=test",
+        ],
+        "InvalidCiphertextException",
+    );
+    let re = ok(&[
+        "re-encrypt",
+        "--ciphertext-blob",
+        &blob,
+        "--source-encryption-context",
+        "purpose=test,team=a",
+        "--destination-key-id",
+        &id,
+        "--destination-encryption-context",
+        "purpose=moved",
+    ]);
+    let moved = blob_file("moved", re["CiphertextBlob"].as_str().unwrap());
+    let d = ok(&[
+        "decrypt",
+        "--ciphertext-blob",
+        &moved,
+        "--encryption-context",
+        "purpose=moved",
+    ]);
+    assert_eq!(d["Plaintext"], dk["Plaintext"]);
+    ok(&["rotate-key-on-demand", "--key-id", &id]);
+    let r = ok(&["list-key-rotations", "--key-id", &id]);
+    assert_eq!(r["Rotations"].as_array().unwrap().len(), 1);
+    let d = ok(&[
+        "decrypt",
+        "--ciphertext-blob",
+        &blob,
+        "--encryption-context",
+        "purpose=test,team=a",
+    ]);
+    assert_eq!(d["Plaintext"], dk["Plaintext"]);
+    // A blob made by angou's own CLI.
+    let e = angou(
+        &home,
+        &[
+            "kms",
+            "encrypt",
+            "--key-id",
+            &id,
+            "--plaintext",
+            &b64(b"angou made"),
+            "-c",
+            "x=1",
+        ],
+    );
+    let cli_blob = blob_file("cli", e["CiphertextBlob"].as_str().unwrap());
+    let d = ok(&[
+        "decrypt",
+        "--ciphertext-blob",
+        &cli_blob,
+        "--encryption-context",
+        "x=1",
+    ]);
+    assert_eq!(d["Plaintext"], b64(b"angou made"));
+    ok(&["disable-key", "--key-id", &id]);
+    fails(
+        &[
+            "decrypt",
+            "--ciphertext-blob",
+            &blob,
+            "--encryption-context",
+            "purpose=test,team=a",
+        ],
+        "DisabledException",
+    );
+    let del = ok(&[
+        "schedule-key-deletion",
+        "--key-id",
+        &id,
+        "--pending-window-in-days",
+        "7",
+    ]);
+    assert_eq!(del["KeyState"], "PendingDeletion");
+    fails(
+        &[
+            "decrypt",
+            "--ciphertext-blob",
+            &blob,
+            "--encryption-context",
+            "purpose=test,team=a",
+        ],
+        "KMSInvalidStateException",
+    );
+    ok(&["cancel-key-deletion", "--key-id", &id]);
+    let m = ok(&["describe-key", "--key-id", "alias/awscli"]);
+    assert_eq!(m["KeyMetadata"]["KeyState"], "Disabled");
+    fails(
+        &["describe-key", "--key-id", "alias/nothing"],
+        "NotFoundException",
+    );
+}
+
+/// The same flow with boto3, plus its paginator over ListKeys, and blobs exchanged with the
+/// angou CLI both ways.
+#[test]
+fn boto3_runs_the_flow_unchanged() {
+    let Some(python) = tools::python_with("boto3", "pip install boto3") else {
+        return;
+    };
+    let (dir, home) = store();
+    let k = angou(&home, &["kms", "create-key"]);
+    let cli_key = k["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let e = angou(
+        &home,
+        &[
+            "kms",
+            "encrypt",
+            "--key-id",
+            &cli_key,
+            "--plaintext",
+            &b64(b"from cli"),
+            "-c",
+            "a=1",
+        ],
+    );
+    let s = Server::start(&home, &["--allow-unsigned"]);
+    let script = r#"
+import base64, sys
+import boto3
+from botocore.exceptions import ClientError
+
+endpoint, cli_blob, cli_key = sys.argv[1], base64.b64decode(sys.argv[2]), sys.argv[3]
+kms = boto3.client("kms", endpoint_url=endpoint)
+
+def code(f, **kw):
+    try:
+        f(**kw)
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+    raise SystemExit("no error from %s" % f.__name__)
+
+k = kms.create_key(Description="boto3")["KeyMetadata"]
+assert k["Arn"] == "arn:aws:kms:us-east-1:000000000000:key/" + k["KeyId"], k
+kid = k["KeyId"]
+kms.create_alias(AliasName="alias/boto3", TargetKeyId=kid)
+ctx = {"purpose": "test"}
+dk = kms.generate_data_key(KeyId="alias/boto3", KeySpec="AES_256", EncryptionContext=ctx)
+assert len(dk["Plaintext"]) == 32
+assert kms.decrypt(CiphertextBlob=dk["CiphertextBlob"], EncryptionContext=ctx)["Plaintext"] == dk["Plaintext"]
+assert code(kms.decrypt, CiphertextBlob=dk["CiphertextBlob"]) == "InvalidCiphertextException"
+re = kms.re_encrypt(CiphertextBlob=dk["CiphertextBlob"], SourceEncryptionContext=ctx,
+                    DestinationKeyId=kid, DestinationEncryptionContext={"purpose": "moved"})
+assert re["SourceKeyId"] == k["Arn"]
+assert kms.decrypt(CiphertextBlob=re["CiphertextBlob"], EncryptionContext={"purpose": "moved"})["Plaintext"] == dk["Plaintext"]
+kms.rotate_key_on_demand(KeyId=kid)
+assert kms.decrypt(CiphertextBlob=dk["CiphertextBlob"], EncryptionContext=ctx)["Plaintext"] == dk["Plaintext"]
+kms.disable_key(KeyId=kid)
+assert code(kms.decrypt, CiphertextBlob=dk["CiphertextBlob"], EncryptionContext=ctx) == "DisabledException"
+d = kms.schedule_key_deletion(KeyId=kid, PendingWindowInDays=7)
+assert d["KeyState"] == "PendingDeletion" and d["DeletionDate"].year >= 2024, d
+kms.cancel_key_deletion(KeyId=kid)
+assert kms.describe_key(KeyId=kid)["KeyMetadata"]["KeyState"] == "Disabled"
+assert code(kms.describe_key, KeyId="alias/none") == "NotFoundException"
+pages = list(kms.get_paginator("list_keys").paginate(PaginationConfig={"PageSize": 1}))
+assert len(pages) == 2 and [p["Keys"][0]["KeyId"] for p in pages] == [cli_key, kid], pages
+# Blobs made by the angou CLI decrypt here, and the reverse.
+assert kms.decrypt(CiphertextBlob=cli_blob, EncryptionContext={"a": "1"})["Plaintext"] == b"from cli"
+out = kms.encrypt(KeyId=cli_key, Plaintext=b"from boto3", EncryptionContext={"b": "2"})
+print(base64.b64encode(out["CiphertextBlob"]).decode())
+"#;
+    let mut c = Command::new(&python);
+    c.args([
+        "-c",
+        script,
+        &s.endpoint(),
+        e["CiphertextBlob"].as_str().unwrap(),
+        &cli_key,
+    ]);
+    aws_env(&mut c, dir.path());
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "boto3 flow: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let blob = String::from_utf8(out.stdout).unwrap();
+    let d = angou(
+        &home,
+        &[
+            "kms",
+            "decrypt",
+            "--ciphertext-blob",
+            blob.trim(),
+            "-c",
+            "b=2",
+        ],
+    );
+    assert_eq!(d["Plaintext"], b64(b"from boto3"));
+}
