@@ -6,7 +6,7 @@
 //! | --- | --- |
 //! | encrypt a message with a key both sides hold | [`aead::Cipher`] (or [`aead::seal`] / [`aead::open`]) |
 //! | encrypt a file or stream to public keys, age-compatible | [`Encryptor`] / [`Decryptor`] with [`pk::x25519`] keys |
-//! | read identity files and recipients files (as the CLI does) | [`keyfile`] |
+//! | read identity files (age, post-quantum, symmetric, OpenSSH, PEM RSA) and recipients files (`age1…`, `age1pq1…`, SSH public keys, PEM), as the CLI does | [`keyfile`] |
 //! | encrypt to someone's public key, safe against a future quantum computer (age 1.3) | [`pk::mlkem768x25519::PublicKey::wrap`] |
 //! | encrypt to an RSA public key (PEM, openssl-compatible) | [`pk::rsa::PublicKey`] |
 //! | wrap a small key for one X25519 recipient | [`pk::x25519::PublicKey::wrap`] |

@@ -604,7 +604,7 @@ mod keyfiles {
         );
         let ids = keyfile::parse_identities(&identity_text).unwrap();
         assert!(matches!(&ids, keyfile::Identities::X25519(v) if v.len() == 2));
-        let ids = ids.into_identities();
+        let ids = ids.into_identities().unwrap();
 
         let upper = a.public_key().to_string().to_ascii_uppercase();
         let recipients_text = format!(
@@ -619,13 +619,15 @@ mod keyfiles {
 
         let rsa_ids = keyfile::parse_identities(&rsa.to_pem().unwrap())
             .unwrap()
-            .into_identities();
+            .into_identities()
+            .unwrap();
         round_trip(&recipients[3..], &rsa_ids);
 
         let sym = SymmetricKey::generate().unwrap();
         let sym_ids = keyfile::parse_identities(&format!("# shared\n{}\n", sym.encode().as_str()))
             .unwrap()
-            .into_identities();
+            .into_identities()
+            .unwrap();
         round_trip(&[Box::new(sym) as Box<dyn Recipient>], &sym_ids);
 
         // From paths, as the CLI reads them.
@@ -676,8 +678,11 @@ mod keyfiles {
                 },
             ),
             (
-                format!("{public}\nage1pq1{}\n", &public[4..]),
-                KeyFileError::UnsupportedRecipient { line: 2 },
+                format!("{public}\nage1yubikey1{}\n", &public[4..]),
+                KeyFileError::UnsupportedRecipient {
+                    line: 2,
+                    kind: "age1yubikey1…".into(),
+                },
             ),
             (
                 "hunter2 is my password\n".into(),
@@ -728,5 +733,265 @@ mod keyfiles {
             .unwrap();
         assert!(matches!(err, KeyFileError::Key { line: 2, .. }), "{err:?}");
         assert!(!err.to_string().contains(&broken[15..]), "{err}");
+    }
+
+    fn ssh_data(name: &str) -> String {
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/ssh")
+                .join(name),
+        )
+        .unwrap()
+    }
+
+    fn opens_age_vector(identities: &[Box<dyn Identity>], vector: &str) {
+        let file = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/ssh")
+                .join(vector),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        Decryptor::new(&file[..])
+            .unwrap()
+            .decrypt(identities)
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, ssh_data("plain.txt").as_bytes(), "{vector}");
+    }
+
+    /// Every kind `-r`/`-R` takes is read by the library loader: age1…, age1pq1…, SSH keys as
+    /// a `.pub` line, an `authorized_keys` line with quoted options, a bare `NAME.keys` line,
+    /// and a PEM key; each listed key gets a stanza its private key opens, and the listing
+    /// names each SSH key's line and comment.
+    #[test]
+    fn recipients_files_take_post_quantum_and_ssh_keys() {
+        let x = x25519::SecretKey::generate().unwrap();
+        let pq = angou::pk::mlkem768x25519::SecretKey::generate().unwrap();
+        let ed = ssh_data("id_ed25519.pub");
+        let rsa_pub = ssh_data("id_rsa.pub");
+        let bare_rsa: Vec<&str> = rsa_pub.split_whitespace().take(2).collect();
+        let text = format!(
+            "# pq\n{}\n# ssh\n{}\nno-pty,command=\"echo \\\"a b\\\"\" {}\n{}\n",
+            pq.public_key(),
+            ed.trim(),
+            ed.trim(),
+            bare_rsa.join(" ")
+        );
+        let lines = keyfile::parse_recipient_lines(&text).unwrap();
+        let summary: Vec<(usize, &str, Option<&str>)> = lines
+            .iter()
+            .map(|r| {
+                let kind = match &r.key {
+                    keyfile::RecipientKey::PostQuantum(_) => "pq",
+                    keyfile::RecipientKey::Ssh(k) => k.kind(),
+                    _ => "other",
+                };
+                (r.line, kind, r.comment.as_deref())
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (2, "pq", None),
+                (4, "ssh-ed25519", Some("test-ed25519@angou")),
+                (5, "ssh-ed25519", Some("test-ed25519@angou")),
+                (6, "ssh-rsa", None),
+            ]
+        );
+        // PQ recipients are not mixed with classic ones in one file (enforced by the
+        // Encryptor); each kind is checked on its own.
+        let pq_only = keyfile::parse_recipients(&format!("{}\n", pq.public_key())).unwrap();
+        round_trip(&pq_only, &[Box::new(pq) as Box<dyn Identity>]);
+        let classic = keyfile::parse_recipients(&format!(
+            "{}\n{}\n{}",
+            x.public_key(),
+            ed.trim(),
+            bare_rsa.join(" ")
+        ))
+        .unwrap();
+        for key in ["id_ed25519", "id_rsa"] {
+            let ids = keyfile::parse_identities(&ssh_data(key))
+                .unwrap()
+                .into_identities()
+                .unwrap();
+            round_trip(&classic, &ids);
+        }
+        round_trip(&classic, &[Box::new(x) as Box<dyn Identity>]);
+        // The listing for `inspect -R` passes over what it cannot name.
+        let listed = keyfile::list_ssh_keys(&format!(
+            "{}\n{}",
+            ssh_data("id_ecdsa.pub").trim(),
+            ed.trim()
+        ));
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].line, 2);
+    }
+
+    /// OpenSSH private keys (ed25519, RSA, and both passphrase-protected) and the PEM RSA
+    /// key older ssh-keygen writes are read as identities and open the files `age` made for
+    /// them. A protected key comes back locked: unusable until its passphrase is given, and a
+    /// wrong passphrase is refused.
+    #[test]
+    fn identity_files_take_openssh_keys_plain_and_protected() {
+        for (key, vector) in [
+            ("id_ed25519", "id_ed25519.age"),
+            ("id_rsa", "id_rsa.age"),
+            ("id_rsa_pem", "id_rsa_pem.age"),
+        ] {
+            let ids = keyfile::parse_identities(&ssh_data(key)).unwrap();
+            assert!(ids.passphrase_needed().is_none(), "{key}");
+            opens_age_vector(&ids.into_identities().unwrap(), vector);
+        }
+        for (key, vector) in [
+            ("id_ed25519_protected", "id_ed25519_protected.age"),
+            ("id_rsa_protected", "id_rsa_protected.age"),
+        ] {
+            let locked = keyfile::parse_identities(&ssh_data(key)).unwrap();
+            let public = locked.passphrase_needed().unwrap().to_openssh();
+            let line = ssh_data(&format!("{key}.pub"));
+            let expected: Vec<&str> = line.split_whitespace().take(2).collect();
+            assert_eq!(public, expected.join(" "), "{key}");
+            assert!(matches!(
+                keyfile::parse_identities(&ssh_data(key))
+                    .unwrap()
+                    .into_identities(),
+                Err(KeyFileError::PassphraseRequired)
+            ));
+            let wrong = SecretVec::from_vec(b"wrong horse".to_vec());
+            let err = keyfile::parse_identities(&ssh_data(key))
+                .unwrap()
+                .unlock(&wrong)
+                .err()
+                .unwrap();
+            assert!(matches!(err, KeyFileError::Ssh(_)), "{err:?}");
+            let right = SecretVec::from_vec(b"correct horse".to_vec());
+            let ids = locked.unlock(&right).unwrap().into_identities().unwrap();
+            opens_age_vector(&ids, vector);
+        }
+        // From a path, with the passphrase from a callback that is told which key it is for;
+        // the callback is not called for a plain key.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("id");
+        std::fs::write(&path, ssh_data("id_ed25519_protected")).unwrap();
+        let mut asked = Vec::new();
+        let ids = keyfile::read_identities_with_passphrase(&path, |k| {
+            asked.push(k.kind());
+            Ok(SecretVec::from_vec(b"correct horse".to_vec()))
+        })
+        .unwrap();
+        assert_eq!(asked, ["ssh-ed25519"]);
+        opens_age_vector(&ids, "id_ed25519_protected.age");
+        assert!(matches!(
+            keyfile::read_identities(&path),
+            Err(Error::KeyFile(KeyFileError::PassphraseRequired))
+        ));
+        std::fs::write(&path, ssh_data("id_rsa")).unwrap();
+        let ids = keyfile::read_identities_with_passphrase(&path, |_| {
+            panic!("asked for a passphrase for a plain key")
+        })
+        .unwrap();
+        opens_age_vector(&ids, "id_rsa.age");
+    }
+
+    /// SSH keys in the wrong place or of a kind age cannot use are refused by kind and line
+    /// (unsupported types by name), and no message repeats key text.
+    #[test]
+    fn ssh_key_refusals_name_the_kind_never_the_key() {
+        let ecdsa_pub = ssh_data("id_ecdsa.pub");
+        let small = ssh_data("id_rsa_1024.pub");
+        let fake = "AAAAC3NzaC1lZDI1NTE5AAAAIJ5NE1yQnnAC59rlN1TLw1Z6MxDeWm1vn/xKInR3kHWj";
+        let ed = ssh_data("id_ed25519.pub");
+        for (text, line, needle) in [
+            (
+                format!("{}\n{ecdsa_pub}", ed.trim()),
+                2,
+                "ecdsa-sha2-nistp256",
+            ),
+            (
+                format!("sk-ssh-ed25519@openssh.com {fake} t\n"),
+                1,
+                "security key",
+            ),
+            (format!("# old\nssh-dss {fake}\n"), 2, "ssh-dss"),
+            (
+                format!("ssh-ed25519-cert-v01@openssh.com {fake}\n"),
+                1,
+                "certificates",
+            ),
+            (
+                format!("command=\"x\" ecdsa-sha2-nistp384 {fake}\n"),
+                1,
+                "ecdsa-sha2-nistp384",
+            ),
+        ] {
+            let err = keyfile::parse_recipients(&text).err().unwrap();
+            assert!(
+                matches!(&err, KeyFileError::Key { line: l, source: angou::KeyError::InvalidEncoding { .. } } if *l == line),
+                "{text}: {err:?}"
+            );
+            let message = err.to_string();
+            assert!(message.contains(needle), "{message}");
+            assert!(message.contains("ssh-ed25519 or ssh-rsa"), "{message}");
+            assert!(!message.contains(&fake[20..40]), "{message}");
+        }
+        let err = keyfile::parse_recipients(&small).err().unwrap();
+        assert_eq!(
+            err,
+            KeyFileError::Key {
+                line: 1,
+                source: angou::KeyError::KeyTooSmall { bits: 1024 }
+            }
+        );
+        // A private key where a recipient belongs, whole or cut off.
+        for key in ["id_ed25519", "id_rsa_protected", "id_ecdsa"] {
+            let text = ssh_data(key);
+            for t in [text.clone(), format!("# mine\n{}", &text[..text.len() / 2])] {
+                let err = keyfile::parse_recipients(&t).err().unwrap();
+                assert!(
+                    matches!(
+                        err,
+                        KeyFileError::SecretNotRecipient {
+                            kind: SecretKind::SshPrivateKey,
+                            ..
+                        }
+                    ),
+                    "{key}: {err:?}"
+                );
+                let message = err.to_string();
+                for l in text.lines().filter(|l| !l.starts_with("-----")) {
+                    assert!(!message.contains(&l[..l.len().min(16)]), "{message}");
+                }
+            }
+        }
+        // A public key where an identity belongs; a key type age cannot decrypt with; the
+        // legacy encrypted PEM format.
+        for name in ["id_ed25519.pub", "id_rsa.pub"] {
+            assert_eq!(
+                keyfile::parse_identities(&ssh_data(name)).err(),
+                Some(KeyFileError::SshPublicKeyNotIdentity)
+            );
+        }
+        let err = keyfile::parse_identities(&ssh_data("id_ecdsa"))
+            .err()
+            .unwrap();
+        assert!(matches!(err, KeyFileError::Ssh(_)), "{err:?}");
+        assert!(err.to_string().contains("ecdsa-sha2-nistp256"), "{err}");
+        let legacy = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF\n\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+        assert_eq!(
+            keyfile::parse_identities(legacy).err(),
+            Some(KeyFileError::LegacyEncryptedPem)
+        );
+        // age1… recipients in mixed case are refused as such.
+        let public = x25519::SecretKey::generate()
+            .unwrap()
+            .public_key()
+            .to_string();
+        let mixed = format!("AGE{}", &public[3..]);
+        assert_eq!(
+            keyfile::parse_recipients(&mixed).err(),
+            Some(KeyFileError::MixedCase { line: 1 })
+        );
     }
 }

@@ -119,6 +119,40 @@ fn unsupported(name: &str) -> KeyError {
     }
 }
 
+/// The key type named in the unencrypted public key section of an OpenSSH private key file
+/// (PROTOCOL.key: magic, cipher, kdf, kdf options, key count, then the first public key,
+/// whose first field is its type), if it is one OpenSSH writes. Used only to name a key
+/// `ssh_key` cannot read (built without ecdsa support, it does not say which type it met);
+/// the name is returned only if [`is_key_type`] knows it, so no key text is ever repeated.
+fn openssh_key_type(text: &str) -> Option<&'static str> {
+    use base64ct::{Base64, Encoding};
+    fn string<'a>(bytes: &mut &'a [u8]) -> Option<&'a [u8]> {
+        let (len, rest) = bytes.split_first_chunk::<4>()?;
+        let len = usize::try_from(u32::from_be_bytes(*len)).ok()?;
+        let (field, rest) = rest.split_at_checked(len)?;
+        *bytes = rest;
+        Some(field)
+    }
+    let body: String = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("-----"))
+        .collect();
+    let blob = Base64::decode_vec(&body).ok()?;
+    let mut rest = blob.strip_prefix(b"openssh-key-v1\0")?;
+    for _ in 0..3 {
+        string(&mut rest)?;
+    }
+    rest = rest.get(4..)?;
+    let mut public = string(&mut rest)?;
+    let name = std::str::from_utf8(string(&mut public)?).ok()?;
+    UNSUPPORTED
+        .iter()
+        .map(|(n, _)| *n)
+        .chain([ED25519_TYPE, RSA_TYPE])
+        .find(|n| *n == name)
+}
+
 /// A file key wrapped to an `ssh-ed25519` key: the contents of its stanza but the tag.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ed25519Wrapped {
@@ -449,9 +483,12 @@ impl PrivateKey {
     pub fn from_openssh(text: &str) -> Result<PrivateKeyFile, KeyError> {
         let key = ssh_key::PrivateKey::from_openssh(text.trim()).map_err(|e| match e {
             ssh_key::Error::AlgorithmUnsupported { algorithm } => unsupported(algorithm.as_str()),
-            _ => KeyError::InvalidEncoding {
-                what: PRIVATE,
-                reason: "not a valid OpenSSH private key",
+            _ => match openssh_key_type(text) {
+                Some(name) if name != ED25519_TYPE && name != RSA_TYPE => unsupported(name),
+                _ => KeyError::InvalidEncoding {
+                    what: PRIVATE,
+                    reason: "not a valid OpenSSH private key",
+                },
             },
         })?;
         if key.is_encrypted() {

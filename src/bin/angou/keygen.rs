@@ -3,12 +3,13 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
+use angou::keyfile::Identities;
 use angou::pk::{mlkem768x25519 as pq, rsa, x25519};
 use angou::recipient::SymmetricKey;
 use zeroize::Zeroizing;
 
 use crate::failure::Failure;
-use crate::keys::{SecretKeyFile, parse_secret_file};
+use crate::keys::parse_secret_file;
 
 /// Kinds of key `keygen` makes.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -119,12 +120,12 @@ pub fn keygen(args: KeygenArgs) -> Result<(), Failure> {
 
 pub fn pubkey(args: PubkeyArgs) -> Result<(), Failure> {
     match parse_secret_file(&args.identity, "identity file")? {
-        SecretKeyFile::X25519(keys) => {
+        Identities::X25519(keys) => {
             for k in keys {
                 println!("{}", k.public_key());
             }
         }
-        SecretKeyFile::PostQuantum(pqs, xs) => {
+        Identities::PostQuantum(pqs, xs) => {
             for k in pqs {
                 println!("{}", k.public_key());
             }
@@ -132,14 +133,10 @@ pub fn pubkey(args: PubkeyArgs) -> Result<(), Failure> {
                 println!("{}", k.public_key());
             }
         }
-        SecretKeyFile::Rsa(k) => print!("{}", k.public_key().to_pem()),
-        SecretKeyFile::Ssh(angou::pk::ssh::PrivateKeyFile::Plain(k)) => {
-            println!("{}", k.public_key().to_openssh());
-        }
-        SecretKeyFile::Ssh(angou::pk::ssh::PrivateKeyFile::Encrypted(k)) => {
-            println!("{}", k.public_key().to_openssh());
-        }
-        SecretKeyFile::Symmetric(_) => {
+        Identities::Rsa(k) => print!("{}", k.public_key().to_pem()),
+        Identities::Ssh(k) => println!("{}", k.public_key().to_openssh()),
+        Identities::SshLocked(k) => println!("{}", k.public_key().to_openssh()),
+        Identities::Symmetric(_) => {
             return Err(Failure::new("a symmetric key has no public part").hint(
                 "share the key file itself over a secure channel, or use an X25519 or RSA key pair",
             ));

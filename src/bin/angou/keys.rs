@@ -4,10 +4,12 @@ use std::fs;
 use std::io::Read;
 use std::path::Path;
 
-use angou::KeyFileError;
+use angou::error::SecretKind;
 use angou::keyfile;
-use angou::pk::{mlkem768x25519 as pq, rsa, ssh, x25519};
+use angou::pk::ssh;
 use angou::recipient::{Identity, Recipient, SymmetricKey};
+use angou::secret::SecretVec;
+use angou::{KeyError, KeyFileError};
 use zeroize::Zeroizing;
 
 use crate::failure::Failure;
@@ -84,239 +86,176 @@ pub fn warn_if_shared(path: &Path, what: &str) {
     }
 }
 
-fn is_pem(text: &str) -> bool {
-    text.contains("-----BEGIN ")
-}
-
-/// Case-insensitive prefix test (key encodings are Bech32: either case is the same key).
-fn starts_with_ci(text: &str, prefix: &str) -> bool {
-    text.get(..prefix.len())
-        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
-}
-
-/// What a piece of key text (a line, or a whole `-r` argument) is, judged by its prefix only.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum KeyText {
-    AgeIdentity,
-    SymmetricKey,
-    PluginIdentity,
-    AgeRecipient,
-    PemPrivate,
-    PemPublic,
-    SshPrivate,
-    SshPublic,
-    Other,
-}
-
-fn classify(text: &str) -> KeyText {
-    let t = text.trim();
-    if starts_with_ci(t, "AGE-PLUGIN-") {
-        KeyText::PluginIdentity
-    } else if starts_with_ci(t, "AGE-SECRET-KEY-") {
-        KeyText::AgeIdentity
-    } else if starts_with_ci(t, "ANGOU-SYMMETRIC-KEY-") {
-        KeyText::SymmetricKey
-    } else if starts_with_ci(t, "age1") {
-        KeyText::AgeRecipient
-    } else if t.contains("-----BEGIN OPENSSH PRIVATE KEY-----") {
-        KeyText::SshPrivate
-    } else if ssh::is_key_type(t.split_ascii_whitespace().next().unwrap_or("")) {
-        KeyText::SshPublic
-    } else if t.contains("-----BEGIN ") && t.contains("PRIVATE KEY-----") {
-        KeyText::PemPrivate
-    } else if t.contains("-----BEGIN ") && t.contains("PUBLIC KEY-----") {
-        KeyText::PemPublic
-    } else {
-        KeyText::Other
-    }
-}
-
-/// What a whole file holds, judged by its first non-comment line (or its PEM label).
-fn classify_file(text: &str) -> KeyText {
-    if text.contains("-----BEGIN ") {
-        return classify(text);
-    }
-    text.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#'))
-        .map_or(KeyText::Other, classify)
-}
-
 /// The refusal for a secret given where a recipient (public key) belongs. `origin` names where
 /// it was found (a file, a line, or "the -r argument"); the secret itself is never repeated.
-fn secret_as_recipient(kind: KeyText, origin: &str, file: Option<&str>) -> Option<Failure> {
+fn secret_as_recipient(kind: SecretKind, origin: &str, file: Option<&str>) -> Failure {
     let pubkey = match file {
         Some(f) => format!("angou pubkey -i {f}"),
         None => "angou pubkey -i IDENTITY_FILE".to_owned(),
     };
     let mut f = match kind {
-        KeyText::AgeIdentity => Failure::usage(format!(
+        SecretKind::AgeIdentity => Failure::usage(format!(
             "{origin} is an age identity (a secret key), not a recipient"
         ))
         .hint(format!(
             "encrypt to its public half, the age1… (or age1pq1…) recipient that `{pubkey}` prints"
         )),
-        KeyText::PemPrivate => {
-            Failure::usage(format!("{origin} is an RSA private key, not a recipient")).hint(
-                format!("encrypt to its public key: `{pubkey} > key.pub.pem`, then -r key.pub.pem"),
-            )
-        }
-        KeyText::SshPrivate => Failure::usage(format!(
+        SecretKind::SshPrivateKey => Failure::usage(format!(
             "{origin} is an SSH private key, not a recipient"
         ))
         .hint("encrypt to its public key, the .pub file beside it: -R ~/.ssh/id_ed25519.pub"),
-        KeyText::SymmetricKey => {
+        SecretKind::SymmetricKey => {
             Failure::usage(format!("{origin} is a symmetric key, not a recipient"))
                 .hint("a symmetric key has no public half: pass its key file with -k KEY_FILE")
         }
-        KeyText::PluginIdentity => Failure::usage(format!(
+        SecretKind::PluginIdentity => Failure::usage(format!(
             "{origin} is an age plugin identity (a secret key), not a recipient"
         ))
         .hint("angou does not support plugin keys; use an X25519, post-quantum or RSA recipient"),
-        _ => return None,
+        // A PEM private key, and any kind a newer library names.
+        _ => Failure::usage(format!("{origin} is an RSA private key, not a recipient")).hint(
+            format!("encrypt to its public key: `{pubkey} > key.pub.pem`, then -r key.pub.pem"),
+        ),
     };
-    Some(match (file, f.hint.take()) {
+    match (file, f.hint.take()) {
         // Typed on the command line: it is now in the shell history and the process list.
         (None, Some(h)) => f.hint(format!(
             "{h}; a secret key typed on the command line may be in your shell history"
         )),
         (_, h) => Failure { hint: h, ..f },
-    })
-}
-
-/// A key file's contents, parsed.
-pub enum SecretKeyFile {
-    X25519(Vec<x25519::SecretKey>),
-    /// At least one post-quantum identity, and the X25519 ones beside it (age files may mix).
-    PostQuantum(Vec<pq::SecretKey>, Vec<x25519::SecretKey>),
-    Rsa(Box<rsa::PrivateKey>),
-    Symmetric(Vec<SymmetricKey>),
-    Ssh(ssh::PrivateKeyFile),
-}
-
-impl From<keyfile::Identities> for SecretKeyFile {
-    fn from(i: keyfile::Identities) -> Self {
-        match i {
-            keyfile::Identities::X25519(v) => SecretKeyFile::X25519(v),
-            keyfile::Identities::Rsa(k) => SecretKeyFile::Rsa(k),
-            keyfile::Identities::Symmetric(v) => SecretKeyFile::Symmetric(v),
-            keyfile::Identities::PostQuantum(p, x) => SecretKeyFile::PostQuantum(p, x),
-        }
     }
 }
 
-/// Parses an identity or key file: PEM RSA private key, or lines of `AGE-SECRET-KEY-1…` /
-/// `ANGOU-SYMMETRIC-KEY-1…` with `#` comments and blank lines.
-///
-/// Every refusal is a usage error (exit 2): the file named on the command line cannot serve.
-pub fn parse_secret_file(path: &Path, what: &str) -> Result<SecretKeyFile, Failure> {
-    let text = read_secret_file(path, what)?;
-    let at = |f: Failure| f.context(name(path)).into_usage();
-    match classify_file(&text) {
-        KeyText::SshPublic => {
-            return Err(at(Failure::new(
-                "is an SSH public key (a recipient), not an identity",
+/// A key that did not parse, with the hint that fits its kind. The library message names the
+/// kind and the problem, never the key text.
+fn key_failure(source: KeyError, origin: &str) -> Failure {
+    let hint = match &source {
+        KeyError::InvalidEncoding { what, .. } if *what == "post-quantum age recipient" => Some(
+            "a post-quantum recipient is age1pq1 followed by 1,952 characters; check for a cut-off copy",
+        ),
+        KeyError::InvalidEncoding { what, .. } if *what == "age recipient" => Some(
+            "an age recipient is age1 followed by 58 characters; check for a typo or a cut-off copy",
+        ),
+        KeyError::InvalidEncoding { reason, .. } if reason.contains("cannot be encrypted to") => {
+            Some(
+                "angou encrypts to ssh-ed25519 and ssh-rsa (2048 bits or more) keys; `ssh-keygen -t ed25519` makes one",
             )
-            .hint(format!(
-                "pass the private key (the same path without .pub) with -i; to encrypt to this key: angou encrypt -R {} …",
-                path.display()
-            ))));
         }
-        // Unrecognised contents and public keys are refused by the parser; only a
-        // recognised secret earns the warning.
-        KeyText::Other | KeyText::PemPublic | KeyText::AgeRecipient => {}
-        _ => warn_if_shared(path, what),
+        _ => None,
+    };
+    let f = Failure::from(source).context(origin).into_usage();
+    match hint {
+        Some(h) => f.hint(h),
+        None => f,
     }
-    if kind_is_ssh_private(&text) {
-        return ssh::PrivateKey::from_openssh(&text)
-            .map(SecretKeyFile::Ssh)
-            .map_err(|e| at(ssh_failure(e)));
-    }
-    if text.contains("Proc-Type: 4,ENCRYPTED") {
-        return Err(at(Failure::new(
+}
+
+/// Identities from the library, with the CLI's messages: the path, exit code 2 (the file
+/// named on the command line cannot serve) and the "what to do".
+fn identity_failure(e: KeyFileError, path: &Path) -> Failure {
+    let f = match e {
+        KeyFileError::SshPublicKeyNotIdentity => Failure::new(
+            "is an SSH public key (a recipient), not an identity",
+        )
+        .hint(format!(
+            "pass the private key (the same path without .pub) with -i; to encrypt to this key: angou encrypt -R {} …",
+            path.display()
+        )),
+        KeyFileError::LegacyEncryptedPem => Failure::new(
             "is a passphrase-protected PEM private key, a legacy format angou does not read",
-        ))
+        )
         .hint(format!(
             "rewrite it in the OpenSSH format, keeping the passphrase: ssh-keygen -p -f {}",
             path.display()
-        )));
-    }
-    // The library parses; the CLI adds the path, the exit code and the "what to do".
-    keyfile::parse_identities(&text).map(SecretKeyFile::from).map_err(|e| {
-        at(match e {
-            KeyFileError::PublicKeyNotIdentity => Failure::new(
-                "is a public key (a recipient), not an identity",
-            )
-            .hint(format!(
-                "a public key is already what others encrypt to: angou encrypt -r {} …; decrypting needs the private key",
-                path.display()
-            )),
-            KeyFileError::RecipientsNotIdentity => Failure::new(
-                "holds age1… recipients (public keys), not an identity",
-            )
-            .hint(format!(
-                "pass it to encrypt with -R {}; decrypting needs the AGE-SECRET-KEY-1… file",
-                path.display()
-            )),
-            KeyFileError::Pem(e) => e.into(),
-            KeyFileError::Key { line, source } => {
-                Failure::from(source).context(format!("line {line}"))
+        )),
+        KeyFileError::Ssh(e) => {
+            let unsupported = matches!(&e, KeyError::InvalidEncoding { reason, .. } if reason.contains("cannot be encrypted to"));
+            let f = Failure::from(e);
+            if unsupported {
+                f.hint("angou decrypts with ssh-ed25519 and ssh-rsa keys; `ssh-keygen -t ed25519` makes one")
+            } else {
+                f
             }
-            KeyFileError::UnsupportedIdentity { line } => Failure::new(format!("line {line}: unsupported identity type"))
-                .hint("angou reads X25519 (AGE-SECRET-KEY-1…), post-quantum (AGE-SECRET-KEY-PQ-1…), RSA PEM, OpenSSH and symmetric keys; plugin identities are not supported"),
-            KeyFileError::EncryptedFile => Failure::new("is an encrypted file, not an identity")
-                .hint("put the identity after -i and the encrypted file last: angou decrypt -i KEY FILE"),
-            KeyFileError::NotAnIdentity { line } => Failure::new(format!("line {line}: not an identity"))
-                .hint("expected AGE-SECRET-KEY-1…, ANGOU-SYMMETRIC-KEY-1…, an OpenSSH private key or a PEM private key"),
-            KeyFileError::Empty => Failure::new("no key found in the file")
-                .hint("the file must hold at least one key line"),
-            KeyFileError::MixedIdentities => Failure::new("mixes age identities and symmetric keys")
-                .hint("keep symmetric keys in their own file and pass it with -k"),
-            other => Failure::from(angou::Error::from(other)),
-        })
-    })
+        }
+        KeyFileError::PublicKeyNotIdentity => Failure::new(
+            "is a public key (a recipient), not an identity",
+        )
+        .hint(format!(
+            "a public key is already what others encrypt to: angou encrypt -r {} …; decrypting needs the private key",
+            path.display()
+        )),
+        KeyFileError::RecipientsNotIdentity => Failure::new(
+            "holds age1… recipients (public keys), not an identity",
+        )
+        .hint(format!(
+            "pass it to encrypt with -R {}; decrypting needs the AGE-SECRET-KEY-1… file",
+            path.display()
+        )),
+        KeyFileError::Pem(e) => e.into(),
+        KeyFileError::Key { line, source } => Failure::from(source).context(format!("line {line}")),
+        KeyFileError::UnsupportedIdentity { line } => Failure::new(format!("line {line}: unsupported identity type"))
+            .hint("angou reads X25519 (AGE-SECRET-KEY-1…), post-quantum (AGE-SECRET-KEY-PQ-1…), RSA PEM, OpenSSH and symmetric keys; plugin identities are not supported"),
+        KeyFileError::EncryptedFile => Failure::new("is an encrypted file, not an identity")
+            .hint("put the identity after -i and the encrypted file last: angou decrypt -i KEY FILE"),
+        KeyFileError::NotAnIdentity { line } => Failure::new(format!("line {line}: not an identity"))
+            .hint("expected AGE-SECRET-KEY-1…, ANGOU-SYMMETRIC-KEY-1…, an OpenSSH private key or a PEM private key"),
+        KeyFileError::Empty => Failure::new("no key found in the file")
+            .hint("the file must hold at least one key line"),
+        KeyFileError::MixedIdentities => Failure::new("mixes age identities and symmetric keys")
+            .hint("keep symmetric keys in their own file and pass it with -k"),
+        other => Failure::from(angou::Error::from(other)),
+    };
+    f.context(name(path)).into_usage()
 }
 
-fn kind_is_ssh_private(text: &str) -> bool {
-    classify(text) == KeyText::SshPrivate
+/// Whether a refusal of an identity file means its contents are a secret (so a readable mode
+/// deserves the warning); public keys and unrecognised text do not.
+fn holds_secret(e: &KeyFileError) -> bool {
+    !matches!(
+        e,
+        KeyFileError::SshPublicKeyNotIdentity
+            | KeyFileError::PublicKeyNotIdentity
+            | KeyFileError::RecipientsNotIdentity
+            | KeyFileError::NotAnIdentity { .. }
+            | KeyFileError::EncryptedFile
+            | KeyFileError::Empty
+            | KeyFileError::NotText
+    )
 }
 
-/// An SSH key refusal, with the hint that fits it.
-fn ssh_failure(e: angou::KeyError) -> Failure {
-    let unsupported = matches!(&e, angou::KeyError::InvalidEncoding { reason, .. } if reason.contains("cannot be encrypted to"));
-    let f = Failure::from(e).into_usage();
-    if unsupported {
-        f.hint("angou encrypts to ssh-ed25519 and ssh-rsa (2048 bits or more) keys; `ssh-keygen -t ed25519` makes one")
-    } else {
-        f
+/// Parses an identity or key file with [`keyfile::parse_identities`]; every refusal is a
+/// usage error (exit 2) naming the path, never the contents.
+pub fn parse_secret_file(path: &Path, what: &str) -> Result<keyfile::Identities, Failure> {
+    let text = read_secret_file(path, what)?;
+    match keyfile::parse_identities(&text) {
+        Ok(ids) => {
+            warn_if_shared(path, what);
+            Ok(ids)
+        }
+        Err(e) => {
+            if holds_secret(&e) {
+                warn_if_shared(path, what);
+            }
+            Err(identity_failure(e, path))
+        }
     }
 }
 
-/// Decrypts a passphrase-protected SSH key: the passphrase comes from `--passphrase-file`, then
-/// `ANGOU_PASSPHRASE`, then a no-echo prompt that names the key file.
-fn unlock_ssh(
-    key: &ssh::EncryptedPrivateKey,
-    path: &Path,
-    passphrase_file: Option<&Path>,
-) -> Result<ssh::PrivateKey, Failure> {
-    let pass =
-        if passphrase_file.is_some() || std::env::var_os(crate::passphrase::ENV_VAR).is_some() {
-            crate::passphrase::obtain(passphrase_file, false)?
-        } else {
-            crate::passphrase::prompt_only(&format!("passphrase for SSH key {}: ", path.display()))
-                .map_err(|f| {
-                    f.hint(format!(
-                        "{} is passphrase-protected: pass --passphrase-file FILE or set {}",
-                        path.display(),
-                        crate::passphrase::ENV_VAR
-                    ))
-                })?
-        };
-    key.decrypt(&pass).map_err(|e| {
-        Failure::from(e)
-            .context(path.display())
-            .hint("check the passphrase (from --passphrase-file, ANGOU_PASSPHRASE or the prompt)")
-    })
+/// The passphrase of a protected SSH key: from `--passphrase-file`, then `ANGOU_PASSPHRASE`,
+/// then a no-echo prompt that names the key file.
+fn ssh_passphrase(path: &Path, passphrase_file: Option<&Path>) -> Result<SecretVec, Failure> {
+    if passphrase_file.is_some() || std::env::var_os(crate::passphrase::ENV_VAR).is_some() {
+        return crate::passphrase::obtain(passphrase_file, false);
+    }
+    crate::passphrase::prompt_only(&format!("passphrase for SSH key {}: ", path.display())).map_err(
+        |f| {
+            f.hint(format!(
+                "{} is passphrase-protected: pass --passphrase-file FILE or set {}",
+                path.display(),
+                crate::passphrase::ENV_VAR
+            ))
+        },
+    )
 }
 
 /// Identities from an `-i` file (any kind of secret key). A passphrase-protected SSH key is
@@ -325,36 +264,25 @@ pub fn load_identities(
     path: &Path,
     passphrase_file: Option<&Path>,
 ) -> Result<Vec<Box<dyn Identity>>, Failure> {
-    Ok(match parse_secret_file(path, "identity file")? {
-        SecretKeyFile::X25519(v) => v
-            .into_iter()
-            .map(|k| Box::new(k) as Box<dyn Identity>)
-            .collect(),
-        SecretKeyFile::PostQuantum(p, x) => p
-            .into_iter()
-            .map(|k| Box::new(k) as Box<dyn Identity>)
-            .chain(x.into_iter().map(|k| Box::new(k) as Box<dyn Identity>))
-            .collect(),
-        // A PEM RSA key (older ssh-keygen writes PKCS#1) also answers ssh-rsa stanzas.
-        SecretKeyFile::Rsa(k) => match ssh::PrivateKey::from_rsa((*k).clone()) {
-            Ok(s) => vec![k as Box<dyn Identity>, Box::new(s)],
-            Err(_) => vec![k as Box<dyn Identity>],
-        },
-        SecretKeyFile::Symmetric(v) => v
-            .into_iter()
-            .map(|k| Box::new(k) as Box<dyn Identity>)
-            .collect(),
-        SecretKeyFile::Ssh(ssh::PrivateKeyFile::Plain(k)) => vec![Box::new(k)],
-        SecretKeyFile::Ssh(ssh::PrivateKeyFile::Encrypted(k)) => {
-            vec![Box::new(unlock_ssh(&k, path, passphrase_file)?)]
-        }
-    })
+    let mut ids = parse_secret_file(path, "identity file")?;
+    if ids.passphrase_needed().is_some() {
+        let pass = ssh_passphrase(path, passphrase_file)?;
+        ids = ids.unlock(&pass).map_err(|e| {
+            Failure::from(angou::Error::from(e))
+                .context(path.display())
+                .hint(
+                    "check the passphrase (from --passphrase-file, ANGOU_PASSPHRASE or the prompt)",
+                )
+        })?;
+    }
+    ids.into_identities()
+        .map_err(|e| Failure::from(angou::Error::from(e)).context(name(path)))
 }
 
 /// Symmetric keys from a `-k` file.
 pub fn load_symmetric_keys(path: &Path) -> Result<Vec<SymmetricKey>, Failure> {
     match parse_secret_file(path, "key file")? {
-        SecretKeyFile::Symmetric(v) => Ok(v),
+        keyfile::Identities::Symmetric(v) => Ok(v),
         _ => Err(
             Failure::usage(format!("{} is not a symmetric key file", name(path)))
                 .hint("use -i for age identities and RSA private keys, -r/-R for public keys"),
@@ -362,213 +290,131 @@ pub fn load_symmetric_keys(path: &Path) -> Result<Vec<SymmetricKey>, Failure> {
     }
 }
 
-fn parse_public_pem(text: &str, origin: &str) -> Result<Box<dyn Recipient>, Failure> {
-    if let Some(f) = secret_as_recipient(classify(text), origin, Some(origin)) {
-        return Err(f);
+/// A recipients-file refusal from the library, with the CLI's words. `origin` names a line
+/// (`FILE line N`, or "the -r argument"); `file` is the file's name when there is one.
+fn recipient_failure(
+    e: KeyFileError,
+    origin: impl Fn(usize) -> String,
+    file: Option<&str>,
+) -> Failure {
+    let whole = file.unwrap_or("the -r argument");
+    match e {
+        KeyFileError::SecretNotRecipient { line, kind } => {
+            secret_as_recipient(kind, &origin(line), file)
+        }
+        KeyFileError::MixedCase { line } => Failure::usage(format!(
+            "{}: age recipient mixes upper and lower case letters",
+            origin(line)
+        ))
+        .hint("write it all in lower case, as angou keygen prints it, or all in upper case"),
+        KeyFileError::UnsupportedRecipient { kind, .. } => Failure::usage(format!(
+            "{kind} recipients (an age plugin or other recipient type) are not supported"
+        ))
+        .hint("use an X25519 (age1…), post-quantum (age1pq1…), SSH or RSA recipient"),
+        KeyFileError::Key { line, source } => key_failure(source, &origin(line)),
+        KeyFileError::Pem(e) => Failure::from(e).context(whole).into_usage(),
+        KeyFileError::NotARecipient { line } => Failure::usage(format!(
+            "{} is not a recipient (not repeated here in case it is a secret)",
+            origin(line)
+        ))
+        .hint(
+            "expected age1…, age1pq1…, an ssh-ed25519/ssh-rsa public key line or a PEM public key",
+        ),
+        KeyFileError::UnterminatedPem { .. } => {
+            Failure::usage(format!("{whole}: unterminated PEM block"))
+        }
+        KeyFileError::Empty => Failure::usage(format!("{whole} holds no recipients"))
+            .hint("add age1… lines, SSH public key lines or PEM public keys"),
+        other => Failure::from(angou::Error::from(other))
+            .context(whole)
+            .into_usage(),
     }
-    rsa::PublicKey::from_pem(text)
-        .map(|k| Box::new(k) as Box<dyn Recipient>)
-        .map_err(|e| Failure::from(e).context(origin).into_usage())
 }
 
-/// A `-r FILE`: a PEM public key. Files of other kinds are named for what they hold.
+/// A `-r FILE`: a file holding one recipient (a PEM public key, a `.pub` file). A file of
+/// several is pointed at `-R`.
 fn parse_recipient_file(text: &str, origin: &str) -> Result<Box<dyn Recipient>, Failure> {
-    let kind = classify_file(text);
-    if let Some(f) = secret_as_recipient(kind, origin, Some(origin)) {
-        return Err(f);
-    }
-    if kind == KeyText::SshPublic {
-        let mut lines = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'));
-        return match (lines.next(), lines.next()) {
-            (Some(line), None) => parse_ssh_line(line, origin),
-            _ => Err(Failure::usage(format!(
-                "{origin} holds several SSH keys; -r takes one recipient"
-            ))
-            .hint(format!("pass the file with -R {origin}"))),
-        };
-    }
-    if kind == KeyText::Other && !is_pem(text) {
-        return Err(Failure::usage(format!(
-            "{origin} is not a recipient: it holds no age1… recipient or PEM public key"
+    let mut keys = keyfile::parse_recipient_lines(text).map_err(|e| match e {
+        KeyFileError::NotARecipient { .. } | KeyFileError::Empty => Failure::usage(format!(
+            "{origin} is not a recipient: it holds no age1… recipient, SSH public key or PEM public key"
         ))
-        .hint("-r takes age1… text or the path of an RSA public key (PEM); -R takes a file of age1… lines"));
-    }
-    if kind == KeyText::AgeRecipient {
-        return Err(Failure::usage(format!(
-            "{origin} is a recipients file; -r takes one recipient or a PEM public key"
+        .hint("-r takes age1… text, an SSH public key line, or the path of a .pub or PEM public key file; -R takes a file of them"),
+        e => recipient_failure(e, |n| format!("{origin} line {n}"), Some(origin)),
+    })?;
+    match keys.len() {
+        1 => Ok(keys.remove(0).key.into_recipient()),
+        n => Err(Failure::usage(format!(
+            "{origin} holds {n} recipients; -r takes one recipient"
         ))
-        .hint(format!("pass the file with -R {origin}")));
+        .hint(format!("pass the file with -R {origin}"))),
     }
-    parse_public_pem(text, origin)
 }
 
-/// The human-readable part of a Bech32 string: everything before its last `1` (BIP 173).
-/// The data characters never include `1`, so this is exact even when the data starts with
-/// letters that look like a longer prefix.
-fn bech32_hrp(text: &str) -> &str {
-    text.rfind('1').map_or(text, |at| &text[..at])
-}
-
-/// A `-r` argument: an `age1…` recipient (or `AGE1…`: Bech32 may be all upper case, BIP 173)
-/// or the path of a PEM public key. The argument is repeated in a message only when it is an
-/// existing file's path: anything else may be a secret typed in the wrong place.
+/// A `-r` argument: an `age1…`/`age1pq1…` recipient, an SSH public key line (with
+/// `authorized_keys` options, if any), or the path of a file holding one public key. The
+/// argument is repeated in a message only when it is an existing file's path: anything else
+/// may be a secret typed in the wrong place.
 pub fn parse_recipient_arg(arg: &str) -> Result<Box<dyn Recipient>, Failure> {
-    parse_recipient_text(arg, "the -r argument")
-}
-
-/// A recipient given as text; `origin` says where it came from (never the text itself).
-fn parse_recipient_text(arg: &str, origin: &str) -> Result<Box<dyn Recipient>, Failure> {
-    if arg.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("age1")) {
-        if arg != arg.to_ascii_lowercase() && arg != arg.to_ascii_uppercase() {
-            return Err(Failure::usage(format!(
-                "{origin}: age recipient mixes upper and lower case letters"
-            ))
-            .hint("write it all in lower case, as angou keygen prints it, or all in upper case"));
-        }
-        let lower = arg.to_ascii_lowercase();
-        // The type is the HRP, not a text prefix: an X25519 recipient (HRP `age`) whose data
-        // begins with "pq" is still X25519, one key in 1,024.
-        if bech32_hrp(&lower) == "age1pq" {
-            return pq::PublicKey::parse(arg)
-                .map(|k| Box::new(k) as Box<dyn Recipient>)
-                .map_err(|e| {
-                    Failure::from(e)
-                        .context(origin)
-                        .into_usage()
-                        .hint("a post-quantum recipient is age1pq1 followed by 1,952 characters; check for a cut-off copy")
-                });
-        }
-        let refused = match bech32_hrp(&lower) {
-            hrp if hrp.starts_with("age1")
-                && hrp.len() <= 32
-                && hrp
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
-            {
-                Some(format!(
-                    "{hrp}1… recipients (an age plugin or other recipient type) are not supported"
-                ))
-            }
-            hrp if hrp.starts_with("age1") => Some(
-                "age1…1… recipients (an age plugin or other recipient type) are not supported"
-                    .to_owned(),
-            ),
-            _ => None,
-        };
-        if let Some(message) = refused {
-            return Err(Failure::usage(message).hint("use an X25519 (age1…) or RSA recipient"));
-        }
-        return x25519::PublicKey::parse(arg)
-            .map(|k| Box::new(k) as Box<dyn Recipient>)
-            .map_err(|e| {
-                Failure::from(e)
-                    .context(origin)
-                    .into_usage()
-                    .hint("an age recipient is age1 followed by 58 characters; check for a typo or a cut-off copy")
-            });
-    }
-    if let Some(f) = secret_as_recipient(classify(arg), origin, None) {
-        return Err(f);
-    }
-    if classify(arg) == KeyText::SshPublic {
-        return parse_ssh_line(arg, origin);
-    }
+    let origin = "the -r argument";
     let path = Path::new(arg);
-    // An authorized_keys line with options: `no-pty,command="…" ssh-ed25519 AAAA…`.
-    if !path.is_file() && arg.split_ascii_whitespace().any(ssh::is_key_type) {
-        return parse_ssh_line(arg, origin);
-    }
-    if path.is_file() {
+    let age = arg.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("age1"));
+    if !age && path.is_file() {
         let text = fs::read_to_string(path).map_err(|e| {
             Failure::usage(format!("cannot read recipient file {arg}: {e}"))
-                .hint("-r takes age1… text or the path of an RSA public key (PEM)")
+                .hint("-r takes age1… text or the path of a public key file")
         })?;
         return parse_recipient_file(&text, arg);
     }
-    Err(Failure::usage(format!(
-        "{origin} is neither an age1… recipient nor an existing file (not repeated here in case it is a secret)"
-    ))
-    .hint("pass age1… text, or the path of an RSA public key (PEM); `angou pubkey -i IDENTITY_FILE` prints an identity's recipient"))
+    let mut keys = keyfile::parse_recipient_lines(arg).map_err(|e| match e {
+        KeyFileError::NotARecipient { .. } | KeyFileError::Empty => Failure::usage(format!(
+            "{origin} is neither an age1… recipient nor an existing file (not repeated here in case it is a secret)"
+        ))
+        .hint("pass age1… text, an SSH public key line, or the path of a public key file; `angou pubkey -i IDENTITY_FILE` prints an identity's recipient"),
+        e => recipient_failure(e, |_| origin.to_owned(), None),
+    })?;
+    match keys.len() {
+        1 => Ok(keys.remove(0).key.into_recipient()),
+        _ => Err(
+            Failure::usage(format!("{origin} holds several recipients; -r takes one"))
+                .hint("repeat -r for each recipient, or put them in a file and pass it with -R"),
+        ),
+    }
 }
 
-/// An SSH public key line (`.pub`, `authorized_keys`, `NAME.keys`); the text is never repeated.
-fn parse_ssh_line(line: &str, origin: &str) -> Result<Box<dyn Recipient>, Failure> {
-    ssh::PublicKey::parse_line(line)
-        .map(|k| Box::new(k) as Box<dyn Recipient>)
-        .map_err(|e| ssh_failure(e).context(origin))
-}
-
-/// An `-R` file: `age1…` lines, SSH public keys (`.pub`, `authorized_keys` with options,
-/// `https://github.com/NAME.keys`), PEM public keys, `#` comments, blank lines.
-pub fn load_recipients_file(path: &Path) -> Result<Vec<Box<dyn Recipient>>, Failure> {
-    let text = read_text_arg(path, "recipients file")?;
+/// The recipients of an `-R` file (or standard input for `-`), read by
+/// [`keyfile::parse_recipient_lines`].
+fn recipient_lines(path: &Path) -> Result<Vec<keyfile::RecipientLine>, Failure> {
+    let text = Zeroizing::new(read_text_arg(path, "recipients file")?);
     let origin = name(path);
-    let mut out = Vec::new();
-    let mut pem = String::new();
-    for (n, line) in text.lines().enumerate() {
-        let trimmed = line.trim_ascii();
-        if !pem.is_empty() || trimmed.starts_with("-----BEGIN ") {
-            pem.push_str(trimmed);
-            pem.push('\n');
-            if trimmed.starts_with("-----END ") {
-                out.push(parse_public_pem(&pem, &origin)?);
-                pem.clear();
-            }
-            continue;
-        }
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        let line_origin = format!("{origin} line {}", n + 1);
-        if let Some(f) = secret_as_recipient(classify(trimmed), &line_origin, Some(&origin)) {
-            return Err(f);
-        }
-        out.push(parse_recipient_text(trimmed, &line_origin)?);
-    }
-    if !pem.is_empty() {
-        return Err(Failure::usage(format!("{origin}: unterminated PEM block")));
-    }
-    if out.is_empty() {
-        return Err(Failure::usage(format!("{origin} holds no recipients"))
-            .hint("add age1… lines or PEM public keys"));
-    }
-    Ok(out)
+    keyfile::parse_recipient_lines(&text)
+        .map_err(|e| recipient_failure(e, |n| format!("{origin} line {n}"), Some(&origin)))
+}
+
+/// An `-R` file: `age1…` and `age1pq1…` lines, SSH public keys (`.pub`, `authorized_keys`
+/// with options, `https://github.com/NAME.keys`), PEM public keys, `#` comments, blank lines.
+pub fn load_recipients_file(path: &Path) -> Result<Vec<Box<dyn Recipient>>, Failure> {
+    Ok(recipient_lines(path)?
+        .into_iter()
+        .map(|r| r.key.into_recipient())
+        .collect())
 }
 
 /// The SSH public keys listed in `files` (for `inspect -R`), each with where it was found:
-/// `FILE line N (COMMENT)`. Lines that are not SSH keys are passed over.
+/// `FILE line N (COMMENT)`. Lines that are not usable SSH keys are passed over: an
+/// `authorized_keys` file may list ecdsa keys beside the ones that matter here.
 pub fn load_ssh_keys(
     files: &[std::path::PathBuf],
 ) -> Result<Vec<(String, ssh::PublicKey)>, Failure> {
     let mut out = Vec::new();
     for path in files {
-        let text = fs::read_to_string(path).map_err(|e| {
-            Failure::usage(format!(
-                "cannot read recipients file {}: {e}",
-                path.display()
-            ))
-            .hint("check the path and that you may read it")
-        })?;
-        for (n, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.starts_with('#') || !line.split_ascii_whitespace().any(ssh::is_key_type) {
-                continue;
-            }
-            if let Ok(key) = ssh::PublicKey::parse_line(line) {
-                let comment = line
-                    .split_ascii_whitespace()
-                    .skip_while(|f| !ssh::is_key_type(f))
-                    .skip(2)
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                let mut at = format!("{} line {}", path.display(), n + 1);
-                if !comment.is_empty() {
+        let text = Zeroizing::new(read_text_arg(path, "recipients file")?);
+        for r in keyfile::list_ssh_keys(&text) {
+            if let keyfile::RecipientKey::Ssh(key) = r.key {
+                let mut at = format!("{} line {}", name(path), r.line);
+                if let Some(comment) = r.comment {
                     at.push_str(&format!(" ({comment})"));
                 }
-                out.push((at, key));
+                out.push((at, *key));
             }
         }
     }
@@ -598,6 +444,7 @@ pub fn ssh_stanza_keys(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use angou::pk::x25519;
 
     /// Every X25519 recipient parses as one, whatever its data begins with: the first two
     /// Bech32 data characters (10 bits) take all 1,024 values here, so no text prefix of an
