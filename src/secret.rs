@@ -136,6 +136,10 @@ impl fmt::Debug for SecretVec {
 /// The 128-bit key that encrypts one file's payload (age v1 §"File key").
 pub type FileKey = SecretArray<16>;
 
+/// The secret half of a KMS access key: 40 ASCII characters, as AWS secret access keys are,
+/// shown once by `angou kms create-access-key` and otherwise kept encrypted in the store.
+pub type SecretAccessKey = SecretArray<40>;
+
 /// Fills `buf` from the operating system's generator. For public random values
 /// (nonces, salts); secrets should use [`SecretArray::generate`].
 ///

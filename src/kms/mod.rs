@@ -39,10 +39,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// access keys and request signatures (issue 11, `kms serve` authentication)
+mod access;
 pub mod audit;
 pub mod blob;
 pub mod clock;
 pub mod context;
+pub mod http;
 mod integrity;
 pub mod key;
 pub mod http;
@@ -55,6 +58,7 @@ use base64ct::{Base64, Encoding};
 use serde_json::{Map, Value, json};
 use time::{Duration, OffsetDateTime};
 
+pub use access::{AccessKey, AccessKeyInfo};
 pub use clock::Clock;
 pub use context::EncryptionContext;
 pub use integrity::Checkpoint;
@@ -234,6 +238,9 @@ struct AuditInfo {
     key_id: Option<String>,
     material: Option<u32>,
     context: Option<EncryptionContext>,
+    /// Parameters learned while the operation ran, added to the entry's `parameters` (the
+    /// user of a deleted access key; access.rs).
+    extra: Map<String, Value>,
 }
 
 struct Session<'a> {
@@ -540,6 +547,10 @@ impl Kms {
                 .map(|c| serde_json::to_value(c).unwrap_or(Value::Null))
                 .unwrap_or(Value::Null),
         );
+        let mut params = params;
+        if let Value::Object(p) = &mut params {
+            p.extend(info.extra.clone());
+        }
         m.insert("parameters".into(), params);
         let caller = match &self.caller.remote {
             None => json!({"user": self.caller.user, "uid": self.caller.uid, "pid": self.caller.pid}),

@@ -256,6 +256,10 @@ pub(crate) struct State {
     /// alias name → key id.
     pub aliases: BTreeMap<String, String>,
     pub audit: AuditHead,
+    /// Access keys for `angou kms serve` (access.rs; docs/FORMAT.md §5.3). Absent while there
+    /// are none, so stores made before access keys existed keep their exact bytes and seal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_keys: Vec<crate::kms::access::StoredAccessKey>,
 }
 
 impl State {
@@ -274,6 +278,7 @@ impl State {
                 len: 0,
                 hash: crate::kms::audit::GENESIS.into(),
             },
+            access_keys: Vec::new(),
         })
     }
 }

@@ -3,6 +3,7 @@
 //! table names the test that proves each promise.
 #![allow(clippy::unwrap_used)]
 
+mod access;
 mod common;
 mod messages;
 mod output;

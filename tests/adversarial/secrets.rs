@@ -505,3 +505,94 @@ fn inspect_of_a_key_file_does_not_print_it() {
         r.stderr
     );
 }
+
+/// `angou kms create-access-key` prints the secret access key once, on stdout, where the user
+/// asked for it. It is never on stderr, in `list-access-keys`, the audit log or its listing, a
+/// store file, or any later message, including when the secret is typed where an id belongs.
+#[test]
+fn an_access_key_secret_is_printed_once_and_never_again() {
+    let env = Env::new();
+    let store = env.p("store");
+    let home = || {
+        let mut c = angou();
+        c.arg("--home").arg(&store).arg("kms");
+        c
+    };
+    let created = ok(
+        run(home().args(["create-access-key", "--user", "ci"])),
+        "create-access-key",
+    );
+    let v: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    let id = v["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned();
+    let secret = v["AccessKey"]["SecretAccessKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!((id.len(), secret.len()), (20, 40));
+    assert_eq!(v["AccessKey"]["UserName"], "ci");
+    assert!(
+        created
+            .stderr
+            .contains(&format!("export AWS_ACCESS_KEY_ID={id}"))
+    );
+    let raw = Base64::decode_vec(&secret).unwrap();
+    let leak = Secret {
+        name: "access key secret",
+        path: env.p("unused"),
+        text: Some(secret.clone()),
+        needles: vec![secret.clone(), hex::encode(&raw)],
+        raw: Some(raw.clone()),
+    };
+    let mut leaks = Vec::new();
+    check(
+        &mut leaks,
+        &leak,
+        "create-access-key stderr",
+        &Run {
+            code: 0,
+            stdout: Vec::new(),
+            stderr: created.stderr.clone(),
+        },
+    );
+    let runs = [
+        ("list-access-keys", run(home().arg("list-access-keys"))),
+        ("audit", run(home().arg("audit"))),
+        ("audit verify", run(home().args(["audit", "verify"]))),
+        (
+            "delete-access-key --access-key-id SECRET",
+            run(home().args(["delete-access-key", "--access-key-id", &secret])),
+        ),
+        (
+            "describe-key --key-id SECRET",
+            run(home().args(["describe-key", "--key-id", &secret])),
+        ),
+        (
+            "delete-access-key",
+            run(home().args(["delete-access-key", "--access-key-id", &id])),
+        ),
+    ];
+    for (label, r) in &runs {
+        check(&mut leaks, &leak, label, r);
+    }
+    // No store file holds it, except the audit log's record of the two commands above where
+    // the user typed it as an id (parameters are recorded as typed).
+    for e in std::fs::read_dir(&store).unwrap() {
+        let p = e.unwrap().path();
+        let bytes = std::fs::read(&p).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        let typed = text.matches(secret.as_str()).count();
+        let expected_typed = if p.ends_with("audit.log") { 2 } else { 0 };
+        assert_eq!(
+            typed,
+            expected_typed,
+            "{}: the secret appears {typed} times",
+            p.display()
+        );
+        assert!(
+            !bytes.windows(raw.len()).any(|w| w == raw),
+            "{}",
+            p.display()
+        );
+    }
+    assert!(leaks.is_empty(), "{}", leaks.join("\n"));
+}

@@ -90,6 +90,9 @@ fn hint_for(err: &Error) -> Option<&'static str> {
         },
         Error::Aead(AeadError::Authentication) => "wrong key, or the data was modified",
         Error::Kms(k) => match k {
+            KmsError::NotFound { what } if what.starts_with("access key ") => {
+                "list access keys with `angou kms list-access-keys`"
+            }
             KmsError::NotFound { .. } => {
                 "list keys with `angou kms list-keys` and aliases with `angou kms list-aliases`"
             }

@@ -180,6 +180,20 @@ pub enum Op {
     /// so the AWS CLI and SDKs work against it with --endpoint-url; the first line on standard
     /// output is a JSON object naming the bound address; SIGINT/SIGTERM stop it
     Serve(crate::serve::ServeArgs),
+    /// Make an access key for `angou kms serve` clients: prints its id and secret once (the
+    /// store keeps the secret encrypted and never shows it again)
+    CreateAccessKey {
+        /// Who the key is for (letters, digits, _+=,.@-; default: $USER, else "default")
+        #[arg(long = "user", value_name = "NAME")]
+        user: Option<String>,
+    },
+    /// List access keys (ids and users, never secrets)
+    ListAccessKeys,
+    /// Delete an access key: requests signed with it are refused from then on
+    DeleteAccessKey {
+        #[arg(long = "access-key-id", value_name = "ID")]
+        access_key_id: String,
+    },
     /// List audit entries; `audit verify [--checkpoint FILE]` checks the store and its log;
     /// `audit checkpoint` prints a sealed checkpoint to keep elsewhere; `audit repair` accepts
     /// a damaged store and records what it accepted
@@ -447,6 +461,42 @@ pub fn run(args: KmsArgs, home: Option<&Path>) -> Result<(), Failure> {
                 json!({"KeyId": m.arn, "PublicKey": pem, "KeySpec": m.key_spec, "KeyUsage": m.key_usage, "EncryptionAlgorithms": m.encryption_algorithms}),
             );
         }
+        Op::CreateAccessKey { user } => {
+            let user = user.unwrap_or_else(|| {
+                std::env::var("USER")
+                    .ok()
+                    .filter(|u| {
+                        !u.is_empty()
+                            && u.len() <= 64
+                            && u.bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+                    })
+                    .unwrap_or_else(|| "default".into())
+            });
+            let k = kms.create_access_key(&user)?;
+            // The secret is printed here only, at the user's request; ASCII by construction.
+            let secret = String::from_utf8_lossy(k.secret_access_key.expose_secret()).into_owned();
+            print(json!({"AccessKey": {
+                "UserName": k.user_name,
+                "AccessKeyId": k.access_key_id,
+                "Status": "Active",
+                "SecretAccessKey": secret,
+                "CreateDate": k.create_date,
+            }}));
+            eprintln!(
+                "the secret access key is shown only now; for AWS clients of `angou kms serve`:\n  export AWS_ACCESS_KEY_ID={}\n  export AWS_SECRET_ACCESS_KEY=<SecretAccessKey above>\n(or store both with `aws configure`)",
+                k.access_key_id
+            );
+        }
+        Op::ListAccessKeys => {
+            let list: Vec<Value> = kms
+                .list_access_keys()?
+                .into_iter()
+                .map(|k| json!({"UserName": k.user_name, "AccessKeyId": k.access_key_id, "Status": "Active", "CreateDate": k.create_date}))
+                .collect();
+            print(json!({ "AccessKeyMetadata": list }));
+        }
+        Op::DeleteAccessKey { access_key_id } => kms.delete_access_key(&access_key_id)?,
         Op::Audit(a) => match a.action.as_deref() {
             Some("verify") => {
                 let n = match &a.checkpoint {

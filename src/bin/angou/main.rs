@@ -206,6 +206,33 @@ fn redact(text: &str) -> String {
         at = end;
     }
     out.push_str(&text[at..]);
+    redact_access_key_secrets(&out)
+}
+
+/// Words shaped like an access key secret (`angou kms create-access-key`, as AWS's: exactly 40
+/// base64 characters, upper and lower case) are replaced too: a secret pasted where a key id
+/// or access key id belongs is echoed by "not found".
+fn redact_access_key_secrets(text: &str) -> String {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '+' || c == '/';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(word) {
+        let len = rest[start..]
+            .find(|c: char| !word(c))
+            .unwrap_or(rest.len() - start);
+        let w = &rest[start..start + len];
+        out.push_str(&rest[..start]);
+        if len == 40
+            && w.bytes().any(|b| b.is_ascii_lowercase())
+            && w.bytes().any(|b| b.is_ascii_uppercase())
+        {
+            out.push_str("[secret key not shown]");
+        } else {
+            out.push_str(w);
+        }
+        rest = &rest[start + len..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -280,6 +307,12 @@ mod tests {
             "[secret key not shown] and [secret key not shown]"
         );
         assert_eq!(redact("nothing here"), "nothing here");
+        assert_eq!(
+            redact("key sTRvTwuCS3AzQXWV7DcfGBIq1OLxPKxR/KKxF7x6 not found"),
+            "key [secret key not shown] not found"
+        );
+        let arn = "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert_eq!(redact(arn), arn);
         assert_eq!(
             redact("expected AGE-SECRET-KEY-1… or ANGOU-SYMMETRIC-KEY-1…"),
             "expected AGE-SECRET-KEY-1… or ANGOU-SYMMETRIC-KEY-1…"

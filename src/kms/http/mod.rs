@@ -9,6 +9,7 @@
 //! client holds one worker for at most the read timeout and never holds the store lock.
 
 mod request;
+pub mod sigv4;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
