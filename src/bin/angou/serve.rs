@@ -59,7 +59,5 @@ pub fn run(kms: Kms, args: ServeArgs) -> Result<(), Failure> {
         .and_then(|()| out.flush())
         .map_err(|e| Failure::new(format!("cannot write to standard output: {e}")))?;
     drop(out);
-    server
-        .run()
-        .map_err(|e| Failure::new(e.to_string()))
+    server.run().map_err(|e| Failure::new(e.to_string()))
 }

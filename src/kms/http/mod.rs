@@ -79,13 +79,17 @@ pub struct Config {
 #[non_exhaustive]
 pub enum ServeError {
     /// `--allow-unsigned` on an address other hosts can reach.
-    #[error("--allow-unsigned is refused on {addr}: unsigned requests are served on loopback addresses only (127.0.0.1, ::1)")]
+    #[error(
+        "--allow-unsigned is refused on {addr}: unsigned requests are served on loopback addresses only (127.0.0.1, ::1)"
+    )]
     UnsignedNotLoopback {
         /// The address.
         addr: SocketAddr,
     },
     /// A non-loopback address without TLS.
-    #[error("listening on {addr} requires TLS (--tls-cert/--tls-key), which angou does not serve yet; listen on 127.0.0.1")]
+    #[error(
+        "listening on {addr} requires TLS (--tls-cert/--tls-key), which angou does not serve yet; listen on 127.0.0.1"
+    )]
     TlsRequired {
         /// The address.
         addr: SocketAddr,
@@ -308,24 +312,21 @@ fn serve_connection(mut stream: TcpStream, shared: &Shared) {
         if !wait_for_request(&mut stream, &buf, shared) {
             return;
         }
-        let req = match request::read_request(
-            &mut stream,
-            &mut buf,
-            &shared.config.limits,
-            &set_timeout,
-        ) {
-            Ok(r) => r,
-            Err(e) => {
-                let (code, reason) = e.status();
-                let kind = match e {
-                    HttpError::BodyTooLarge | HttpError::HeadTooLarge => ErrorKind::Validation,
-                    _ => ErrorKind::Serialization,
-                };
-                let body = ApiError::new(kind, e.message()).to_json();
-                let _ = write_response(&mut stream, code, reason, &body, false);
-                return;
-            }
-        };
+        let req =
+            match request::read_request(&mut stream, &mut buf, &shared.config.limits, &set_timeout)
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    let (code, reason) = e.status();
+                    let kind = match e {
+                        HttpError::BodyTooLarge | HttpError::HeadTooLarge => ErrorKind::Validation,
+                        _ => ErrorKind::Serialization,
+                    };
+                    let body = ApiError::new(kind, e.message()).to_json();
+                    let _ = write_response(&mut stream, code, reason, &body, false);
+                    return;
+                }
+            };
         let keep = req.keep_alive() && !shared.stop.load(Ordering::SeqCst);
         let (code, body) = handle(shared, &req, peer.clone());
         let reason = match code {
@@ -435,7 +436,9 @@ fn authenticate(config: &Config, req: &Request) -> Result<Principal, ApiError> {
 
 /// The region of an `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/kms/aws4_request, …`.
 fn scope_region(auth: &str) -> Option<String> {
-    let cred = auth.split([' ', ',']).find_map(|p| p.trim().strip_prefix("Credential="))?;
+    let cred = auth
+        .split([' ', ','])
+        .find_map(|p| p.trim().strip_prefix("Credential="))?;
     let mut parts = cred.split('/');
     let region = parts.nth(2)?;
     Some(region.to_owned())
@@ -452,7 +455,11 @@ fn write_response(
     let head = format!(
         "HTTP/1.1 {code} {reason}\r\nx-amzn-RequestId: {request_id}\r\nContent-Type: {CONTENT_TYPE}\r\nContent-Length: {}\r\n{}\r\n",
         body.len(),
-        if keep_alive { "" } else { "Connection: close\r\n" }
+        if keep_alive {
+            ""
+        } else {
+            "Connection: close\r\n"
+        }
     );
     stream.write_all(head.as_bytes())?;
     stream.write_all(body)?;

@@ -149,7 +149,9 @@ pub fn body_len(req: &Request, max_body: usize) -> Result<usize, HttpError> {
         _ => return Err(HttpError::BadRequest("more than one Content-Length header")),
     };
     if text.is_empty() || text.len() > 12 || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(HttpError::BadRequest("Content-Length is not a decimal number"));
+        return Err(HttpError::BadRequest(
+            "Content-Length is not a decimal number",
+        ));
     }
     let n: usize = text
         .parse()
@@ -242,14 +244,20 @@ mod tests {
         let head = b"POST / HTTP/1.1\r\nContent-Length: 101\r\n\r\n";
         let (r, _) = parse_head(head, 16384).unwrap().unwrap();
         assert_eq!(body_len(&r, 100), Err(HttpError::BodyTooLarge));
-        assert!(parse_head(b"POST / HTTP/1.1\r\nHost: x\r\n", 16384).unwrap().is_none());
+        assert!(
+            parse_head(b"POST / HTTP/1.1\r\nHost: x\r\n", 16384)
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(
             parse_head(&[b'a'; 100], 50).map(|_| ()),
             Err(HttpError::HeadTooLarge)
         );
         assert_eq!(
             parse_head(b"G\x01T / HTTP/1.1\r\n\r\n", 50).map(|_| ()),
-            Err(HttpError::BadRequest("the request head is not valid HTTP/1.1"))
+            Err(HttpError::BadRequest(
+                "the request head is not valid HTTP/1.1"
+            ))
         );
     }
 }

@@ -22,9 +22,7 @@ use shapes::*;
 use wire::{Blob, SecretBlob};
 
 use crate::error::Error;
-use crate::kms::{
-    DataKeySize, EncryptionAlgorithm, EncryptionContext, Home, KeyId, KeySpec, Kms,
-};
+use crate::kms::{DataKeySize, EncryptionAlgorithm, EncryptionContext, Home, KeyId, KeySpec, Kms};
 
 /// Who calls, and where: the region and account the request is for (keys elsewhere are not
 /// found), the principal recorded in the audit log, and the caller's network address.
@@ -85,7 +83,21 @@ pub fn dispatch(
         .clone()
         .with_region(call.home.clone())
         .with_caller(call.caller.clone(), call.source.clone());
-    let result = route(&kms, operation, body);
+    dispatch_local(&kms, operation, body)
+}
+
+/// [`dispatch`] for a door on this machine (the `angou kms` CLI): the handle's own region,
+/// and the local user as the caller in the audit log.
+///
+/// # Errors
+/// As [`dispatch`]; an error the store returned keeps it ([`ApiError::source_error`]), so a
+/// local door can show the operator the whole story.
+pub fn dispatch_local(
+    kms: &Kms,
+    operation: &str,
+    body: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+    let result = route(kms, operation, body);
     if let Err(e) = &result
         && !e.audited
     {
@@ -182,8 +194,14 @@ fn route(kms: &Kms, op: &str, body: &[u8]) -> Result<Zeroizing<Vec<u8>>, ApiErro
         }
         "GenerateRandom" => call(body, |r: GenerateRandomRequest| {
             unsupported_if(r.custom_key_store_id.is_some(), "custom key stores")?;
-            unsupported_if(r.recipient.is_some(), "Recipient (Nitro Enclaves attestation)")?;
-            let n = r.number_of_bytes.map_or(Ok(32), usize::try_from).unwrap_or(0);
+            unsupported_if(
+                r.recipient.is_some(),
+                "Recipient (Nitro Enclaves attestation)",
+            )?;
+            let n = r
+                .number_of_bytes
+                .map_or(Ok(32), usize::try_from)
+                .unwrap_or(0);
             Ok(GenerateRandomResponse {
                 plaintext: SecretBlob(store(kms.generate_random(n))?),
             })
@@ -223,10 +241,11 @@ where
     let resp = f(req)?;
     // Sized up front so a response holding a secret is not copied by reallocation.
     let mut out = Zeroizing::new(Vec::with_capacity(16 * 1024));
-    serde_json::to_writer(&mut *out, &resp)
-        .map_err(|e| ApiError::from(Error::from(crate::error::KmsError::Store {
+    serde_json::to_writer(&mut *out, &resp).map_err(|e| {
+        ApiError::from(Error::from(crate::error::KmsError::Store {
             reason: format!("cannot encode a response: {e}"),
-        })))?;
+        }))
+    })?;
     Ok(out)
 }
 
@@ -238,7 +257,11 @@ pub fn parse<Req: DeserializeOwned>(body: &[u8]) -> Result<Req, ApiError> {
     } else {
         body
     };
-    if !body.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b == b'{') {
+    if !body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{')
+    {
         return Err(ApiError::new(
             ErrorKind::Serialization,
             "the request body is not a JSON object",
@@ -326,8 +349,12 @@ fn pem_body(pem: &str) -> Result<Vec<u8>, ApiError> {
         .filter(|l| !l.starts_with("-----"))
         .collect::<Vec<_>>()
         .concat();
-    <base64ct::Base64 as base64ct::Encoding>::decode_vec(&b64)
-        .map_err(|_| ApiError::new(ErrorKind::KmsInternal, "the public key could not be encoded"))
+    <base64ct::Base64 as base64ct::Encoding>::decode_vec(&b64).map_err(|_| {
+        ApiError::new(
+            ErrorKind::KmsInternal,
+            "the public key could not be encoded",
+        )
+    })
 }
 
 /// Pagination: `Marker` is `angou-1:<offset>`; anything else is an `InvalidMarkerException`.
@@ -383,7 +410,9 @@ fn create_key(kms: &Kms, r: CreateKeyRequest) -> Result<KeyMetadataResponse, Api
         "key origins other than AWS_KMS",
     )?;
     unsupported_if(
-        r.key_usage.as_deref().is_some_and(|u| u != "ENCRYPT_DECRYPT"),
+        r.key_usage
+            .as_deref()
+            .is_some_and(|u| u != "ENCRYPT_DECRYPT"),
         "key usages other than ENCRYPT_DECRYPT",
     )?;
     let spec_name = r
@@ -453,6 +482,7 @@ fn list_key_rotations(
                 key_id: k.key_id,
                 rotation_date: wire::epoch(&k.rotation_date).unwrap_or(0.0),
                 rotation_type: k.rotation_type,
+                key_material_id: Some(k.key_material_id),
             })
             .collect(),
         next_marker,
@@ -462,7 +492,11 @@ fn list_key_rotations(
 
 fn encrypt(kms: &Kms, r: EncryptRequest) -> Result<EncryptResponse, ApiError> {
     dry_run(r.dry_run)?;
-    let plaintext = r.plaintext.as_ref().map(|p| p.0.expose_secret()).unwrap_or_default();
+    let plaintext = r
+        .plaintext
+        .as_ref()
+        .map(|p| p.0.expose_secret())
+        .unwrap_or_default();
     let e = store(kms.encrypt_as(
         key(&r.key_id),
         plaintext,
@@ -477,7 +511,10 @@ fn encrypt(kms: &Kms, r: EncryptRequest) -> Result<EncryptResponse, ApiError> {
 }
 
 fn decrypt(kms: &Kms, r: DecryptRequest) -> Result<DecryptResponse, ApiError> {
-    unsupported_if(r.recipient.is_some(), "Recipient (Nitro Enclaves attestation)")?;
+    unsupported_if(
+        r.recipient.is_some(),
+        "Recipient (Nitro Enclaves attestation)",
+    )?;
     dry_run(r.dry_run)?;
     let blob = r.ciphertext_blob.map(|b| b.0).unwrap_or_default();
     let d = store(kms.decrypt_as(
@@ -490,6 +527,7 @@ fn decrypt(kms: &Kms, r: DecryptRequest) -> Result<DecryptResponse, ApiError> {
         key_id: d.key_id,
         plaintext: SecretBlob(d.plaintext),
         encryption_algorithm: d.encryption_algorithm,
+        key_material_id: d.key_material_id,
     })
 }
 
@@ -532,14 +570,13 @@ fn generate_data_key(
     kms: &Kms,
     r: GenerateDataKeyRequest,
 ) -> Result<GenerateDataKeyResponse, ApiError> {
-    unsupported_if(r.recipient.is_some(), "Recipient (Nitro Enclaves attestation)")?;
+    unsupported_if(
+        r.recipient.is_some(),
+        "Recipient (Nitro Enclaves attestation)",
+    )?;
     let size = data_key_size(&r)?;
     dry_run(r.dry_run)?;
-    let d = store(kms.generate_data_key(
-        key(&r.key_id),
-        size,
-        &context(&r.encryption_context),
-    ))?;
+    let d = store(kms.generate_data_key(key(&r.key_id), size, &context(&r.encryption_context)))?;
     Ok(GenerateDataKeyResponse {
         ciphertext_blob: Blob(d.ciphertext_blob),
         plaintext: SecretBlob(d.plaintext),

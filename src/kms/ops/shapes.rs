@@ -58,7 +58,7 @@ fn alias_name(c: &mut Checks, value: &Option<String>) {
 /// A request that names one key and nothing else (DescribeKey, EnableKey, DisableKey,
 /// CancelKeyDeletion, DisableKeyRotation, GetKeyRotationStatus, RotateKeyOnDemand,
 /// GetPublicKey).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct KeyRequest {
     /// Key id, key ARN, alias name or alias ARN.
@@ -75,7 +75,7 @@ impl Validate for KeyRequest {
 }
 
 /// `CreateKey`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CreateKeyRequest {
     /// Free text, at most 8192 characters.
@@ -129,7 +129,12 @@ impl Validate for CreateKeyRequest {
         c.one_of(
             "keyUsage",
             self.key_usage.as_deref(),
-            &["SIGN_VERIFY", "ENCRYPT_DECRYPT", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT"],
+            &[
+                "SIGN_VERIFY",
+                "ENCRYPT_DECRYPT",
+                "GENERATE_VERIFY_MAC",
+                "KEY_AGREEMENT",
+            ],
         );
         c.one_of("keySpec", self.key_spec.as_deref(), KEY_SPECS);
         c.one_of(
@@ -143,7 +148,11 @@ impl Validate for CreateKeyRequest {
             &["AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"],
         );
         c.length("policy", self.policy.as_deref(), (1, 131_072));
-        c.length("customKeyStoreId", self.custom_key_store_id.as_deref(), (1, 64));
+        c.length(
+            "customKeyStoreId",
+            self.custom_key_store_id.as_deref(),
+            (1, 64),
+        );
         c.length("xksKeyId", self.xks_key_id.as_deref(), (1, 128));
     }
 }
@@ -157,7 +166,7 @@ pub struct KeyMetadataResponse {
 }
 
 /// `ListKeys`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListKeysRequest {
     /// 1 to 1000 (default 100).
@@ -196,7 +205,7 @@ pub struct ListKeysResponse {
 }
 
 /// `CreateAlias` and `UpdateAlias`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AliasRequest {
     /// `alias/…`.
@@ -213,7 +222,7 @@ impl Validate for AliasRequest {
 }
 
 /// `DeleteAlias`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DeleteAliasRequest {
     /// `alias/…`.
@@ -227,7 +236,7 @@ impl Validate for DeleteAliasRequest {
 }
 
 /// `ListAliases`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListAliasesRequest {
     /// Only the aliases of this key.
@@ -271,7 +280,7 @@ pub struct ListAliasesResponse {
 }
 
 /// `ScheduleKeyDeletion`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ScheduleKeyDeletionRequest {
     /// The key.
@@ -311,7 +320,7 @@ pub struct KeyIdResponse {
 }
 
 /// `EnableKeyRotation`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct EnableKeyRotationRequest {
     /// The key.
@@ -323,7 +332,11 @@ pub struct EnableKeyRotationRequest {
 impl Validate for EnableKeyRotationRequest {
     fn check(&self, c: &mut Checks) {
         key_id(c, "keyId", &self.key_id, true);
-        c.range("rotationPeriodInDays", self.rotation_period_in_days, (90, 2560));
+        c.range(
+            "rotationPeriodInDays",
+            self.rotation_period_in_days,
+            (90, 2560),
+        );
     }
 }
 
@@ -344,7 +357,7 @@ pub struct GetKeyRotationStatusResponse {
 }
 
 /// `ListKeyRotations`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListKeyRotationsRequest {
     /// The key.
@@ -380,6 +393,9 @@ pub struct RotationsListEntry {
     /// `AUTOMATIC` or `ON_DEMAND` (`INITIAL` with `ALL_KEY_MATERIAL` is angou's name for
     /// the first material).
     pub rotation_type: String,
+    /// The key material (angou numbers them `00000001`, `00000002`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_material_id: Option<String>,
 }
 
 /// The response of `ListKeyRotations`.
@@ -396,7 +412,7 @@ pub struct ListKeyRotationsResponse {
 }
 
 /// `Encrypt`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct EncryptRequest {
     /// The key.
@@ -440,7 +456,7 @@ pub struct EncryptResponse {
 }
 
 /// `Decrypt`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DecryptRequest {
     /// The ciphertext.
@@ -483,10 +499,13 @@ pub struct DecryptResponse {
     pub plaintext: SecretBlob,
     /// The algorithm used.
     pub encryption_algorithm: String,
+    /// The key material that decrypted it (symmetric keys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_material_id: Option<String>,
 }
 
 /// `ReEncrypt`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ReEncryptRequest {
     /// The ciphertext.
@@ -519,7 +538,11 @@ impl Validate for ReEncryptRequest {
         );
         key_id(c, "sourceKeyId", &self.source_key_id, false);
         key_id(c, "destinationKeyId", &self.destination_key_id, true);
-        algorithm(c, "sourceEncryptionAlgorithm", &self.source_encryption_algorithm);
+        algorithm(
+            c,
+            "sourceEncryptionAlgorithm",
+            &self.source_encryption_algorithm,
+        );
         algorithm(
             c,
             "destinationEncryptionAlgorithm",
@@ -546,7 +569,7 @@ pub struct ReEncryptResponse {
 }
 
 /// `GenerateDataKey` and `GenerateDataKeyWithoutPlaintext`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GenerateDataKeyRequest {
     /// The key.
@@ -597,7 +620,7 @@ pub struct GenerateDataKeyWithoutPlaintextResponse {
 }
 
 /// `GenerateRandom`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GenerateRandomRequest {
     /// 1 to 1024.
@@ -611,7 +634,11 @@ pub struct GenerateRandomRequest {
 impl Validate for GenerateRandomRequest {
     fn check(&self, c: &mut Checks) {
         c.range("numberOfBytes", self.number_of_bytes, v::NUMBER_OF_BYTES);
-        c.length("customKeyStoreId", self.custom_key_store_id.as_deref(), (1, 64));
+        c.length(
+            "customKeyStoreId",
+            self.custom_key_store_id.as_deref(),
+            (1, 64),
+        );
     }
 }
 

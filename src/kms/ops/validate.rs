@@ -77,7 +77,12 @@ impl Checks {
     }
 
     /// A blob's length, in bytes; the value is not repeated (it may be a secret).
-    pub(crate) fn blob_length(&mut self, field: &str, len: Option<usize>, (min, max): (usize, usize)) {
+    pub(crate) fn blob_length(
+        &mut self,
+        field: &str,
+        len: Option<usize>,
+        (min, max): (usize, usize),
+    ) {
         let Some(n) = len else { return };
         if n < min {
             self.fail(
@@ -120,7 +125,10 @@ impl Checks {
             self.fail(
                 Some(v),
                 field,
-                format!("Member must satisfy enum value set: [{}]", values.join(", ")),
+                format!(
+                    "Member must satisfy enum value set: [{}]",
+                    values.join(", ")
+                ),
             );
         }
     }
@@ -200,6 +208,9 @@ mod tests {
         c.one_of("keySpec", Some("AES_512"), &["AES_256", "AES_128"]);
         let e = c.finish().unwrap_err();
         assert!(e.message.starts_with("2 validation errors detected: Value '2000' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024; "));
-        assert!(e.message.ends_with("Member must satisfy enum value set: [AES_256, AES_128]"));
+        assert!(
+            e.message
+                .ends_with("Member must satisfy enum value set: [AES_256, AES_128]")
+        );
     }
 }
