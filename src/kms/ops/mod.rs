@@ -257,10 +257,10 @@ pub fn parse<Req: DeserializeOwned>(body: &[u8]) -> Result<Req, ApiError> {
     } else {
         body
     };
-    if !body
+    if body
         .iter()
         .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|b| *b == b'{')
+        .is_none_or(|b| *b != b'{')
     {
         return Err(ApiError::new(
             ErrorKind::Serialization,
