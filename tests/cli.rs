@@ -16,6 +16,9 @@ mod tools;
 #[path = "cli/conveniences.rs"]
 mod conveniences;
 
+#[path = "cli/aws_cli.rs"]
+mod aws_cli;
+
 fn angou() -> Command {
     let mut c = Command::cargo_bin("angou").unwrap();
     c.env_remove("ANGOU_PASSPHRASE");

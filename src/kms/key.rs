@@ -186,9 +186,8 @@ pub struct Alias(String);
 
 /// Alias prefix reserved for the cloud's own keys (refused, as the cloud refuses it).
 pub(crate) const RESERVED_AWS: &str = "alias/aws/";
-/// Alias prefix reserved for keys angou manages itself.
-pub(crate) const RESERVED_ANGOU: &str = "alias/angou/";
-/// The angou-managed default key.
+/// The angou-managed default key: the one alias under `alias/angou/` angou keeps for itself
+/// (the rest of `alias/angou/` is an ordinary name, as it is on AWS).
 pub const DEFAULT_ALIAS: &str = "alias/angou/default";
 
 impl Alias {
@@ -218,16 +217,23 @@ impl Alias {
         Ok(Alias(name.to_owned()))
     }
 
-    /// Parses an alias a user may create: not in the reserved `alias/aws/` or `alias/angou/` spaces.
+    /// Parses an alias a user may create: not in AWS's reserved `alias/aws/` space, and not
+    /// angou's own [`DEFAULT_ALIAS`].
     ///
     /// # Errors
     /// [`KmsError::InvalidAliasName`].
     pub fn parse_user(name: &str) -> Result<Alias, KmsError> {
         let a = Alias::parse(name)?;
-        if name.starts_with(RESERVED_AWS) || name.starts_with(RESERVED_ANGOU) {
+        if name.starts_with(RESERVED_AWS) {
             return Err(KmsError::InvalidAliasName {
                 name: name.to_owned(),
-                reason: "alias/aws/ and alias/angou/ are reserved",
+                reason: "alias/aws/ is reserved for AWS managed keys",
+            });
+        }
+        if name == DEFAULT_ALIAS {
+            return Err(KmsError::InvalidAliasName {
+                name: name.to_owned(),
+                reason: "alias/angou/default names the key angou manages itself",
             });
         }
         Ok(a)

@@ -221,6 +221,14 @@ pub struct AuditFilter {
     pub since: Option<OffsetDateTime>,
 }
 
+/// A key spec's AWS name.
+fn wire_spec(spec: KeySpec) -> String {
+    serde_json::to_value(spec)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 fn material_name(id: u32) -> String {
     format!("{id:08x}")
 }
@@ -954,6 +962,20 @@ impl Session<'_> {
         }
     }
 
+    /// AWS's RSAES_OAEP algorithms take no encryption context; a context given with an RSA key
+    /// is refused (ValidationException) rather than silently left unbound.
+    fn no_context_for_rsa(&self, i: usize, ctx: &EncryptionContext) -> Result<(), Error> {
+        let m = &self.key(i).metadata;
+        if m.key_spec.rsa_bits().is_some() && !ctx.is_empty() {
+            return Err(validation(format!(
+                "an encryption context is not supported with asymmetric key {} ({}): only symmetric encryption keys bind one",
+                m.key_id,
+                wire_spec(m.key_spec)
+            )));
+        }
+        Ok(())
+    }
+
     fn encrypt_with(
         &mut self,
         i: usize,
@@ -962,6 +984,7 @@ impl Session<'_> {
         alg: Option<EncryptionAlgorithm>,
     ) -> Result<Encrypted, Error> {
         self.check_algorithm(i, alg)?;
+        self.no_context_for_rsa(i, ctx)?;
         self.usable(i)?;
         let k = self.key(i);
         let arn = k.metadata.arn.clone();
@@ -1011,6 +1034,7 @@ impl Session<'_> {
         if let Some(i) = named
             && self.key(i).metadata.key_spec.rsa_bits().is_some()
         {
+            self.no_context_for_rsa(i, ctx)?;
             self.usable(i)?;
             let pt = self
                 .rsa_key(i)?
@@ -1140,14 +1164,15 @@ impl Kms {
             json!({"AliasName": alias, "TargetKeyId": target}),
             |s| {
                 let a = Alias::parse_user(alias)?;
-                if !s.state.aliases.contains_key(a.as_str()) {
+                let Some(current) = s.state.aliases.get(a.as_str()).cloned() else {
                     return Err(KmsError::NotFound {
                         what: format!("alias {alias}"),
                     }
                     .into());
-                }
+                };
                 let i = s.resolve(target)?;
                 s.not_pending(i)?;
+                s.same_kind_as(&current, i, alias)?;
                 let id = s.key(i).metadata.key_id.to_string();
                 s.state.aliases.insert(a.as_str().into(), id);
                 Ok(())
@@ -1806,6 +1831,29 @@ impl Session<'_> {
                 ),
             }
             .into());
+        }
+        Ok(())
+    }
+
+    /// UpdateAlias moves an alias only between keys of one type (symmetric or asymmetric) and
+    /// one key usage, as AWS requires (ValidationException): a caller that encrypts under the
+    /// alias must not find it now names a key of another kind.
+    fn same_kind_as(&self, current: &str, i: usize, alias: &str) -> Result<(), Error> {
+        let Some(c) = KeyId::parse(current).and_then(|id| self.index(&id)) else {
+            return Ok(());
+        };
+        let (from, to) = (&self.key(c).metadata, &self.key(i).metadata);
+        if from.key_spec.rsa_bits().is_some() != to.key_spec.rsa_bits().is_some()
+            || from.key_usage != to.key_usage
+        {
+            return Err(validation(format!(
+                "{alias} points at a {} {} key; it can only be moved to a key of the same type and key usage, and {} is a {} {} key",
+                wire_spec(from.key_spec),
+                from.key_usage,
+                to.key_id,
+                wire_spec(to.key_spec),
+                to.key_usage
+            )));
         }
         Ok(())
     }

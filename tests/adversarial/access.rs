@@ -90,7 +90,8 @@ fn a_hand_edited_access_key_is_tampering() {
             assert_ne!(r.code, 0, "{what}: {args:?} accepted");
             let first = r.stderr.lines().next().unwrap_or("");
             assert!(
-                first.starts_with("error: key store verification failed")
+                first.starts_with("error: ")
+                    && first.contains("key store verification failed")
                     && first.contains("modified"),
                 "{what}: {args:?}: {}",
                 r.stderr

@@ -24,6 +24,7 @@ fn every_test_the_promise_table_names_exists() {
                 ["adv", module, func] => (format!("tests/adversarial/{module}.rs"), *func),
                 ["kms", "tests", func] => ("src/kms/mod.rs".to_owned(), *func),
                 ["kms", module, "tests", func] => (format!("src/kms/{module}.rs"), *func),
+                ["cli", module, func] => (format!("tests/cli/{module}.rs"), *func),
                 [bin, func] => (format!("tests/{bin}.rs"), *func),
                 _ => panic!("unexpected test name {name:?} in DESIGN.md §6"),
             };

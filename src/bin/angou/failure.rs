@@ -154,15 +154,22 @@ fn is_usage(err: &Error) -> bool {
     )
 }
 
-impl From<Error> for Failure {
-    fn from(err: Error) -> Self {
-        let hint = hint_for(&err);
+impl Failure {
+    /// The failure for a library error: its message, hint and exit code.
+    pub fn of(err: &Error) -> Self {
+        let hint = hint_for(err);
         let mut f = Failure::new(err.to_string());
         f.hint = hint.map(str::to_owned);
-        if is_usage(&err) {
+        if is_usage(err) {
             f.code = EXIT_USAGE;
         }
         f
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(err: Error) -> Self {
+        Failure::of(&err)
     }
 }
 

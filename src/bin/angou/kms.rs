@@ -1,12 +1,16 @@
-//! `angou kms <operation>`: the local KMS with the cloud CLI's flag names and JSON field names.
+//! `angou kms <operation>`: the local KMS with the AWS CLI's flag names, answers and errors.
+//! Every AWS operation is a typed request of [`angou::kms::ops`] run by the same
+//! [`ops::dispatch_local`] the HTTP server runs, so `angou kms` prints what `aws kms` prints.
 
 use std::path::{Path, PathBuf};
 
-use angou::kms::{self, AuditFilter, Clock, DataKeySize, EncryptionContext, KeySpec, Kms};
-use base64ct::{Base64, Encoding};
+use angou::kms::ops::{self, shapes};
+use angou::kms::{self, AuditFilter, Clock, EncryptionContext, Kms};
 use clap::{Args, Subcommand};
+use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::aws_cli::{self, OutputFormat, Printer};
 use crate::failure::Failure;
 
 #[derive(Debug, Args)]
@@ -19,6 +23,18 @@ pub struct KmsArgs {
     /// The 12-digit account in every ARN
     #[arg(long = "account-id", global = true, default_value = kms::key::DEFAULT_ACCOUNT, value_name = "ID")]
     pub account_id: String,
+    /// json (indented, the default) or text (tab-separated, the AWS CLI's text rules)
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "json",
+        value_name = "FORMAT"
+    )]
+    pub output: OutputFormat,
+    /// A JMESPath expression applied to the answer, as in the AWS CLI (e.g. CiphertextBlob)
+    #[arg(long, global = true, value_name = "JMESPATH")]
+    pub query: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -30,28 +46,15 @@ pub struct KeyIdArg {
 
 #[derive(Debug, Args, Default)]
 pub struct ContextArgs {
-    /// Encryption context entry key=value (repeatable), or a JSON object
-    #[arg(short = 'c', long = "encryption-context", value_name = "K=V|JSON")]
+    /// Encryption context: k1=v1,k2=v2 (AWS shorthand) or a JSON object; repeatable, merged
+    #[arg(short = 'c', long = "encryption-context", value_name = "K=V,…|JSON")]
     pub context: Vec<String>,
 }
 
-/// Parses `-c` values: `key=value` pairs and/or JSON objects, merged.
+/// Parses `-c` values (AWS shorthand `k1=v1,k2=v2` or JSON objects), merged; ambiguous
+/// shorthand and repeated keys are refused.
 pub fn parse_context(values: &[String]) -> Result<EncryptionContext, Failure> {
-    let mut ctx = EncryptionContext::new();
-    for v in values {
-        if v.trim_start().starts_with('{') {
-            for (k, val) in EncryptionContext::from_json(v)
-                .map_err(angou::Error::from)?
-                .entries()
-            {
-                ctx.insert(k.clone(), val.clone());
-            }
-        } else {
-            let (k, val) = EncryptionContext::parse_pair(v).map_err(angou::Error::from)?;
-            ctx.insert(k, val);
-        }
-    }
-    Ok(ctx)
+    aws_cli::context(values, "--encryption-context")
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,11 +71,14 @@ pub enum Op {
     },
     /// Create a customer-managed key
     CreateKey {
-        #[arg(long, default_value = "")]
-        description: String,
+        #[arg(long)]
+        description: Option<String>,
         /// SYMMETRIC_DEFAULT (AES-256-GCM), RSA_2048, RSA_3072 or RSA_4096
-        #[arg(long = "key-spec", default_value = "SYMMETRIC_DEFAULT")]
-        key_spec: String,
+        #[arg(long = "key-spec")]
+        key_spec: Option<String>,
+        /// ENCRYPT_DECRYPT (the only usage angou's keys have; others are refused)
+        #[arg(long = "key-usage")]
+        key_usage: Option<String>,
     },
     /// Show a key's metadata
     DescribeKey(KeyIdArg),
@@ -128,27 +134,34 @@ pub enum Op {
     GetKeyRotationStatus(KeyIdArg),
     /// Add new key material now (at most 25 times per key)
     RotateKeyOnDemand(KeyIdArg),
-    /// List a key's materials
+    /// List a key's rotations (not its initial material)
     ListKeyRotations(KeyIdArg),
     /// Encrypt 1-4096 bytes under a key
     Encrypt {
         #[command(flatten)]
         key: KeyIdArg,
-        /// base64 text, or @FILE for raw bytes (@- reads standard input)
+        /// base64 text (AWS CLI v2), fileb://FILE or @FILE for raw bytes (@- reads standard input)
         #[arg(long)]
         plaintext: String,
         #[command(flatten)]
         context: ContextArgs,
+        /// SYMMETRIC_DEFAULT (the default), or RSAES_OAEP_SHA_256 (required for RSA keys)
+        #[arg(long = "encryption-algorithm")]
+        encryption_algorithm: Option<String>,
     },
-    /// Decrypt a ciphertext blob (the blob names its key)
+    /// Decrypt a ciphertext blob (a symmetric blob names its key)
     Decrypt {
-        /// base64 text, or @FILE for raw bytes (@- reads standard input)
+        /// base64 text, fileb://FILE or @FILE for raw bytes (@- reads standard input)
         #[arg(long = "ciphertext-blob")]
         ciphertext_blob: String,
+        /// The key (required for RSA ciphertexts)
         #[arg(long = "key-id")]
         key_id: Option<String>,
         #[command(flatten)]
         context: ContextArgs,
+        /// SYMMETRIC_DEFAULT (the default), or RSAES_OAEP_SHA_256 (required for RSA keys)
+        #[arg(long = "encryption-algorithm")]
+        encryption_algorithm: Option<String>,
     },
     /// Re-encrypt under another key or context without exposing the plaintext
     ReEncrypt {
@@ -156,14 +169,18 @@ pub enum Op {
         ciphertext_blob: String,
         #[arg(long = "source-key-id")]
         source_key_id: Option<String>,
-        /// Source context entry key=value or JSON (repeatable)
+        /// Source context: k1=v1,k2=v2 or JSON (repeatable)
         #[arg(long = "source-encryption-context")]
         source_context: Vec<String>,
         #[arg(long = "destination-key-id")]
         destination_key_id: String,
-        /// Destination context entry key=value or JSON (repeatable)
+        /// Destination context: k1=v1,k2=v2 or JSON (repeatable)
         #[arg(long = "destination-encryption-context")]
         destination_context: Vec<String>,
+        #[arg(long = "source-encryption-algorithm")]
+        source_encryption_algorithm: Option<String>,
+        #[arg(long = "destination-encryption-algorithm")]
+        destination_encryption_algorithm: Option<String>,
     },
     /// A fresh data key, in plaintext and encrypted under the key
     GenerateDataKey(DataKeyArgs),
@@ -172,10 +189,14 @@ pub enum Op {
     /// 1-1024 random bytes
     GenerateRandom {
         #[arg(long = "number-of-bytes")]
-        number_of_bytes: usize,
+        number_of_bytes: Option<i64>,
     },
-    /// The public key (SPKI PEM) of an RSA key
+    /// The public key of an RSA key (base64 DER SubjectPublicKeyInfo, as AWS returns it)
     GetPublicKey(KeyIdArg),
+    /// Serve this store over the AWS KMS JSON API (POST / with X-Amz-Target: TrentService.*),
+    /// so the AWS CLI and SDKs work against it with --endpoint-url; the first line on standard
+    /// output is a JSON object naming the bound address; SIGINT/SIGTERM stop it
+    Serve(crate::serve::ServeArgs),
     /// Make an access key for `angou kms serve` clients: prints its id and secret once (the
     /// store keeps the secret encrypted and never shows it again)
     CreateAccessKey {
@@ -190,10 +211,6 @@ pub enum Op {
         #[arg(long = "access-key-id", value_name = "ID")]
         access_key_id: String,
     },
-    /// Serve this store over the AWS KMS JSON API (POST / with X-Amz-Target: TrentService.*),
-    /// so the AWS CLI and SDKs work against it with --endpoint-url; the first line on standard
-    /// output is a JSON object naming the bound address; SIGINT/SIGTERM stop it
-    Serve(crate::serve::ServeArgs),
     /// List audit entries; `audit verify [--checkpoint FILE]` checks the store and its log;
     /// `audit checkpoint` prints a sealed checkpoint to keep elsewhere; `audit repair` accepts
     /// a damaged store and records what it accepted
@@ -209,7 +226,7 @@ pub struct DataKeyArgs {
     pub key_spec: Option<String>,
     /// 1-1024
     #[arg(long = "number-of-bytes")]
-    pub number_of_bytes: Option<usize>,
+    pub number_of_bytes: Option<i64>,
     #[command(flatten)]
     pub context: ContextArgs,
 }
@@ -264,42 +281,66 @@ pub fn open_store(home: Option<&Path>) -> Result<Kms, Failure> {
 /// Environment variable holding the passphrase of a passphrase-protected key store.
 pub const PASSPHRASE_VAR: &str = "ANGOU_KMS_PASSPHRASE";
 
-fn binary_arg(text: &str, what: &str) -> Result<Vec<u8>, Failure> {
-    if let Some(path) = text.strip_prefix('@') {
-        if path == "-" {
-            let mut bytes = Vec::new();
-            return std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
-                .map(|_| bytes)
-                .map_err(|e| Failure::new(format!("cannot read {what} from standard input: {e}")));
+/// Runs one AWS operation through the operation layer, as the server does.
+fn call<Req: Serialize>(kms: &Kms, operation: &str, req: &Req) -> Result<Value, Failure> {
+    // The request may hold a plaintext: its JSON is wiped after use.
+    let mut body = zeroize::Zeroizing::new(Vec::with_capacity(8 * 1024));
+    serde_json::to_writer(&mut *body, req)
+        .map_err(|e| Failure::new(format!("cannot encode the {operation} request: {e}")))?;
+    let out =
+        ops::dispatch_local(kms, operation, &body).map_err(|e| aws_cli::failure(operation, &e))?;
+    let mut v: Value = serde_json::from_slice(&out)
+        .map_err(|e| Failure::new(format!("cannot read the {operation} answer: {e}")))?;
+    aws_cli::cli_timestamps(&mut v);
+    Ok(v)
+}
+
+/// A List operation read to its end, as the AWS CLI's paginators do: `{result_key: [...]}`.
+fn call_all<Req: Serialize>(
+    kms: &Kms,
+    operation: &str,
+    result_key: &str,
+    mut req: impl FnMut(Option<String>) -> Req,
+) -> Result<Value, Failure> {
+    let mut all = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = call(kms, operation, &req(marker.take()))?;
+        if let Some(Value::Array(items)) = page.get(result_key) {
+            all.extend(items.iter().cloned());
         }
-        return std::fs::read(path).map_err(|e| {
-            Failure::new(format!("cannot read {what} file {path}: {e}"))
-                .hint("check the path after @")
-        });
+        match page.get("NextMarker").and_then(Value::as_str) {
+            Some(m) if page.get("Truncated") == Some(&Value::Bool(true)) => {
+                marker = Some(m.to_owned());
+            }
+            _ => break,
+        }
     }
-    Base64::decode_vec(text.trim()).map_err(|_| {
-        Failure::usage(format!("{what} is not base64"))
-            .hint("pass base64 text (as printed by angou kms), or @FILE for raw bytes")
-    })
+    Ok(json!({ result_key: all }))
 }
 
-fn b64(bytes: &[u8]) -> String {
-    Base64::encode_string(bytes)
+fn some(s: &str) -> Option<String> {
+    Some(s.to_owned())
 }
 
-fn print(v: Value) {
-    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+/// An encryption context member: absent when empty, as the AWS CLI sends none.
+fn wire_context(ctx: &EncryptionContext) -> Option<shapes::Context> {
+    (!ctx.is_empty()).then(|| ctx.entries().clone())
 }
 
 pub fn run(args: KmsArgs, home: Option<&Path>) -> Result<(), Failure> {
+    let printer = Printer::new(args.output, args.query.as_deref())?;
     let region = kms::Home::new(&args.region, &args.account_id)
         .map_err(angou::Error::from)
         .map_err(|f| {
             Failure::from(f).hint("pass --region like us-east-1 and a 12-digit --account-id")
         })?;
+    if let Op::Serve(a) = args.op {
+        return crate::serve::run(open_store(home)?.with_region(region), a);
+    }
     let kms = open_store(home)?.with_region(region);
-    match args.op {
-        Op::Serve(a) => return crate::serve::run(kms, a),
+    let answer = match args.op {
+        Op::Serve(_) => return Ok(()),
         Op::Init {
             passphrase,
             fake_clock,
@@ -316,107 +357,140 @@ pub fn run(args: KmsArgs, home: Option<&Path>) -> Result<(), Failure> {
             } else {
                 kms.init(options)?;
             }
-            print(
-                json!({"Home": kms.home().display().to_string(), "PassphraseProtected": kms.is_passphrase_protected(), "FakeClock": fake_clock}),
-            );
+            json!({"Home": kms.home().display().to_string(), "PassphraseProtected": kms.is_passphrase_protected(), "FakeClock": fake_clock})
         }
         Op::CreateKey {
             description,
             key_spec,
-        } => {
-            let spec = KeySpec::parse(&key_spec).map_err(angou::Error::from)?;
-            let m = kms.create_key(&description, spec)?;
-            print(json!({ "KeyMetadata": m }));
-        }
-        Op::DescribeKey(k) => print(json!({ "KeyMetadata": kms.describe_key(&k.key_id)? })),
-        Op::ListKeys => {
-            let keys: Vec<Value> = kms
-                .list_keys()?
-                .into_iter()
-                .map(|(id, arn)| json!({"KeyId": id, "KeyArn": arn}))
-                .collect();
-            print(json!({ "Keys": keys }));
-        }
+            key_usage,
+        } => call(
+            &kms,
+            "CreateKey",
+            &shapes::CreateKeyRequest {
+                description,
+                key_spec,
+                key_usage,
+                ..Default::default()
+            },
+        )?,
+        Op::DescribeKey(k) => call(&kms, "DescribeKey", &key_request(&k))?,
+        Op::ListKeys => call_all(&kms, "ListKeys", "Keys", |marker| shapes::ListKeysRequest {
+            limit: Some(1000),
+            marker,
+        })?,
         Op::CreateAlias {
             alias_name,
             target_key_id,
-        } => kms.create_alias(&alias_name, &target_key_id)?,
+        } => call(
+            &kms,
+            "CreateAlias",
+            &shapes::AliasRequest {
+                alias_name: Some(alias_name),
+                target_key_id: Some(target_key_id),
+            },
+        )?,
         Op::UpdateAlias {
             alias_name,
             target_key_id,
-        } => kms.update_alias(&alias_name, &target_key_id)?,
-        Op::DeleteAlias { alias_name } => kms.delete_alias(&alias_name)?,
-        Op::ListAliases { key_id } => {
-            let list: Vec<Value> = kms
-                .list_aliases(key_id.as_deref())?
-                .into_iter()
-                .map(|a| json!({"AliasName": a.alias_name, "AliasArn": a.alias_arn, "TargetKeyId": a.target_key_id}))
-                .collect();
-            print(json!({ "Aliases": list }));
-        }
-        Op::EnableKey(k) => kms.enable_key(&k.key_id)?,
-        Op::DisableKey(k) => kms.disable_key(&k.key_id)?,
+        } => call(
+            &kms,
+            "UpdateAlias",
+            &shapes::AliasRequest {
+                alias_name: Some(alias_name),
+                target_key_id: Some(target_key_id),
+            },
+        )?,
+        Op::DeleteAlias { alias_name } => call(
+            &kms,
+            "DeleteAlias",
+            &shapes::DeleteAliasRequest {
+                alias_name: Some(alias_name),
+            },
+        )?,
+        Op::ListAliases { key_id } => call_all(&kms, "ListAliases", "Aliases", |marker| {
+            shapes::ListAliasesRequest {
+                key_id: key_id.clone(),
+                limit: Some(1000),
+                marker,
+            }
+        })?,
+        Op::EnableKey(k) => call(&kms, "EnableKey", &key_request(&k))?,
+        Op::DisableKey(k) => call(&kms, "DisableKey", &key_request(&k))?,
         Op::ScheduleKeyDeletion {
             key,
             pending_window_in_days,
-        } => {
-            let (id, at, days) = kms.schedule_key_deletion(&key.key_id, pending_window_in_days)?;
-            print(
-                json!({"KeyId": kms.key_arn(&id), "DeletionDate": at, "KeyState": "PendingDeletion", "PendingWindowInDays": days}),
-            );
-        }
-        Op::CancelKeyDeletion(k) => {
-            let id = kms.cancel_key_deletion(&k.key_id)?;
-            print(json!({"KeyId": kms.key_arn(&id)}));
-        }
+        } => call(
+            &kms,
+            "ScheduleKeyDeletion",
+            &shapes::ScheduleKeyDeletionRequest {
+                key_id: some(&key.key_id),
+                pending_window_in_days: pending_window_in_days.map(i64::from),
+            },
+        )?,
+        Op::CancelKeyDeletion(k) => call(&kms, "CancelKeyDeletion", &key_request(&k))?,
         Op::EnableKeyRotation {
             key,
             rotation_period_in_days,
-        } => kms.enable_key_rotation(&key.key_id, rotation_period_in_days)?,
-        Op::DisableKeyRotation(k) => kms.disable_key_rotation(&k.key_id)?,
-        Op::GetKeyRotationStatus(k) => {
-            let s = kms.get_key_rotation_status(&k.key_id)?;
-            let mut v = json!({"KeyRotationEnabled": s.key_rotation_enabled, "KeyId": s.key_id});
-            if let Some(p) = s.rotation_period_in_days {
-                v["RotationPeriodInDays"] = json!(p);
+        } => call(
+            &kms,
+            "EnableKeyRotation",
+            &shapes::EnableKeyRotationRequest {
+                key_id: some(&key.key_id),
+                rotation_period_in_days: rotation_period_in_days.map(i64::from),
+            },
+        )?,
+        Op::DisableKeyRotation(k) => call(&kms, "DisableKeyRotation", &key_request(&k))?,
+        Op::GetKeyRotationStatus(k) => call(&kms, "GetKeyRotationStatus", &key_request(&k))?,
+        Op::RotateKeyOnDemand(k) => call(&kms, "RotateKeyOnDemand", &key_request(&k))?,
+        Op::ListKeyRotations(k) => call_all(&kms, "ListKeyRotations", "Rotations", |marker| {
+            shapes::ListKeyRotationsRequest {
+                key_id: some(&k.key_id),
+                limit: Some(1000),
+                marker,
+                ..Default::default()
             }
-            if let Some(n) = s.next_rotation_date {
-                v["NextRotationDate"] = json!(n);
-            }
-            print(v);
-        }
-        Op::RotateKeyOnDemand(k) => print(json!({"KeyId": kms.rotate_key_on_demand(&k.key_id)?})),
-        Op::ListKeyRotations(k) => {
-            let list: Vec<Value> = kms
-                .list_key_rotations(&k.key_id)?
-                .into_iter()
-                .map(|r| json!({"KeyId": r.key_id, "KeyMaterialId": r.key_material_id, "RotationDate": r.rotation_date, "RotationType": r.rotation_type}))
-                .collect();
-            print(json!({ "Rotations": list }));
-        }
+        })?,
         Op::Encrypt {
             key,
             plaintext,
             context,
+            encryption_algorithm,
         } => {
-            let pt = zeroize::Zeroizing::new(binary_arg(&plaintext, "--plaintext")?);
             let ctx = parse_context(&context.context)?;
-            let e = kms.encrypt(&key.key_id, &pt, &ctx)?;
-            print(
-                json!({"CiphertextBlob": b64(&e.ciphertext_blob), "KeyId": e.key_id, "EncryptionAlgorithm": e.encryption_algorithm, "KeyMaterialId": e.key_material_id}),
-            );
+            let pt = aws_cli::blob(&plaintext, "--plaintext")?;
+            call(
+                &kms,
+                "Encrypt",
+                &shapes::EncryptRequest {
+                    key_id: some(&key.key_id),
+                    plaintext: Some(ops::wire::SecretBlob(angou::secret::SecretVec::from_vec(
+                        pt.to_vec(),
+                    ))),
+                    encryption_context: wire_context(&ctx),
+                    encryption_algorithm,
+                    ..Default::default()
+                },
+            )?
         }
         Op::Decrypt {
             ciphertext_blob,
             key_id,
             context,
+            encryption_algorithm,
         } => {
-            let blob = binary_arg(&ciphertext_blob, "--ciphertext-blob")?;
             let ctx = parse_context(&context.context)?;
-            let d = kms.decrypt(&blob, &ctx, key_id.as_deref())?;
-            print(
-                json!({"KeyId": d.key_id, "Plaintext": b64(d.plaintext.expose_secret()), "EncryptionAlgorithm": d.encryption_algorithm, "KeyMaterialId": d.key_material_id}),
-            );
+            let blob = aws_cli::blob(&ciphertext_blob, "--ciphertext-blob")?;
+            call(
+                &kms,
+                "Decrypt",
+                &shapes::DecryptRequest {
+                    ciphertext_blob: Some(ops::wire::Blob(blob.to_vec())),
+                    encryption_context: wire_context(&ctx),
+                    key_id,
+                    encryption_algorithm,
+                    ..Default::default()
+                },
+            )?
         }
         Op::ReEncrypt {
             ciphertext_blob,
@@ -424,45 +498,42 @@ pub fn run(args: KmsArgs, home: Option<&Path>) -> Result<(), Failure> {
             source_context,
             destination_key_id,
             destination_context,
+            source_encryption_algorithm,
+            destination_encryption_algorithm,
         } => {
-            let blob = binary_arg(&ciphertext_blob, "--ciphertext-blob")?;
-            let src = parse_context(&source_context)?;
-            let dst = parse_context(&destination_context)?;
-            let e = kms.re_encrypt(
-                &blob,
-                &src,
-                source_key_id.as_deref(),
-                &destination_key_id,
-                &dst,
-            )?;
-            print(
-                json!({"CiphertextBlob": b64(&e.ciphertext_blob), "SourceKeyId": e.source_key_id, "KeyId": e.key_id, "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT", "DestinationEncryptionAlgorithm": e.encryption_algorithm}),
-            );
+            let src = aws_cli::context(&source_context, "--source-encryption-context")?;
+            let dst = aws_cli::context(&destination_context, "--destination-encryption-context")?;
+            let blob = aws_cli::blob(&ciphertext_blob, "--ciphertext-blob")?;
+            call(
+                &kms,
+                "ReEncrypt",
+                &shapes::ReEncryptRequest {
+                    ciphertext_blob: Some(ops::wire::Blob(blob.to_vec())),
+                    source_encryption_context: wire_context(&src),
+                    source_key_id,
+                    destination_key_id: Some(destination_key_id),
+                    destination_encryption_context: wire_context(&dst),
+                    source_encryption_algorithm,
+                    destination_encryption_algorithm,
+                    ..Default::default()
+                },
+            )?
         }
-        Op::GenerateDataKey(a) => {
-            let (size, ctx) = data_key_args(&a)?;
-            let d = kms.generate_data_key(&a.key.key_id, size, &ctx)?;
-            print(
-                json!({"CiphertextBlob": b64(&d.ciphertext_blob), "Plaintext": b64(d.plaintext.expose_secret()), "KeyId": d.key_id, "KeyMaterialId": d.key_material_id}),
-            );
-        }
-        Op::GenerateDataKeyWithoutPlaintext(a) => {
-            let (size, ctx) = data_key_args(&a)?;
-            let e = kms.generate_data_key_without_plaintext(&a.key.key_id, size, &ctx)?;
-            print(
-                json!({"CiphertextBlob": b64(&e.ciphertext_blob), "KeyId": e.key_id, "KeyMaterialId": e.key_material_id}),
-            );
-        }
-        Op::GenerateRandom { number_of_bytes } => {
-            let r = kms.generate_random(number_of_bytes)?;
-            print(json!({"Plaintext": b64(r.expose_secret())}));
-        }
-        Op::GetPublicKey(k) => {
-            let (m, pem) = kms.get_public_key(&k.key_id)?;
-            print(
-                json!({"KeyId": m.arn, "PublicKey": pem, "KeySpec": m.key_spec, "KeyUsage": m.key_usage, "EncryptionAlgorithms": m.encryption_algorithms}),
-            );
-        }
+        Op::GenerateDataKey(a) => call(&kms, "GenerateDataKey", &data_key_request(&a)?)?,
+        Op::GenerateDataKeyWithoutPlaintext(a) => call(
+            &kms,
+            "GenerateDataKeyWithoutPlaintext",
+            &data_key_request(&a)?,
+        )?,
+        Op::GenerateRandom { number_of_bytes } => call(
+            &kms,
+            "GenerateRandom",
+            &shapes::GenerateRandomRequest {
+                number_of_bytes,
+                ..Default::default()
+            },
+        )?,
+        Op::GetPublicKey(k) => call(&kms, "GetPublicKey", &key_request(&k))?,
         Op::CreateAccessKey { user } => {
             let user = user.unwrap_or_else(|| {
                 std::env::var("USER")
@@ -478,17 +549,17 @@ pub fn run(args: KmsArgs, home: Option<&Path>) -> Result<(), Failure> {
             let k = kms.create_access_key(&user)?;
             // The secret is printed here only, at the user's request; ASCII by construction.
             let secret = String::from_utf8_lossy(k.secret_access_key.expose_secret()).into_owned();
-            print(json!({"AccessKey": {
+            eprintln!(
+                "the secret access key is shown only now; for AWS clients of `angou kms serve`:\n  export AWS_ACCESS_KEY_ID={}\n  export AWS_SECRET_ACCESS_KEY=<SecretAccessKey above>\n(or store both with `aws configure`)",
+                k.access_key_id
+            );
+            json!({"AccessKey": {
                 "UserName": k.user_name,
                 "AccessKeyId": k.access_key_id,
                 "Status": "Active",
                 "SecretAccessKey": secret,
                 "CreateDate": k.create_date,
-            }}));
-            eprintln!(
-                "the secret access key is shown only now; for AWS clients of `angou kms serve`:\n  export AWS_ACCESS_KEY_ID={}\n  export AWS_SECRET_ACCESS_KEY=<SecretAccessKey above>\n(or store both with `aws configure`)",
-                k.access_key_id
-            );
+            }})
         }
         Op::ListAccessKeys => {
             let list: Vec<Value> = kms
@@ -496,76 +567,77 @@ pub fn run(args: KmsArgs, home: Option<&Path>) -> Result<(), Failure> {
                 .into_iter()
                 .map(|k| json!({"UserName": k.user_name, "AccessKeyId": k.access_key_id, "Status": "Active", "CreateDate": k.create_date}))
                 .collect();
-            print(json!({ "AccessKeyMetadata": list }));
+            json!({ "AccessKeyMetadata": list })
         }
-        Op::DeleteAccessKey { access_key_id } => kms.delete_access_key(&access_key_id)?,
-        Op::Audit(a) => match a.action.as_deref() {
-            Some("verify") => {
-                let n = match &a.checkpoint {
-                    Some(path) => {
-                        let text = std::fs::read(path).map_err(|e| {
-                            Failure::usage(format!(
-                                "cannot read checkpoint {}: {e}",
-                                path.display()
-                            ))
-                            .hint("pass the file `angou kms audit checkpoint` wrote")
-                        })?;
-                        let c: kms::Checkpoint = serde_json::from_slice(&text).map_err(|e| {
-                            Failure::usage(format!("{} is not a checkpoint: {e}", path.display()))
-                                .hint("pass the file `angou kms audit checkpoint` wrote")
-                        })?;
-                        kms.audit_verify_checkpoint(&c)?
-                    }
-                    None => kms.audit_verify()?,
-                };
-                print(
-                    json!({"Verified": true, "Entries": n, "Checkpoint": a.checkpoint.is_some()}),
-                );
-            }
-            Some("checkpoint") => {
-                let c = kms.audit_checkpoint()?;
-                print(serde_json::to_value(&c).unwrap_or_default());
-            }
-            Some("repair") => {
-                let r = kms.audit_repair()?;
-                print(
-                    json!({"Repaired": !r.findings.is_empty(), "Findings": r.findings, "Entries": r.entries}),
-                );
-            }
-            Some(other) => {
-                return Err(Failure::usage(format!("unknown audit action {other:?}"))
-                    .hint("use `angou kms audit verify`, or `angou kms audit` with filters to list entries"));
-            }
-            None => {
-                let since = match a.since.as_deref() {
-                    Some(t) => Some(kms::clock::parse_time(t).map_err(angou::Error::from)?),
-                    None => None,
-                };
-                let entries = kms.audit_entries(&AuditFilter {
-                    key_id: a.key,
-                    operation: a.operation,
-                    since,
-                })?;
-                for e in entries {
-                    println!("{e}");
-                }
-            }
+        Op::DeleteAccessKey { access_key_id } => {
+            kms.delete_access_key(&access_key_id)?;
+            json!({})
+        }
+        Op::Audit(a) => match audit(&kms, a)? {
+            Some(v) => v,
+            None => return Ok(()),
         },
-    }
-    Ok(())
+    };
+    printer.print(answer)
 }
 
-fn data_key_args(a: &DataKeyArgs) -> Result<(DataKeySize, EncryptionContext), Failure> {
-    let size = match (a.key_spec.as_deref(), a.number_of_bytes) {
-        (Some("AES_256"), None) => DataKeySize::Aes256,
-        (Some("AES_128"), None) => DataKeySize::Aes128,
-        (Some(other), None) => {
-            return Err(Failure::usage(format!(
-                "--key-spec {other} is not AES_256 or AES_128"
-            ))
-            .hint("--key-spec AES_256 (32 bytes) is the usual choice; --number-of-bytes N for other sizes"));
+fn key_request(k: &KeyIdArg) -> shapes::KeyRequest {
+    shapes::KeyRequest {
+        key_id: some(&k.key_id),
+        grant_tokens: None,
+    }
+}
+
+/// `audit …`: its answer, or `None` when it printed audit lines itself.
+fn audit(kms: &Kms, a: AuditArgs) -> Result<Option<Value>, Failure> {
+    Ok(Some(match a.action.as_deref() {
+        Some("verify") => {
+            let n = match &a.checkpoint {
+                Some(path) => {
+                    let text = std::fs::read(path).map_err(|e| {
+                        Failure::usage(format!("cannot read checkpoint {}: {e}", path.display()))
+                            .hint("pass the file `angou kms audit checkpoint` wrote")
+                    })?;
+                    let c: kms::Checkpoint = serde_json::from_slice(&text).map_err(|e| {
+                        Failure::usage(format!("{} is not a checkpoint: {e}", path.display()))
+                            .hint("pass the file `angou kms audit checkpoint` wrote")
+                    })?;
+                    kms.audit_verify_checkpoint(&c)?
+                }
+                None => kms.audit_verify()?,
+            };
+            json!({"Verified": true, "Entries": n, "Checkpoint": a.checkpoint.is_some()})
         }
-        (None, Some(n)) => DataKeySize::Bytes(n),
+        Some("checkpoint") => serde_json::to_value(kms.audit_checkpoint()?).unwrap_or_default(),
+        Some("repair") => {
+            let r = kms.audit_repair()?;
+            json!({"Repaired": !r.findings.is_empty(), "Findings": r.findings, "Entries": r.entries})
+        }
+        Some(other) => {
+            return Err(Failure::usage(format!("unknown audit action {other:?}"))
+                .hint("use `angou kms audit verify`, or `angou kms audit` with filters to list entries"));
+        }
+        None => {
+            let since = match a.since.as_deref() {
+                Some(t) => Some(kms::clock::parse_time(t).map_err(angou::Error::from)?),
+                None => None,
+            };
+            let entries = kms.audit_entries(&AuditFilter {
+                key_id: a.key,
+                operation: a.operation,
+                since,
+            })?;
+            for e in entries {
+                println!("{e}");
+            }
+            return Ok(None);
+        }
+    }))
+}
+
+fn data_key_request(a: &DataKeyArgs) -> Result<shapes::GenerateDataKeyRequest, Failure> {
+    match (a.key_spec.as_deref(), a.number_of_bytes) {
+        (Some(_), None) | (None, Some(_)) => {}
         (None, None) => {
             return Err(
                 Failure::usage("give --key-spec AES_256|AES_128 or --number-of-bytes N")
@@ -573,10 +645,17 @@ fn data_key_args(a: &DataKeyArgs) -> Result<(DataKeySize, EncryptionContext), Fa
             );
         }
         (Some(_), Some(_)) => {
-            return Err(Failure::usage(
-                "give --key-spec or --number-of-bytes, not both",
-            ));
+            return Err(
+                Failure::usage("give --key-spec or --number-of-bytes, not both")
+                    .hint("--key-spec AES_256 (32 bytes) is the usual choice"),
+            );
         }
-    };
-    Ok((size, parse_context(&a.context.context)?))
+    }
+    Ok(shapes::GenerateDataKeyRequest {
+        key_id: some(&a.key.key_id),
+        encryption_context: wire_context(&parse_context(&a.context.context)?),
+        number_of_bytes: a.number_of_bytes,
+        key_spec: a.key_spec.clone(),
+        ..Default::default()
+    })
 }

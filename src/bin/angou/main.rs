@@ -1,6 +1,7 @@
 //! The `angou` command. Thin: parse, dispatch, report.
 #![forbid(unsafe_code)]
 
+mod aws_cli;
 mod bench;
 mod cli;
 mod decrypt;
@@ -90,16 +91,21 @@ fn check_paths(command: &Command) -> Result<(), Failure> {
         Command::Kms(a) => {
             let at =
                 |flag: &'static str, v: &str| -> Option<(&'static str, &'static str, String)> {
-                    v.strip_prefix('@').map(|p| ("file", flag, p.to_owned()))
+                    v.strip_prefix('@')
+                        .or_else(|| v.strip_prefix("fileb://"))
+                        .or_else(|| v.strip_prefix("file://"))
+                        .map(|p| ("file", flag, p.to_owned()))
                 };
             let file = match &a.op {
-                kms::Op::Encrypt { plaintext, .. } => at("--plaintext @FILE", plaintext),
+                kms::Op::Encrypt { plaintext, .. } => {
+                    at("--plaintext fileb://FILE (or @FILE)", plaintext)
+                }
                 kms::Op::Decrypt {
                     ciphertext_blob, ..
                 }
                 | kms::Op::ReEncrypt {
                     ciphertext_blob, ..
-                } => at("--ciphertext-blob @FILE", ciphertext_blob),
+                } => at("--ciphertext-blob fileb://FILE (or @FILE)", ciphertext_blob),
                 _ => None,
             };
             if let Some((what, flag, p)) = file

@@ -92,7 +92,7 @@ impl ErrorKind {
 }
 
 /// An error of one API call: what AWS would name it, and a message for the caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     /// The exception.
     pub kind: ErrorKind,
@@ -101,7 +101,18 @@ pub struct ApiError {
     /// Whether the store already recorded this failure in its audit log.
     pub(crate) audited: bool,
     detail: Option<String>,
+    /// The crate's error behind it, for a local door (never sent over the network).
+    source: Option<std::sync::Arc<Error>>,
 }
+
+impl PartialEq for ApiError {
+    fn eq(&self, other: &ApiError) -> bool {
+        (self.kind, &self.message, self.audited, &self.detail)
+            == (other.kind, &other.message, other.audited, &other.detail)
+    }
+}
+
+impl Eq for ApiError {}
 
 impl ApiError {
     /// An error of `kind` with `message`.
@@ -111,7 +122,15 @@ impl ApiError {
             message: message.into(),
             audited: false,
             detail: None,
+            source: None,
         }
+    }
+
+    /// The crate's error this one was mapped from, when the store returned it: what a local
+    /// door (the CLI) shows its own operator in full, with its own hint. Remote callers get
+    /// [`ApiError::message`] only.
+    pub fn source_error(&self) -> Option<&Error> {
+        self.source.as_deref()
     }
 
     /// For a fault: what went wrong inside, for the server's own log (not sent to callers).
@@ -138,7 +157,15 @@ impl ApiError {
 
 impl From<Error> for ApiError {
     fn from(err: Error) -> ApiError {
-        let kind = match &err {
+        let mut e = ApiError::mapped(&err);
+        e.source = Some(std::sync::Arc::new(err));
+        e
+    }
+}
+
+impl ApiError {
+    fn mapped(err: &Error) -> ApiError {
+        let kind = match err {
             Error::Kms(k) => match k {
                 KmsError::NotFound { .. } | KmsError::NoStore { .. } => ErrorKind::NotFound,
                 KmsError::Disabled { .. } => ErrorKind::Disabled,

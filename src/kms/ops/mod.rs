@@ -83,7 +83,21 @@ pub fn dispatch(
         .clone()
         .with_region(call.home.clone())
         .with_caller(call.caller.clone(), call.source.clone());
-    let result = route(&kms, operation, body);
+    dispatch_local(&kms, operation, body)
+}
+
+/// [`dispatch`] for a door on this machine (the `angou kms` CLI): the handle's own region,
+/// and the local user as the caller in the audit log.
+///
+/// # Errors
+/// As [`dispatch`]; an error the store returned keeps it ([`ApiError::source_error`]), so a
+/// local door can show the operator the whole story.
+pub fn dispatch_local(
+    kms: &Kms,
+    operation: &str,
+    body: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+    let result = route(kms, operation, body);
     if let Err(e) = &result
         && !e.audited
     {
@@ -506,6 +520,7 @@ fn list_key_rotations(
                 key_id: k.key_id,
                 rotation_date: wire::epoch(&k.rotation_date).unwrap_or(0.0),
                 rotation_type: k.rotation_type,
+                key_material_id: Some(k.key_material_id),
             })
             .collect(),
         next_marker,
@@ -550,6 +565,7 @@ fn decrypt(kms: &Kms, r: DecryptRequest) -> Result<DecryptResponse, ApiError> {
         key_id: d.key_id,
         plaintext: SecretBlob(d.plaintext),
         encryption_algorithm: d.encryption_algorithm,
+        key_material_id: d.key_material_id,
     })
 }
 

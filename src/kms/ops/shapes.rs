@@ -58,7 +58,7 @@ fn alias_name(c: &mut Checks, value: &Option<String>) {
 /// A request that names one key and nothing else (DescribeKey, EnableKey, DisableKey,
 /// CancelKeyDeletion, DisableKeyRotation, GetKeyRotationStatus, RotateKeyOnDemand,
 /// GetPublicKey).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct KeyRequest {
     /// Key id, key ARN, alias name or alias ARN.
@@ -75,7 +75,7 @@ impl Validate for KeyRequest {
 }
 
 /// `CreateKey`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CreateKeyRequest {
     /// Free text, at most 8192 characters.
@@ -166,7 +166,7 @@ pub struct KeyMetadataResponse {
 }
 
 /// `ListKeys`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListKeysRequest {
     /// 1 to 1000 (default 100).
@@ -205,7 +205,7 @@ pub struct ListKeysResponse {
 }
 
 /// `CreateAlias` and `UpdateAlias`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AliasRequest {
     /// `alias/…`.
@@ -222,7 +222,7 @@ impl Validate for AliasRequest {
 }
 
 /// `DeleteAlias`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DeleteAliasRequest {
     /// `alias/…`.
@@ -236,7 +236,7 @@ impl Validate for DeleteAliasRequest {
 }
 
 /// `ListAliases`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListAliasesRequest {
     /// Only the aliases of this key.
@@ -280,7 +280,7 @@ pub struct ListAliasesResponse {
 }
 
 /// `ScheduleKeyDeletion`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ScheduleKeyDeletionRequest {
     /// The key.
@@ -320,7 +320,7 @@ pub struct KeyIdResponse {
 }
 
 /// `EnableKeyRotation`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct EnableKeyRotationRequest {
     /// The key.
@@ -357,7 +357,7 @@ pub struct GetKeyRotationStatusResponse {
 }
 
 /// `ListKeyRotations`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListKeyRotationsRequest {
     /// The key.
@@ -393,6 +393,9 @@ pub struct RotationsListEntry {
     /// `AUTOMATIC` or `ON_DEMAND` (`INITIAL` with `ALL_KEY_MATERIAL` is angou's name for
     /// the first material).
     pub rotation_type: String,
+    /// The key material (angou numbers them `00000001`, `00000002`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_material_id: Option<String>,
 }
 
 /// The response of `ListKeyRotations`.
@@ -409,7 +412,7 @@ pub struct ListKeyRotationsResponse {
 }
 
 /// `Encrypt`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct EncryptRequest {
     /// The key.
@@ -453,7 +456,7 @@ pub struct EncryptResponse {
 }
 
 /// `Decrypt`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DecryptRequest {
     /// The ciphertext.
@@ -496,10 +499,13 @@ pub struct DecryptResponse {
     pub plaintext: SecretBlob,
     /// The algorithm used.
     pub encryption_algorithm: String,
+    /// The key material that decrypted it (symmetric keys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_material_id: Option<String>,
 }
 
 /// `ReEncrypt`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ReEncryptRequest {
     /// The ciphertext.
@@ -563,7 +569,7 @@ pub struct ReEncryptResponse {
 }
 
 /// `GenerateDataKey` and `GenerateDataKeyWithoutPlaintext`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GenerateDataKeyRequest {
     /// The key.
@@ -614,7 +620,7 @@ pub struct GenerateDataKeyWithoutPlaintextResponse {
 }
 
 /// `GenerateRandom`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GenerateRandomRequest {
     /// 1 to 1024.
