@@ -158,6 +158,93 @@ fn audit(home: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// The audit log as text, to search for what must never be in it.
+fn audit_text(home: &Path) -> String {
+    audit(home)
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// An access key made by `angou kms create-access-key --user USER`: (id, secret).
+fn access_key(home: &Path, user: &str) -> (String, String) {
+    let v = angou(home, &["kms", "create-access-key", "--user", user]);
+    (
+        v["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned(),
+        v["AccessKey"]["SecretAccessKey"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    )
+}
+
+/// A request signed with `key` for `region` at `at` (SigV4, the way the SDKs sign: every
+/// header), whose body is then replaced by `sent` (the signed body when `None`). Also
+/// returns the signature.
+fn signed_request(
+    addr: &str,
+    op: &str,
+    body: &str,
+    key: (&str, &str),
+    region: &str,
+    at: time::OffsetDateTime,
+    sent: Option<&str>,
+) -> (Vec<u8>, String) {
+    use angou::kms::http::sigv4;
+    let target = format!("TrentService.{op}");
+    let headers: Vec<(&str, &[u8])> = vec![
+        ("Host", addr.as_bytes()),
+        ("Content-Type", b"application/x-amz-json-1.1"),
+        ("X-Amz-Target", target.as_bytes()),
+    ];
+    let secret = angou::secret::SecretAccessKey::from_slice(key.1.as_bytes()).unwrap();
+    let signed = sigv4::sign(
+        &sigv4::Request {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body: body.as_bytes(),
+        },
+        sigv4::Credentials {
+            access_key_id: key.0,
+            secret: &secret,
+        },
+        region,
+        at,
+    );
+    let sent = sent.unwrap_or(body);
+    let raw = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: {target}\r\nX-Amz-Date: {}\r\nAuthorization: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{sent}",
+        signed.x_amz_date,
+        signed.authorization,
+        sent.len()
+    );
+    let sig = signed
+        .authorization
+        .rsplit("Signature=")
+        .next()
+        .unwrap()
+        .to_owned();
+    (raw.into_bytes(), sig)
+}
+
+/// Sends a signed request (see [`signed_request`]): (status, JSON body).
+fn signed_call(addr: &str, op: &str, body: Value, key: (&str, &str), region: &str) -> (u16, Value) {
+    let (raw, _) = signed_request(
+        addr,
+        op,
+        &body.to_string(),
+        key,
+        region,
+        time::OffsetDateTime::now_utc(),
+        None,
+    );
+    let (st, b) = raw_exchange(addr, &raw);
+    (st, serde_json::from_slice(&b).unwrap_or(Value::Null))
+}
+
 fn store() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("store");
@@ -643,7 +730,7 @@ fn every_request_is_audited_with_its_caller() {
     let (st, v) = strict.call("ListKeys", json!({}));
     assert_eq!(
         (st, v["__type"].as_str()),
-        (400, Some("MissingAuthenticationTokenException"))
+        (403, Some("MissingAuthenticationTokenException"))
     );
     assert!(strict.sigterm().success());
     let entries = audit(&home);
@@ -679,6 +766,273 @@ fn every_request_is_audited_with_its_caller() {
         );
     }
     assert_eq!(new[6]["caller"]["principal"], "unauthenticated");
+}
+
+/// Without `--allow-unsigned`, every request is checked with Signature V4 against the store's
+/// access keys: unsigned, stale, future, tampered, wrongly signed, malformed and unknown-key
+/// requests get AWS's errors; a signed one runs in the region of its credential scope.
+#[test]
+fn requests_are_checked_with_signature_v4() {
+    use time::{Duration as Span, OffsetDateTime};
+    let (_d, home) = store();
+    let (id, secret) = access_key(&home, "alice");
+    let s = Server::start(&home, &[]);
+    let key = (id.as_str(), secret.as_str());
+    let (st, v) = signed_call(&s.addr, "ListKeys", json!({}), key, "us-east-1");
+    assert_eq!(st, 200, "{v}");
+    // The region is the credential scope's.
+    let (st, v) = signed_call(&s.addr, "CreateKey", json!({}), key, "eu-west-2");
+    assert_eq!(st, 200, "{v}");
+    let arn = v["KeyMetadata"]["Arn"].as_str().unwrap().to_owned();
+    assert!(arn.starts_with("arn:aws:kms:eu-west-2:"), "{arn}");
+    let (st, v) = signed_call(
+        &s.addr,
+        "DescribeKey",
+        json!({"KeyId": arn}),
+        key,
+        "us-east-1",
+    );
+    assert_eq!((st, v["__type"].as_str()), (400, Some("NotFoundException")));
+
+    let refused = |raw: &[u8]| -> (u16, String, String) {
+        let (st, b) = raw_exchange(&s.addr, raw);
+        let v: Value = serde_json::from_slice(&b).unwrap();
+        (
+            st,
+            v["__type"].as_str().unwrap().to_owned(),
+            v["message"].as_str().unwrap().to_owned(),
+        )
+    };
+    // Unsigned: 403, as AWS.
+    let (st, v) = s.call("ListKeys", json!({}));
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (403, Some("MissingAuthenticationTokenException"))
+    );
+    let now = OffsetDateTime::now_utc();
+    let body = r#"{"Limit":10}"#;
+    // A replay: a request signed 6 minutes ago, and one dated 6 minutes ahead.
+    for (at, words) in [
+        (now - Span::minutes(6), "Signature expired"),
+        (now + Span::minutes(6), "Signature not yet current"),
+    ] {
+        let (raw, _) = signed_request(&s.addr, "ListKeys", body, key, "us-east-1", at, None);
+        let (st, ty, msg) = refused(&raw);
+        assert_eq!((st, ty.as_str()), (400, "InvalidSignatureException"));
+        assert!(msg.starts_with(words), "{msg}");
+    }
+    // Within the window it is served (the check is the clock, not the request's age alone).
+    let (raw, _) = signed_request(
+        &s.addr,
+        "ListKeys",
+        body,
+        key,
+        "us-east-1",
+        now - Span::minutes(4),
+        None,
+    );
+    assert_eq!(raw_exchange(&s.addr, &raw).0, 200);
+    // A body changed after signing (same length, so only the signature can tell).
+    let (raw, _) = signed_request(
+        &s.addr,
+        "ListKeys",
+        body,
+        key,
+        "us-east-1",
+        now,
+        Some(r#"{"Limit":11}"#),
+    );
+    assert_eq!(
+        refused(&raw).1,
+        "InvalidSignatureException",
+        "a tampered body must not verify"
+    );
+    // Another secret, and an access key the store does not hold.
+    let wrong = "A".repeat(40);
+    let (st, v) = signed_call(&s.addr, "ListKeys", json!({}), (&id, &wrong), "us-east-1");
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("InvalidSignatureException"))
+    );
+    let (st, v) = signed_call(
+        &s.addr,
+        "ListKeys",
+        json!({}),
+        ("AKIAUNKNOWNUNKNOWN00", &secret),
+        "us-east-1",
+    );
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("UnrecognizedClientException"))
+    );
+    // A malformed Authorization header.
+    let (st, v) = s.call_as("ListKeys", json!({}), Some("us-east-1"));
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("IncompleteSignatureException"))
+    );
+}
+
+/// A deleted access key is refused at once, by a server that was running when it was deleted
+/// (by another process, the CLI); the other keys keep working.
+#[test]
+fn a_deleted_access_key_is_refused_at_once() {
+    let (_d, home) = store();
+    let (gone, gone_secret) = access_key(&home, "leaver");
+    let (kept, kept_secret) = access_key(&home, "stayer");
+    let s = Server::start(&home, &[]);
+    let call = |k: (&str, &str)| signed_call(&s.addr, "ListKeys", json!({}), k, "us-east-1");
+    assert_eq!(call((&gone, &gone_secret)).0, 200);
+    angou(
+        &home,
+        &["kms", "delete-access-key", "--access-key-id", &gone],
+    );
+    let (st, v) = call((&gone, &gone_secret));
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("UnrecognizedClientException"))
+    );
+    assert_eq!(call((&kept, &kept_secret)).0, 200);
+}
+
+/// The audit log names the access key and user of every signed request; refused requests
+/// are audited with the AWS error, a fixed reason and the access key id they claim; no
+/// secret and no signature is ever written to it.
+#[test]
+fn signed_and_refused_requests_are_audited_without_secrets() {
+    let (_d, home) = store();
+    let (id, secret) = access_key(&home, "alice");
+    let s = Server::start(&home, &[]);
+    let key = (id.as_str(), secret.as_str());
+    let before = audit(&home).len();
+    let now = time::OffsetDateTime::now_utc();
+    let mut signatures = Vec::new();
+    let mut send = |raw: (Vec<u8>, String)| {
+        signatures.push(raw.1);
+        raw_exchange(&s.addr, &raw.0).0
+    };
+    let ok = send(signed_request(
+        &s.addr,
+        "ListKeys",
+        "{}",
+        key,
+        "us-east-1",
+        now,
+        None,
+    ));
+    assert_eq!(ok, 200);
+    let bad = send(signed_request(
+        &s.addr,
+        "DescribeKey",
+        r#"{"KeyId":"alias/none"}"#,
+        key,
+        "eu-west-1",
+        now,
+        None,
+    ));
+    assert_eq!(bad, 400);
+    let stale = send(signed_request(
+        &s.addr,
+        "ListKeys",
+        "{}",
+        key,
+        "us-east-1",
+        now - time::Duration::minutes(10),
+        None,
+    ));
+    assert_eq!(stale, 400);
+    let tampered = send(signed_request(
+        &s.addr,
+        "ListKeys",
+        "{}",
+        key,
+        "us-east-1",
+        now,
+        Some("[]"),
+    ));
+    assert_eq!(tampered, 400);
+    let wrong = "B".repeat(40);
+    let forged = send(signed_request(
+        &s.addr,
+        "ListKeys",
+        "{}",
+        (&id, &wrong),
+        "us-east-1",
+        now,
+        None,
+    ));
+    assert_eq!(forged, 400);
+    s.call("ListKeys", json!({}));
+    let entries = audit(&home);
+    let new = &entries[before..];
+    let got: Vec<(&str, &str, &str, &str)> = new
+        .iter()
+        .map(|e| {
+            (
+                e["operation"].as_str().unwrap(),
+                e["error_code"].as_str().unwrap_or("-"),
+                e["caller"]["principal"].as_str().unwrap(),
+                e["caller"]["access_key_id"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("ListKeys", "-", id.as_str(), id.as_str()),
+            ("DescribeKey", "NotFoundException", id.as_str(), id.as_str()),
+            (
+                "ListKeys",
+                "InvalidSignatureException",
+                "unauthenticated",
+                id.as_str()
+            ),
+            (
+                "ListKeys",
+                "InvalidSignatureException",
+                "unauthenticated",
+                id.as_str()
+            ),
+            (
+                "ListKeys",
+                "InvalidSignatureException",
+                "unauthenticated",
+                id.as_str()
+            ),
+            (
+                "ListKeys",
+                "MissingAuthenticationTokenException",
+                "unauthenticated",
+                "-"
+            ),
+        ]
+    );
+    assert_eq!(new[0]["caller"]["user"], "alice");
+    assert_eq!(new[1]["caller"]["region"], "eu-west-1");
+    assert_eq!(
+        new[2]["reason"],
+        "X-Amz-Date more than 5 minutes in the past"
+    );
+    assert_eq!(new[3]["reason"], "signature does not match");
+    assert_eq!(new[4]["caller"]["user"], "alice");
+    assert_eq!(new[5]["reason"], "no Authorization header");
+    for e in new {
+        assert!(
+            e["caller"]["source"]
+                .as_str()
+                .unwrap()
+                .starts_with("127.0.0.1:")
+        );
+    }
+    let text = audit_text(&home);
+    assert!(!text.contains(&secret), "the secret is in the audit log");
+    assert!(!text.contains(&wrong));
+    for sig in &signatures {
+        assert!(
+            !text.contains(sig.as_str()),
+            "a signature is in the audit log"
+        );
+    }
 }
 
 #[test]
@@ -773,11 +1127,11 @@ fn files_with_old_arn_stanzas_still_decrypt() {
     assert_eq!(out.stdout, b"written before real ARNs");
 }
 
-/// Environment for the AWS clients: dummy credentials, no config files or instance metadata
-/// of the machine, no proxy.
-fn aws_env(cmd: &mut Command, dir: &Path) {
-    cmd.env("AWS_ACCESS_KEY_ID", "AKIDANGOUTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "angou-test-secret")
+/// Environment for the AWS clients: the access key `(id, secret)`, no config files or
+/// instance metadata of the machine, no proxy.
+fn aws_env(cmd: &mut Command, dir: &Path, key: (&str, &str)) {
+    cmd.env("AWS_ACCESS_KEY_ID", key.0)
+        .env("AWS_SECRET_ACCESS_KEY", key.1)
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
         .env(
@@ -799,17 +1153,19 @@ fn aws_env(cmd: &mut Command, dir: &Path) {
 /// The issue's flow with the real AWS CLI (`awscli` from PyPI), unchanged but for
 /// `--endpoint-url`: CreateKey, CreateAlias, GenerateDataKey with a context, Decrypt with it
 /// (InvalidCiphertextException without it), ReEncrypt, RotateKeyOnDemand, Decrypt of the old
-/// blob, DisableKey (DisabledException), ScheduleKeyDeletion, CancelKeyDeletion (Disabled);
-/// and a blob made by `angou kms encrypt` decrypts through it.
+/// blob, DisableKey (DisabledException), ScheduleKeyDeletion, CancelKeyDeletion (Disabled),
+/// a wrong signature refused; and a blob made by `angou kms encrypt` decrypts through it.
+/// Every request is signed with an access key made by `angou kms create-access-key`.
 #[test]
 fn the_aws_cli_runs_the_flow_unchanged() {
     let Some(python) = tools::python_with("awscli", "pip install awscli") else {
         return;
     };
     let (dir, home) = store();
-    let s = Server::start(&home, &["--allow-unsigned"]);
+    let (key_id, secret) = access_key(&home, "awscli");
+    let s = Server::start(&home, &[]);
     let endpoint = s.endpoint();
-    let aws = |args: &[&str]| -> (i32, Value, String) {
+    let aws_as = |key: (&str, &str), args: &[&str]| -> (i32, Value, String) {
         let mut c = Command::new(&python);
         c.args([
             "-m",
@@ -821,7 +1177,7 @@ fn the_aws_cli_runs_the_flow_unchanged() {
             "json",
         ])
         .args(args);
-        aws_env(&mut c, dir.path());
+        aws_env(&mut c, dir.path(), key);
         let out = c.output().unwrap();
         (
             out.status.code().unwrap_or(-1),
@@ -829,6 +1185,7 @@ fn the_aws_cli_runs_the_flow_unchanged() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
+    let aws = |args: &[&str]| aws_as((&key_id, &secret), args);
     let ok = |args: &[&str]| -> Value {
         let (code, v, err) = aws(args);
         assert_eq!(code, 0, "aws kms {args:?}: {err}");
@@ -985,6 +1342,38 @@ fn the_aws_cli_runs_the_flow_unchanged() {
         &["describe-key", "--key-id", "alias/nothing"],
         "NotFoundException",
     );
+    // A wrong signature (the right id, another secret) and an unknown access key.
+    let wrong = "x".repeat(40);
+    let (code, _, err) = aws_as((&key_id, &wrong), &["list-keys"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("(InvalidSignatureException)"), "{err}");
+    let (code, _, err) = aws_as(("AKIAUNKNOWNUNKNOWN00", &secret), &["list-keys"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("(UnrecognizedClientException)"), "{err}");
+    // Audited with the access key and its user; the refusals too, without the secret.
+    let entries = audit(&home);
+    let served = entries
+        .iter()
+        .filter(|e| e["caller"]["access_key_id"] == key_id.as_str() && e["result"] == "success")
+        .count();
+    assert_eq!(
+        served, 14,
+        "every successful aws call is audited with its access key"
+    );
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["caller"]["principal"] != "unsigned")
+    );
+    let refused: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["caller"]["principal"] == "unauthenticated")
+        .collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert_eq!(refused[0]["error_code"], "InvalidSignatureException");
+    assert_eq!(refused[0]["caller"]["user"], "awscli");
+    assert_eq!(refused[1]["error_code"], "UnrecognizedClientException");
+    assert!(!audit_text(&home).contains(&secret));
 }
 
 /// The same flow with boto3, plus its paginator over ListKeys, and blobs exchanged with the
@@ -1010,9 +1399,10 @@ fn boto3_runs_the_flow_unchanged() {
             "a=1",
         ],
     );
-    let s = Server::start(&home, &["--allow-unsigned"]);
+    let (key_id, secret) = access_key(&home, "boto3");
+    let s = Server::start(&home, &[]);
     let script = r#"
-import base64, sys
+import base64, os, sys
 import boto3
 from botocore.exceptions import ClientError
 
@@ -1053,6 +1443,15 @@ assert len(pages) == 2 and [p["Keys"][0]["KeyId"] for p in pages] == [cli_key, k
 # Blobs made by the angou CLI decrypt here, and the reverse.
 assert kms.decrypt(CiphertextBlob=cli_blob, EncryptionContext={"a": "1"})["Plaintext"] == b"from cli"
 out = kms.encrypt(KeyId=cli_key, Plaintext=b"from boto3", EncryptionContext={"b": "2"})
+# A wrong signature (the right id, another secret) and an unknown access key.
+wrong = boto3.client("kms", endpoint_url=endpoint,
+                     aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+                     aws_secret_access_key="x" * 40)
+assert code(wrong.list_keys) == "InvalidSignatureException"
+unknown = boto3.client("kms", endpoint_url=endpoint,
+                       aws_access_key_id="AKIAUNKNOWNUNKNOWN00",
+                       aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"])
+assert code(unknown.list_keys) == "UnrecognizedClientException"
 print(base64.b64encode(out["CiphertextBlob"]).decode())
 "#;
     let mut c = Command::new(&python);
@@ -1063,7 +1462,7 @@ print(base64.b64encode(out["CiphertextBlob"]).decode())
         e["CiphertextBlob"].as_str().unwrap(),
         &cli_key,
     ]);
-    aws_env(&mut c, dir.path());
+    aws_env(&mut c, dir.path(), (&key_id, &secret));
     let out = c.output().unwrap();
     assert!(
         out.status.success(),

@@ -15,9 +15,9 @@ pub struct ServeArgs {
     /// TLS, which is not served yet
     #[arg(long, default_value = "127.0.0.1:4599", value_name = "ADDR:PORT")]
     pub listen: String,
-    /// Serve requests without an AWS signature (throw-away test stores only; refused on
-    /// non-loopback addresses). Until signature checking is wired in, every request without
-    /// this flag is refused with MissingAuthenticationTokenException
+    /// Serve requests without checking their AWS signature (throw-away test stores only;
+    /// refused on non-loopback addresses). Without it every request must be signed (AWS
+    /// Signature V4) with an access key from `angou kms create-access-key`
     #[arg(long = "allow-unsigned")]
     pub allow_unsigned: bool,
     /// Seconds a request may take from its first byte to its last before the connection is

@@ -1,5 +1,7 @@
 //! `angou kms serve`: the AWS KMS JSON 1.1 protocol over HTTP/1.1, a thin door onto
-//! [`crate::kms::ops::dispatch`]. It reads a request within limits, authenticates it, hands
+//! [`crate::kms::ops::dispatch`]. It reads a request within limits, authenticates it (AWS
+//! Signature V4 against the store's access keys, [`sigv4::verify`]; the request's region is
+//! its credential scope's), hands
 //! the operation named by `X-Amz-Target: TrentService.<Operation>` and the body to the
 //! operation layer, and writes its answer: 200 with JSON, or 400 (500 for faults) with
 //! `{"__type": …, "message": …}`.
@@ -18,12 +20,14 @@ use std::sync::mpsc::{Receiver, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 pub use request::{HttpError, Request, body_len, parse_head};
 
 use crate::kms::ops::{self, ApiError, CallContext, ErrorKind};
 use crate::kms::{Home, KeyId, Kms};
+use sigv4::AuthError;
 
 /// The `X-Amz-Target` prefix of the AWS KMS API.
 pub const TARGET_PREFIX: &str = "TrentService.";
@@ -142,8 +146,11 @@ pub struct Server {
 /// Who a request is from and which region it is for.
 #[derive(Debug, Clone)]
 struct Principal {
+    /// The access key id, or `unsigned`.
     caller: String,
     region: Option<String>,
+    /// The access key id and its user, for a signed request.
+    access_key: Option<(String, String)>,
 }
 
 impl Server {
@@ -331,6 +338,7 @@ fn serve_connection(mut stream: TcpStream, shared: &Shared) {
         let (code, body) = handle(shared, &req, peer.clone());
         let reason = match code {
             200 => "OK",
+            403 => "Forbidden",
             500 => "Internal Server Error",
             _ => "Bad Request",
         };
@@ -358,15 +366,19 @@ fn handle(shared: &Shared, req: &Request, peer: Option<String>) -> (u16, Zeroizi
             "only POST / is served (the AWS KMS JSON 1.1 protocol)",
         ));
     }
-    let principal = match authenticate(&shared.config, req) {
+    let principal = match authenticate(shared, req) {
         Ok(p) => p,
-        Err(e) => {
-            let _ = shared
-                .kms
-                .clone()
-                .with_caller("unauthenticated", peer)
-                .record_refused(audit_name(op), e.kind.name());
-            return fail(e);
+        Err(r) => {
+            let mut kms = shared.kms.clone().with_caller("unauthenticated", peer);
+            if let Some(id) = r.claimed {
+                kms = kms.with_access_key(id, r.user);
+            }
+            if let Err(e) =
+                kms.record_refused_because(audit_name(op), r.error.kind.name(), Some(r.reason))
+            {
+                return fail(ApiError::from(e));
+            }
+            return fail(r.error);
         }
     };
     let home = match principal.region.as_deref() {
@@ -385,6 +397,7 @@ fn handle(shared: &Shared, req: &Request, peer: Option<String>) -> (u16, Zeroizi
         home,
         caller: principal.caller,
         source: peer,
+        access_key: principal.access_key,
     };
     let content_type_ok = req.header("content-type").is_none_or(|t| {
         let t = t.to_ascii_lowercase();
@@ -395,12 +408,15 @@ fn handle(shared: &Shared, req: &Request, peer: Option<String>) -> (u16, Zeroizi
             ErrorKind::Serialization,
             format!("the content type must be {CONTENT_TYPE}"),
         );
-        let _ = shared
+        let mut kms = shared
             .kms
             .clone()
             .with_region(call.home.clone())
-            .with_caller(call.caller.clone(), call.source.clone())
-            .record_refused(audit_name(op), e.kind.name());
+            .with_caller(call.caller.clone(), call.source.clone());
+        if let Some((id, user)) = &call.access_key {
+            kms = kms.with_access_key(id.clone(), Some(user.clone()));
+        }
+        let _ = kms.record_refused(audit_name(op), e.kind.name());
         return fail(e);
     }
     match ops::dispatch(&shared.kms, &call, op, &req.body) {
@@ -417,21 +433,108 @@ fn audit_name(op: &str) -> &str {
     }
 }
 
-/// The authentication step. Today only `--allow-unsigned` lets requests through: the caller
-/// is recorded as `unsigned`, and the region is the one in the `Authorization` header's
-/// credential scope when there is one.
-fn authenticate(config: &Config, req: &Request) -> Result<Principal, ApiError> {
-    if config.allow_unsigned {
+/// A request the authentication step refused: the error for the caller, and what the audit
+/// entry records (never a secret or a signature).
+struct Refusal {
+    error: ApiError,
+    /// A fixed phrase per cause ([`audit_reason`]); no request text.
+    reason: &'static str,
+    /// The access key id the request names, when it is well formed.
+    claimed: Option<String>,
+    /// That key's user, when the store holds it.
+    user: Option<String>,
+}
+
+/// The API error AWS answers an [`AuthError`] with.
+pub fn auth_api_error(e: &AuthError) -> ApiError {
+    let kind = match e {
+        AuthError::MissingAuthenticationToken => ErrorKind::MissingAuthenticationToken,
+        AuthError::IncompleteSignature { .. } => ErrorKind::IncompleteSignature,
+        AuthError::UnrecognizedClient => ErrorKind::UnrecognizedClient,
+        _ => ErrorKind::InvalidSignature,
+    };
+    debug_assert_eq!(kind.name(), e.aws_type());
+    debug_assert_eq!(kind.http_status(), e.http_status());
+    ApiError::new(kind, e.message())
+}
+
+/// Why a request was refused, for the audit log: fixed text, so no header value (a
+/// signature, a token) can reach the log through it.
+fn audit_reason(e: &AuthError) -> &'static str {
+    match e {
+        AuthError::MissingAuthenticationToken => "no Authorization header",
+        AuthError::IncompleteSignature { .. } => "malformed or incomplete signature",
+        AuthError::InvalidScope { .. } => {
+            "credential scope or payload hash does not match the request"
+        }
+        AuthError::Expired { .. } => "X-Amz-Date more than 5 minutes in the past",
+        AuthError::NotYetCurrent { .. } => "X-Amz-Date more than 5 minutes in the future",
+        AuthError::SignatureMismatch => "signature does not match",
+        AuthError::UnrecognizedClient => "unknown access key or a session token",
+    }
+}
+
+/// The authentication step: AWS Signature Version 4 against the store's access keys
+/// ([`sigv4::verify`]; the region is the credential scope's), or, with `--allow-unsigned`,
+/// anything, recorded as `unsigned` (the region is then read from an `Authorization`
+/// header's credential scope when there is one, unchecked).
+fn authenticate(shared: &Shared, req: &Request) -> Result<Principal, Refusal> {
+    if shared.config.allow_unsigned {
         return Ok(Principal {
             caller: "unsigned".into(),
             region: req.header("authorization").and_then(scope_region),
+            access_key: None,
         });
     }
-    // Signature Version 4 is checked by http/sigv4.rs (wired in by the lead); until then nothing passes.
-    Err(ApiError::new(
-        ErrorKind::MissingAuthenticationToken,
-        "request signatures are not checked by this build yet; start the server with --allow-unsigned on a throw-away store",
-    ))
+    let headers: Vec<(&str, &[u8])> = req
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_bytes()))
+        .collect();
+    let (path, query) = req.path.split_once('?').unwrap_or((&req.path, ""));
+    let signed = sigv4::Request {
+        method: &req.method,
+        path,
+        query,
+        headers: &headers,
+        body: &req.body,
+    };
+    let mut user = None;
+    let mut store_error = None;
+    let verified = sigv4::verify(&signed, OffsetDateTime::now_utc(), |id| {
+        match shared.kms.access_key_secret(id) {
+            Ok(Some(c)) => {
+                user = Some(c.user);
+                Some(c.secret)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                store_error = Some(e);
+                None
+            }
+        }
+    });
+    if let Some(e) = store_error {
+        return Err(Refusal {
+            error: ApiError::from(e),
+            reason: "the key store could not look up the access key",
+            claimed: None,
+            user: None,
+        });
+    }
+    match verified {
+        Ok(v) => Ok(Principal {
+            caller: v.access_key_id.clone(),
+            region: Some(v.region),
+            access_key: Some((v.access_key_id, user.unwrap_or_default())),
+        }),
+        Err(e) => Err(Refusal {
+            error: auth_api_error(&e),
+            reason: audit_reason(&e),
+            claimed: req.header("authorization").and_then(claimed_access_key),
+            user,
+        }),
+    }
 }
 
 /// The region of an `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/kms/aws4_request, …`.
@@ -442,6 +545,17 @@ fn scope_region(auth: &str) -> Option<String> {
     let mut parts = cred.split('/');
     let region = parts.nth(2)?;
     Some(region.to_owned())
+}
+
+/// The access key id an `Authorization` header names, when it looks like one (1 to 128
+/// letters and digits): recorded for refused requests, so nothing else of the header is.
+fn claimed_access_key(auth: &str) -> Option<String> {
+    let cred = auth
+        .split([' ', ','])
+        .find_map(|p| p.trim().strip_prefix("Credential="))?;
+    let id = cred.split('/').next()?;
+    ((1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then(|| id.to_owned())
 }
 
 fn write_response(
