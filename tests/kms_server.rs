@@ -38,7 +38,12 @@ impl Server {
             .unwrap();
         let first: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
         let addr = first["Listen"].as_str().unwrap().to_owned();
-        assert_eq!(first["Endpoint"], format!("http://{addr}"));
+        let scheme = if args.contains(&"--tls-cert") {
+            "https"
+        } else {
+            "http"
+        };
+        assert_eq!(first["Endpoint"], format!("{scheme}://{addr}"));
         assert!(addr.starts_with("127.0.0.1:"));
         Server { child, addr }
     }
@@ -1073,8 +1078,304 @@ fn unsigned_and_plain_http_are_refused_off_loopback() {
     );
     let out = run(&["--listen", "0.0.0.0:0"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("requires TLS (--tls-cert/--tls-key)"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("requires TLS (--tls-cert/--tls-key)"), "{err}");
+    assert!(
+        err.contains("hint: add --tls-cert FILE --tls-key FILE"),
+        "{err}"
+    );
     assert!(out.stdout.is_empty(), "no endpoint line when refused");
+}
+
+/// A self-signed certificate for 127.0.0.1 and localhost, written to `dir`: (cert path, key
+/// path, certificate DER).
+fn self_signed(dir: &Path) -> (PathBuf, PathBuf, Vec<u8>) {
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    (cert, key, ck.cert.der().to_vec())
+}
+
+/// One request over TLS to `addr`, trusting only `ca` (DER): (status, body).
+fn tls_exchange(addr: &str, ca: &[u8], raw: &[u8]) -> (u16, Vec<u8>) {
+    use std::sync::Arc;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(ca.to_vec()))
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let sock = TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    tls.write_all(raw).unwrap();
+    let mut all = Vec::new();
+    // The server closes after a `Connection: close` request; a missing close_notify is fine.
+    let _ = tls.read_to_end(&mut all);
+    let split = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&all[..split]).into_owned();
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, all[split..].to_vec())
+}
+
+/// `--tls-cert/--tls-key`: HTTPS with signed requests (a raw rustls client, and the AWS CLI
+/// and boto3 trusting the test's own CA when installed); plain HTTP to the TLS port gets no
+/// answer and the server goes on; a client that stalls or trickles its handshake is cut off
+/// at the read timeout while others are served.
+#[test]
+fn tls_serves_signed_requests_and_keeps_its_limits() {
+    let (dir, home) = store();
+    let (cert, key, der) = self_signed(dir.path());
+    let (id, secret) = access_key(&home, "tls");
+    let s = Server::start(
+        &home,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--read-timeout",
+            "2",
+        ],
+    );
+    let signed = |op: &str, body: &str| {
+        signed_request(
+            &s.addr,
+            op,
+            body,
+            (&id, &secret),
+            "us-east-1",
+            time::OffsetDateTime::now_utc(),
+            None,
+        )
+        .0
+    };
+    // A handshake that trickles (a byte of a ClientHello record every 300 ms, for far longer
+    // than the 2 s read timeout), and one that stops after its first bytes.
+    let trickler = {
+        let addr = s.addr.clone();
+        std::thread::spawn(move || {
+            let mut t = TcpStream::connect(&addr).unwrap();
+            let hello = [
+                0x16u8, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+            ];
+            for round in 0..60 {
+                let b = hello[round % hello.len()];
+                if t.write_all(&[b]).is_err() {
+                    return Some(round);
+                }
+                std::thread::sleep(Duration::from_millis(300));
+                let mut probe = [0u8; 64];
+                t.set_nonblocking(true).unwrap();
+                let r = t.read(&mut probe);
+                t.set_nonblocking(false).unwrap();
+                if matches!(r, Ok(0))
+                    || r.as_ref()
+                        .is_err_and(|e| e.kind() != std::io::ErrorKind::WouldBlock)
+                {
+                    return Some(round);
+                }
+            }
+            None
+        })
+    };
+    let mut stalled = TcpStream::connect(&s.addr).unwrap();
+    stalled.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00]).unwrap();
+    // Others are served meanwhile, signed, over TLS.
+    let (st, body) = tls_exchange(&s.addr, &der, &signed("CreateKey", "{}"));
+    assert_eq!(st, 200, "{}", String::from_utf8_lossy(&body));
+    let (st, body) = tls_exchange(&s.addr, &der, &signed("ListKeys", "{}"));
+    assert_eq!(st, 200);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["Keys"].as_array().unwrap().len(), 1);
+    // Half a request over TLS, then silence: 408 at the read timeout, as without TLS.
+    let (st, _) = tls_exchange(
+        &s.addr,
+        &der,
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{\"Li",
+    );
+    assert_eq!(st, 408);
+    // Unsigned over TLS is still refused.
+    let unsigned = b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: TrentService.ListKeys\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+    assert_eq!(tls_exchange(&s.addr, &der, unsigned).0, 403);
+    // The stalled handshake is closed (after the read timeout), without an HTTP answer.
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = stalled.read_to_end(&mut got);
+    assert!(!got.starts_with(b"HTTP/"), "{got:?}");
+    let cut = trickler.join().unwrap();
+    assert!(
+        cut.is_some(),
+        "a trickled handshake held its worker for 18 s, past the 2 s read timeout"
+    );
+    // Plain HTTP to the TLS port: no HTTP answer, no request served, and the server goes on.
+    let before = audit(&home).len();
+    let mut plain = TcpStream::connect(&s.addr).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    plain.write_all(&signed("CreateKey", "{}")).unwrap();
+    let mut got = Vec::new();
+    let _ = plain.read_to_end(&mut got);
+    assert!(
+        !got.starts_with(b"HTTP/"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    assert_eq!(
+        audit(&home).len(),
+        before,
+        "a plain request reached the store"
+    );
+    assert_eq!(
+        tls_exchange(&s.addr, &der, &signed("ListKeys", "{}")).0,
+        200
+    );
+
+    // The real clients, trusting the test's certificate.
+    if let Some(python) = tools::python_with("awscli", "pip install awscli") {
+        let endpoint = format!("https://{}", s.addr);
+        let aws = |args: &[&str], ca: &Path| {
+            let mut c = Command::new(&python);
+            c.args([
+                "-m",
+                "awscli",
+                "kms",
+                "--endpoint-url",
+                &endpoint,
+                "--output",
+                "json",
+                "--ca-bundle",
+            ])
+            .arg(ca)
+            .args(args);
+            aws_env(&mut c, dir.path(), (&id, &secret));
+            c.output().unwrap()
+        };
+        let out = aws(
+            &[
+                "generate-data-key",
+                "--key-id",
+                v["Keys"][0]["KeyId"].as_str().unwrap(),
+                "--key-spec",
+                "AES_256",
+            ],
+            &cert,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let dk: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            Base64::decode_vec(dk["Plaintext"].as_str().unwrap())
+                .unwrap()
+                .len(),
+            32
+        );
+        // Another CA: the client refuses the server.
+        let (other, _, _) = self_signed(&dir.path().join("other").tap_mkdir());
+        let out = aws(&["list-keys"], &other);
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("SSL"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    if let Some(python) = tools::python_with("boto3", "pip install boto3") {
+        let script = r#"
+import sys, boto3
+kms = boto3.client("kms", endpoint_url=sys.argv[1], verify=sys.argv[2])
+k = kms.create_key(Description="over tls")["KeyMetadata"]["KeyId"]
+blob = kms.encrypt(KeyId=k, Plaintext=b"tls")["CiphertextBlob"]
+assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"tls"
+"#;
+        let mut c = Command::new(&python);
+        c.args(["-c", script, &format!("https://{}", s.addr)])
+            .arg(&cert);
+        aws_env(&mut c, dir.path(), (&id, &secret));
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+trait TapMkdir {
+    fn tap_mkdir(self) -> Self;
+}
+
+impl TapMkdir for PathBuf {
+    fn tap_mkdir(self) -> Self {
+        std::fs::create_dir_all(&self).unwrap();
+        self
+    }
+}
+
+/// TLS is required off loopback, and `--allow-unsigned` stays refused there even with TLS;
+/// a certificate or key that cannot be used stops the server before it listens.
+#[test]
+fn off_loopback_needs_tls_and_never_serves_unsigned() {
+    let (dir, home) = store();
+    let (cert, key, _) = self_signed(dir.path());
+    let run = |args: &[&str]| {
+        Command::new(assert_cmd::cargo::cargo_bin("angou"))
+            .arg("--home")
+            .arg(&home)
+            .args(["kms", "serve"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let (c, k) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let out = run(&[
+        "--listen",
+        "0.0.0.0:0",
+        "--allow-unsigned",
+        "--tls-cert",
+        c,
+        "--tls-key",
+        k,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--allow-unsigned is refused on 0.0.0.0")
+    );
+    assert!(out.stdout.is_empty());
+    // The key file in place of the certificate, and the reverse, and a missing file.
+    for args in [
+        ["--tls-cert", k, "--tls-key", k],
+        ["--tls-cert", c, "--tls-key", c],
+        ["--tls-cert", "/nonexistent/c.pem", "--tls-key", k],
+    ] {
+        let mut all = vec!["--listen", "127.0.0.1:0"];
+        all.extend(args);
+        let out = run(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("error: cannot use "), "{err}");
+        assert!(!err.contains("PRIVATE KEY-----"), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+    // Half a pair is a usage error.
+    let out = run(&["--listen", "127.0.0.1:0", "--tls-cert", c]);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 /// A file whose `kms` stanza names its key by the ARN form angou wrote before AWS ARNs

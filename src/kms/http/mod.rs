@@ -12,6 +12,7 @@
 
 mod request;
 pub mod sigv4;
+mod tls;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
@@ -24,6 +25,7 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 pub use request::{HttpError, Request, body_len, parse_head};
+pub use tls::{TlsError, TlsFiles};
 
 use crate::kms::ops::{self, ApiError, CallContext, ErrorKind};
 use crate::kms::{Home, KeyId, Kms};
@@ -74,6 +76,8 @@ pub struct Config {
     pub home: Home,
     /// Serve requests without a signature (throw-away test stores on loopback only).
     pub allow_unsigned: bool,
+    /// Serve TLS with this certificate and key (required off loopback).
+    pub tls: Option<TlsFiles>,
     /// Size and time limits.
     pub limits: Limits,
 }
@@ -92,12 +96,15 @@ pub enum ServeError {
     },
     /// A non-loopback address without TLS.
     #[error(
-        "listening on {addr} requires TLS (--tls-cert/--tls-key), which angou does not serve yet; listen on 127.0.0.1"
+        "listening on {addr} requires TLS (--tls-cert/--tls-key): requests and their answers (data keys, plaintexts) would cross the network in the clear"
     )]
     TlsRequired {
         /// The address.
         addr: SocketAddr,
     },
+    /// The TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The address does not parse or resolve.
     #[error("cannot use listen address {given:?}: {reason}")]
     Address {
@@ -140,6 +147,7 @@ pub struct Server {
     addr: SocketAddr,
     kms: Kms,
     config: Config,
+    tls: Option<Arc<rustls::ServerConfig>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -154,8 +162,8 @@ struct Principal {
 }
 
 impl Server {
-    /// Binds the listen address, after the address rules: loopback only (TLS is not served
-    /// yet), and `allow_unsigned` on loopback only.
+    /// Binds the listen address, after the address rules: `allow_unsigned` on loopback only,
+    /// and any other address with TLS only; loads the TLS certificate and key.
     ///
     /// # Errors
     /// [`ServeError`].
@@ -176,8 +184,11 @@ impl Server {
             if config.allow_unsigned {
                 return Err(ServeError::UnsignedNotLoopback { addr });
             }
-            return Err(ServeError::TlsRequired { addr });
+            if config.tls.is_none() {
+                return Err(ServeError::TlsRequired { addr });
+            }
         }
+        let tls = config.tls.as_ref().map(tls::load).transpose()?;
         let listener = TcpListener::bind(addr).map_err(|source| ServeError::Io {
             addr: addr.to_string(),
             source,
@@ -191,6 +202,7 @@ impl Server {
             addr,
             kms,
             config,
+            tls,
             stop: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -198,6 +210,12 @@ impl Server {
     /// The bound address (with the port picked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The endpoint URL clients use: `https://` when TLS is served.
+    pub fn endpoint(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// A handle that stops the server.
@@ -220,6 +238,7 @@ impl Server {
         let shared = Arc::new(Shared {
             kms: self.kms.clone(),
             config: self.config.clone(),
+            tls: self.tls.clone(),
             stop: self.stop.clone(),
             queued: queued.clone(),
         });
@@ -240,6 +259,11 @@ impl Server {
                 Ok(()) => {}
                 Err(TrySendError::Full(mut s) | TrySendError::Disconnected(mut s)) => {
                     queued.fetch_sub(1, Ordering::SeqCst);
+                    if self.tls.is_some() {
+                        // No worker to run a handshake: a plain 503 would be noise to a
+                        // TLS client; closing says the same.
+                        continue;
+                    }
                     let _ = s.set_write_timeout(Some(Duration::from_secs(1)));
                     let e = ApiError::new(ErrorKind::KmsInternal, "the server is busy; retry");
                     let _ = write_response(&mut s, 503, "Service Unavailable", &e.to_json(), false);
@@ -257,6 +281,7 @@ impl Server {
 struct Shared {
     kms: Kms,
     config: Config,
+    tls: Option<Arc<rustls::ServerConfig>>,
     stop: Arc<AtomicBool>,
     queued: Arc<AtomicUsize>,
 }
@@ -278,8 +303,8 @@ const IDLE_SLICE: Duration = Duration::from_millis(100);
 
 /// Waits for the first byte of the next request; closes when the peer does, when idle too
 /// long, when the server stops, or when others wait for a worker.
-fn wait_for_request(stream: &mut TcpStream, buf: &[u8], shared: &Shared) -> bool {
-    if !buf.is_empty() {
+fn wait_for_request<C: Conn>(stream: &mut C, buf: &[u8], shared: &Shared) -> bool {
+    if !buf.is_empty() || stream.buffered() {
         return true;
     }
     let start = Instant::now();
@@ -291,8 +316,8 @@ fn wait_for_request(stream: &mut TcpStream, buf: &[u8], shared: &Shared) -> bool
         {
             return false;
         }
-        let _ = stream.set_read_timeout(Some(IDLE_SLICE));
-        match stream.peek(&mut probe) {
+        let _ = stream.tcp().set_read_timeout(Some(IDLE_SLICE));
+        match stream.tcp().peek(&mut probe) {
             Ok(0) => return false,
             Ok(_) => return true,
             Err(e)
@@ -307,14 +332,62 @@ fn wait_for_request(stream: &mut TcpStream, buf: &[u8], shared: &Shared) -> bool
     }
 }
 
-fn serve_connection(mut stream: TcpStream, shared: &Shared) {
+/// A connection, plain or TLS.
+trait Conn: std::io::Read + Write {
+    /// The socket underneath.
+    fn tcp(&self) -> &TcpStream;
+    /// Every read from now on must end within `d`.
+    fn limit_reads(&mut self, d: Duration);
+    /// Whether request bytes already arrived and wait in a buffer (TLS).
+    fn buffered(&mut self) -> bool {
+        false
+    }
+}
+
+impl Conn for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+
+    fn limit_reads(&mut self, d: Duration) {
+        let _ = self.set_read_timeout(Some(d.max(Duration::from_millis(1))));
+    }
+}
+
+impl Conn for tls::TlsConn {
+    fn tcp(&self) -> &TcpStream {
+        &self.sock
+    }
+
+    fn limit_reads(&mut self, d: Duration) {
+        self.set_deadline(d);
+    }
+
+    fn buffered(&mut self) -> bool {
+        tls::TlsConn::buffered(self)
+    }
+}
+
+fn serve_connection(stream: TcpStream, shared: &Shared) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(shared.config.limits.read_timeout));
     let peer = stream.peer_addr().ok().map(|a| a.to_string());
+    match &shared.tls {
+        None => serve_requests(stream, shared, peer),
+        Some(config) => {
+            // The handshake gets the read timeout, as a request does.
+            if let Some(conn) =
+                tls::accept(config.clone(), stream, shared.config.limits.read_timeout)
+            {
+                serve_requests(conn, shared, peer);
+            }
+        }
+    }
+}
+
+fn serve_requests<C: Conn>(mut stream: C, shared: &Shared, peer: Option<String>) {
     let mut buf = Zeroizing::new(Vec::new());
-    let set_timeout = |s: &mut TcpStream, d: Duration| {
-        let _ = s.set_read_timeout(Some(d.max(Duration::from_millis(1))));
-    };
+    let set_timeout = |s: &mut C, d: Duration| s.limit_reads(d);
     loop {
         if !wait_for_request(&mut stream, &buf, shared) {
             return;
@@ -559,7 +632,7 @@ fn claimed_access_key(auth: &str) -> Option<String> {
 }
 
 fn write_response(
-    stream: &mut TcpStream,
+    stream: &mut impl Write,
     code: u16,
     reason: &str,
     body: &[u8],
@@ -598,6 +671,7 @@ mod tests {
             listen: listen.into(),
             home: Home::default(),
             allow_unsigned,
+            tls: None,
             limits: Limits::default(),
         };
         assert!(matches!(
