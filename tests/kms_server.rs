@@ -38,7 +38,12 @@ impl Server {
             .unwrap();
         let first: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
         let addr = first["Listen"].as_str().unwrap().to_owned();
-        assert_eq!(first["Endpoint"], format!("http://{addr}"));
+        let scheme = if args.contains(&"--tls-cert") {
+            "https"
+        } else {
+            "http"
+        };
+        assert_eq!(first["Endpoint"], format!("{scheme}://{addr}"));
         assert!(addr.starts_with("127.0.0.1:"));
         Server { child, addr }
     }
@@ -156,6 +161,93 @@ fn audit(home: &Path) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+/// The audit log as text, to search for what must never be in it.
+fn audit_text(home: &Path) -> String {
+    audit(home)
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// An access key made by `angou kms create-access-key --user USER`: (id, secret).
+fn access_key(home: &Path, user: &str) -> (String, String) {
+    let v = angou(home, &["kms", "create-access-key", "--user", user]);
+    (
+        v["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned(),
+        v["AccessKey"]["SecretAccessKey"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    )
+}
+
+/// A request signed with `key` for `region` at `at` (SigV4, the way the SDKs sign: every
+/// header), whose body is then replaced by `sent` (the signed body when `None`). Also
+/// returns the signature.
+fn signed_request(
+    addr: &str,
+    op: &str,
+    body: &str,
+    key: (&str, &str),
+    region: &str,
+    at: time::OffsetDateTime,
+    sent: Option<&str>,
+) -> (Vec<u8>, String) {
+    use angou::kms::http::sigv4;
+    let target = format!("TrentService.{op}");
+    let headers: Vec<(&str, &[u8])> = vec![
+        ("Host", addr.as_bytes()),
+        ("Content-Type", b"application/x-amz-json-1.1"),
+        ("X-Amz-Target", target.as_bytes()),
+    ];
+    let secret = angou::secret::SecretAccessKey::from_slice(key.1.as_bytes()).unwrap();
+    let signed = sigv4::sign(
+        &sigv4::Request {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body: body.as_bytes(),
+        },
+        sigv4::Credentials {
+            access_key_id: key.0,
+            secret: &secret,
+        },
+        region,
+        at,
+    );
+    let sent = sent.unwrap_or(body);
+    let raw = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: {target}\r\nX-Amz-Date: {}\r\nAuthorization: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{sent}",
+        signed.x_amz_date,
+        signed.authorization,
+        sent.len()
+    );
+    let sig = signed
+        .authorization
+        .rsplit("Signature=")
+        .next()
+        .unwrap()
+        .to_owned();
+    (raw.into_bytes(), sig)
+}
+
+/// Sends a signed request (see [`signed_request`]): (status, JSON body).
+fn signed_call(addr: &str, op: &str, body: Value, key: (&str, &str), region: &str) -> (u16, Value) {
+    let (raw, _) = signed_request(
+        addr,
+        op,
+        &body.to_string(),
+        key,
+        region,
+        time::OffsetDateTime::now_utc(),
+        None,
+    );
+    let (st, b) = raw_exchange(addr, &raw);
+    (st, serde_json::from_slice(&b).unwrap_or(Value::Null))
 }
 
 fn store() -> (tempfile::TempDir, PathBuf) {
@@ -643,7 +735,7 @@ fn every_request_is_audited_with_its_caller() {
     let (st, v) = strict.call("ListKeys", json!({}));
     assert_eq!(
         (st, v["__type"].as_str()),
-        (400, Some("MissingAuthenticationTokenException"))
+        (403, Some("MissingAuthenticationTokenException"))
     );
     assert!(strict.sigterm().success());
     let entries = audit(&home);
@@ -679,6 +771,273 @@ fn every_request_is_audited_with_its_caller() {
         );
     }
     assert_eq!(new[6]["caller"]["principal"], "unauthenticated");
+}
+
+/// Without `--allow-unsigned`, every request is checked with Signature V4 against the store's
+/// access keys: unsigned, stale, future, tampered, wrongly signed, malformed and unknown-key
+/// requests get AWS's errors; a signed one runs in the region of its credential scope.
+#[test]
+fn requests_are_checked_with_signature_v4() {
+    use time::{Duration as Span, OffsetDateTime};
+    let (_d, home) = store();
+    let (id, secret) = access_key(&home, "alice");
+    let s = Server::start(&home, &[]);
+    let key = (id.as_str(), secret.as_str());
+    let (st, v) = signed_call(&s.addr, "ListKeys", json!({}), key, "us-east-1");
+    assert_eq!(st, 200, "{v}");
+    // The region is the credential scope's.
+    let (st, v) = signed_call(&s.addr, "CreateKey", json!({}), key, "eu-west-2");
+    assert_eq!(st, 200, "{v}");
+    let arn = v["KeyMetadata"]["Arn"].as_str().unwrap().to_owned();
+    assert!(arn.starts_with("arn:aws:kms:eu-west-2:"), "{arn}");
+    let (st, v) = signed_call(
+        &s.addr,
+        "DescribeKey",
+        json!({"KeyId": arn}),
+        key,
+        "us-east-1",
+    );
+    assert_eq!((st, v["__type"].as_str()), (400, Some("NotFoundException")));
+
+    let refused = |raw: &[u8]| -> (u16, String, String) {
+        let (st, b) = raw_exchange(&s.addr, raw);
+        let v: Value = serde_json::from_slice(&b).unwrap();
+        (
+            st,
+            v["__type"].as_str().unwrap().to_owned(),
+            v["message"].as_str().unwrap().to_owned(),
+        )
+    };
+    // Unsigned: 403, as AWS.
+    let (st, v) = s.call("ListKeys", json!({}));
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (403, Some("MissingAuthenticationTokenException"))
+    );
+    let now = OffsetDateTime::now_utc();
+    let body = r#"{"Limit":10}"#;
+    // A replay: a request signed 6 minutes ago, and one dated 6 minutes ahead.
+    for (at, words) in [
+        (now - Span::minutes(6), "Signature expired"),
+        (now + Span::minutes(6), "Signature not yet current"),
+    ] {
+        let (raw, _) = signed_request(&s.addr, "ListKeys", body, key, "us-east-1", at, None);
+        let (st, ty, msg) = refused(&raw);
+        assert_eq!((st, ty.as_str()), (400, "InvalidSignatureException"));
+        assert!(msg.starts_with(words), "{msg}");
+    }
+    // Within the window it is served (the check is the clock, not the request's age alone).
+    let (raw, _) = signed_request(
+        &s.addr,
+        "ListKeys",
+        body,
+        key,
+        "us-east-1",
+        now - Span::minutes(4),
+        None,
+    );
+    assert_eq!(raw_exchange(&s.addr, &raw).0, 200);
+    // A body changed after signing (same length, so only the signature can tell).
+    let (raw, _) = signed_request(
+        &s.addr,
+        "ListKeys",
+        body,
+        key,
+        "us-east-1",
+        now,
+        Some(r#"{"Limit":11}"#),
+    );
+    assert_eq!(
+        refused(&raw).1,
+        "InvalidSignatureException",
+        "a tampered body must not verify"
+    );
+    // Another secret, and an access key the store does not hold.
+    let wrong = "A".repeat(40);
+    let (st, v) = signed_call(&s.addr, "ListKeys", json!({}), (&id, &wrong), "us-east-1");
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("InvalidSignatureException"))
+    );
+    let (st, v) = signed_call(
+        &s.addr,
+        "ListKeys",
+        json!({}),
+        ("AKIAUNKNOWNUNKNOWN00", &secret),
+        "us-east-1",
+    );
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("UnrecognizedClientException"))
+    );
+    // A malformed Authorization header.
+    let (st, v) = s.call_as("ListKeys", json!({}), Some("us-east-1"));
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("IncompleteSignatureException"))
+    );
+}
+
+/// A deleted access key is refused at once, by a server that was running when it was deleted
+/// (by another process, the CLI); the other keys keep working.
+#[test]
+fn a_deleted_access_key_is_refused_at_once() {
+    let (_d, home) = store();
+    let (gone, gone_secret) = access_key(&home, "leaver");
+    let (kept, kept_secret) = access_key(&home, "stayer");
+    let s = Server::start(&home, &[]);
+    let call = |k: (&str, &str)| signed_call(&s.addr, "ListKeys", json!({}), k, "us-east-1");
+    assert_eq!(call((&gone, &gone_secret)).0, 200);
+    angou(
+        &home,
+        &["kms", "delete-access-key", "--access-key-id", &gone],
+    );
+    let (st, v) = call((&gone, &gone_secret));
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("UnrecognizedClientException"))
+    );
+    assert_eq!(call((&kept, &kept_secret)).0, 200);
+}
+
+/// The audit log names the access key and user of every signed request; refused requests
+/// are audited with the AWS error, a fixed reason and the access key id they claim; no
+/// secret and no signature is ever written to it.
+#[test]
+fn signed_and_refused_requests_are_audited_without_secrets() {
+    let (_d, home) = store();
+    let (id, secret) = access_key(&home, "alice");
+    let s = Server::start(&home, &[]);
+    let key = (id.as_str(), secret.as_str());
+    let before = audit(&home).len();
+    let now = time::OffsetDateTime::now_utc();
+    let mut signatures = Vec::new();
+    let mut send = |raw: (Vec<u8>, String)| {
+        signatures.push(raw.1);
+        raw_exchange(&s.addr, &raw.0).0
+    };
+    let ok = send(signed_request(
+        &s.addr,
+        "ListKeys",
+        "{}",
+        key,
+        "us-east-1",
+        now,
+        None,
+    ));
+    assert_eq!(ok, 200);
+    let bad = send(signed_request(
+        &s.addr,
+        "DescribeKey",
+        r#"{"KeyId":"alias/none"}"#,
+        key,
+        "eu-west-1",
+        now,
+        None,
+    ));
+    assert_eq!(bad, 400);
+    let stale = send(signed_request(
+        &s.addr,
+        "ListKeys",
+        "{}",
+        key,
+        "us-east-1",
+        now - time::Duration::minutes(10),
+        None,
+    ));
+    assert_eq!(stale, 400);
+    let tampered = send(signed_request(
+        &s.addr,
+        "ListKeys",
+        "{}",
+        key,
+        "us-east-1",
+        now,
+        Some("[]"),
+    ));
+    assert_eq!(tampered, 400);
+    let wrong = "B".repeat(40);
+    let forged = send(signed_request(
+        &s.addr,
+        "ListKeys",
+        "{}",
+        (&id, &wrong),
+        "us-east-1",
+        now,
+        None,
+    ));
+    assert_eq!(forged, 400);
+    s.call("ListKeys", json!({}));
+    let entries = audit(&home);
+    let new = &entries[before..];
+    let got: Vec<(&str, &str, &str, &str)> = new
+        .iter()
+        .map(|e| {
+            (
+                e["operation"].as_str().unwrap(),
+                e["error_code"].as_str().unwrap_or("-"),
+                e["caller"]["principal"].as_str().unwrap(),
+                e["caller"]["access_key_id"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("ListKeys", "-", id.as_str(), id.as_str()),
+            ("DescribeKey", "NotFoundException", id.as_str(), id.as_str()),
+            (
+                "ListKeys",
+                "InvalidSignatureException",
+                "unauthenticated",
+                id.as_str()
+            ),
+            (
+                "ListKeys",
+                "InvalidSignatureException",
+                "unauthenticated",
+                id.as_str()
+            ),
+            (
+                "ListKeys",
+                "InvalidSignatureException",
+                "unauthenticated",
+                id.as_str()
+            ),
+            (
+                "ListKeys",
+                "MissingAuthenticationTokenException",
+                "unauthenticated",
+                "-"
+            ),
+        ]
+    );
+    assert_eq!(new[0]["caller"]["user"], "alice");
+    assert_eq!(new[1]["caller"]["region"], "eu-west-1");
+    assert_eq!(
+        new[2]["reason"],
+        "X-Amz-Date more than 5 minutes in the past"
+    );
+    assert_eq!(new[3]["reason"], "signature does not match");
+    assert_eq!(new[4]["caller"]["user"], "alice");
+    assert_eq!(new[5]["reason"], "no Authorization header");
+    for e in new {
+        assert!(
+            e["caller"]["source"]
+                .as_str()
+                .unwrap()
+                .starts_with("127.0.0.1:")
+        );
+    }
+    let text = audit_text(&home);
+    assert!(!text.contains(&secret), "the secret is in the audit log");
+    assert!(!text.contains(&wrong));
+    for sig in &signatures {
+        assert!(
+            !text.contains(sig.as_str()),
+            "a signature is in the audit log"
+        );
+    }
 }
 
 #[test]
@@ -719,8 +1078,304 @@ fn unsigned_and_plain_http_are_refused_off_loopback() {
     );
     let out = run(&["--listen", "0.0.0.0:0"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("requires TLS (--tls-cert/--tls-key)"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("requires TLS (--tls-cert/--tls-key)"), "{err}");
+    assert!(
+        err.contains("hint: add --tls-cert FILE --tls-key FILE"),
+        "{err}"
+    );
     assert!(out.stdout.is_empty(), "no endpoint line when refused");
+}
+
+/// A self-signed certificate for 127.0.0.1 and localhost, written to `dir`: (cert path, key
+/// path, certificate DER).
+fn self_signed(dir: &Path) -> (PathBuf, PathBuf, Vec<u8>) {
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    (cert, key, ck.cert.der().to_vec())
+}
+
+/// One request over TLS to `addr`, trusting only `ca` (DER): (status, body).
+fn tls_exchange(addr: &str, ca: &[u8], raw: &[u8]) -> (u16, Vec<u8>) {
+    use std::sync::Arc;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(ca.to_vec()))
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let sock = TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    tls.write_all(raw).unwrap();
+    let mut all = Vec::new();
+    // The server closes after a `Connection: close` request; a missing close_notify is fine.
+    let _ = tls.read_to_end(&mut all);
+    let split = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&all[..split]).into_owned();
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, all[split..].to_vec())
+}
+
+/// `--tls-cert/--tls-key`: HTTPS with signed requests (a raw rustls client, and the AWS CLI
+/// and boto3 trusting the test's own CA when installed); plain HTTP to the TLS port gets no
+/// answer and the server goes on; a client that stalls or trickles its handshake is cut off
+/// at the read timeout while others are served.
+#[test]
+fn tls_serves_signed_requests_and_keeps_its_limits() {
+    let (dir, home) = store();
+    let (cert, key, der) = self_signed(dir.path());
+    let (id, secret) = access_key(&home, "tls");
+    let s = Server::start(
+        &home,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--read-timeout",
+            "2",
+        ],
+    );
+    let signed = |op: &str, body: &str| {
+        signed_request(
+            &s.addr,
+            op,
+            body,
+            (&id, &secret),
+            "us-east-1",
+            time::OffsetDateTime::now_utc(),
+            None,
+        )
+        .0
+    };
+    // A handshake that trickles (a byte of a ClientHello record every 300 ms, for far longer
+    // than the 2 s read timeout), and one that stops after its first bytes.
+    let trickler = {
+        let addr = s.addr.clone();
+        std::thread::spawn(move || {
+            let mut t = TcpStream::connect(&addr).unwrap();
+            let hello = [
+                0x16u8, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+            ];
+            for round in 0..60 {
+                let b = hello[round % hello.len()];
+                if t.write_all(&[b]).is_err() {
+                    return Some(round);
+                }
+                std::thread::sleep(Duration::from_millis(300));
+                let mut probe = [0u8; 64];
+                t.set_nonblocking(true).unwrap();
+                let r = t.read(&mut probe);
+                t.set_nonblocking(false).unwrap();
+                if matches!(r, Ok(0))
+                    || r.as_ref()
+                        .is_err_and(|e| e.kind() != std::io::ErrorKind::WouldBlock)
+                {
+                    return Some(round);
+                }
+            }
+            None
+        })
+    };
+    let mut stalled = TcpStream::connect(&s.addr).unwrap();
+    stalled.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00]).unwrap();
+    // Others are served meanwhile, signed, over TLS.
+    let (st, body) = tls_exchange(&s.addr, &der, &signed("CreateKey", "{}"));
+    assert_eq!(st, 200, "{}", String::from_utf8_lossy(&body));
+    let (st, body) = tls_exchange(&s.addr, &der, &signed("ListKeys", "{}"));
+    assert_eq!(st, 200);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["Keys"].as_array().unwrap().len(), 1);
+    // Half a request over TLS, then silence: 408 at the read timeout, as without TLS.
+    let (st, _) = tls_exchange(
+        &s.addr,
+        &der,
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{\"Li",
+    );
+    assert_eq!(st, 408);
+    // Unsigned over TLS is still refused.
+    let unsigned = b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: TrentService.ListKeys\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+    assert_eq!(tls_exchange(&s.addr, &der, unsigned).0, 403);
+    // The stalled handshake is closed (after the read timeout), without an HTTP answer.
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = stalled.read_to_end(&mut got);
+    assert!(!got.starts_with(b"HTTP/"), "{got:?}");
+    let cut = trickler.join().unwrap();
+    assert!(
+        cut.is_some(),
+        "a trickled handshake held its worker for 18 s, past the 2 s read timeout"
+    );
+    // Plain HTTP to the TLS port: no HTTP answer, no request served, and the server goes on.
+    let before = audit(&home).len();
+    let mut plain = TcpStream::connect(&s.addr).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    plain.write_all(&signed("CreateKey", "{}")).unwrap();
+    let mut got = Vec::new();
+    let _ = plain.read_to_end(&mut got);
+    assert!(
+        !got.starts_with(b"HTTP/"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    assert_eq!(
+        audit(&home).len(),
+        before,
+        "a plain request reached the store"
+    );
+    assert_eq!(
+        tls_exchange(&s.addr, &der, &signed("ListKeys", "{}")).0,
+        200
+    );
+
+    // The real clients, trusting the test's certificate.
+    if let Some(python) = tools::python_with("awscli", "pip install awscli") {
+        let endpoint = format!("https://{}", s.addr);
+        let aws = |args: &[&str], ca: &Path| {
+            let mut c = Command::new(&python);
+            c.args([
+                "-m",
+                "awscli",
+                "kms",
+                "--endpoint-url",
+                &endpoint,
+                "--output",
+                "json",
+                "--ca-bundle",
+            ])
+            .arg(ca)
+            .args(args);
+            aws_env(&mut c, dir.path(), (&id, &secret));
+            c.output().unwrap()
+        };
+        let out = aws(
+            &[
+                "generate-data-key",
+                "--key-id",
+                v["Keys"][0]["KeyId"].as_str().unwrap(),
+                "--key-spec",
+                "AES_256",
+            ],
+            &cert,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let dk: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            Base64::decode_vec(dk["Plaintext"].as_str().unwrap())
+                .unwrap()
+                .len(),
+            32
+        );
+        // Another CA: the client refuses the server.
+        let (other, _, _) = self_signed(&dir.path().join("other").tap_mkdir());
+        let out = aws(&["list-keys"], &other);
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("SSL"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    if let Some(python) = tools::python_with("boto3", "pip install boto3") {
+        let script = r#"
+import sys, boto3
+kms = boto3.client("kms", endpoint_url=sys.argv[1], verify=sys.argv[2])
+k = kms.create_key(Description="over tls")["KeyMetadata"]["KeyId"]
+blob = kms.encrypt(KeyId=k, Plaintext=b"tls")["CiphertextBlob"]
+assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"tls"
+"#;
+        let mut c = Command::new(&python);
+        c.args(["-c", script, &format!("https://{}", s.addr)])
+            .arg(&cert);
+        aws_env(&mut c, dir.path(), (&id, &secret));
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+trait TapMkdir {
+    fn tap_mkdir(self) -> Self;
+}
+
+impl TapMkdir for PathBuf {
+    fn tap_mkdir(self) -> Self {
+        std::fs::create_dir_all(&self).unwrap();
+        self
+    }
+}
+
+/// TLS is required off loopback, and `--allow-unsigned` stays refused there even with TLS;
+/// a certificate or key that cannot be used stops the server before it listens.
+#[test]
+fn off_loopback_needs_tls_and_never_serves_unsigned() {
+    let (dir, home) = store();
+    let (cert, key, _) = self_signed(dir.path());
+    let run = |args: &[&str]| {
+        Command::new(assert_cmd::cargo::cargo_bin("angou"))
+            .arg("--home")
+            .arg(&home)
+            .args(["kms", "serve"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let (c, k) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let out = run(&[
+        "--listen",
+        "0.0.0.0:0",
+        "--allow-unsigned",
+        "--tls-cert",
+        c,
+        "--tls-key",
+        k,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--allow-unsigned is refused on 0.0.0.0")
+    );
+    assert!(out.stdout.is_empty());
+    // The key file in place of the certificate, and the reverse, and a missing file.
+    for args in [
+        ["--tls-cert", k, "--tls-key", k],
+        ["--tls-cert", c, "--tls-key", c],
+        ["--tls-cert", "/nonexistent/c.pem", "--tls-key", k],
+    ] {
+        let mut all = vec!["--listen", "127.0.0.1:0"];
+        all.extend(args);
+        let out = run(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("error: cannot use "), "{err}");
+        assert!(!err.contains("PRIVATE KEY-----"), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+    // Half a pair is a usage error.
+    let out = run(&["--listen", "127.0.0.1:0", "--tls-cert", c]);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 /// A file whose `kms` stanza names its key by the ARN form angou wrote before AWS ARNs
@@ -773,11 +1428,11 @@ fn files_with_old_arn_stanzas_still_decrypt() {
     assert_eq!(out.stdout, b"written before real ARNs");
 }
 
-/// Environment for the AWS clients: dummy credentials, no config files or instance metadata
-/// of the machine, no proxy.
-fn aws_env(cmd: &mut Command, dir: &Path) {
-    cmd.env("AWS_ACCESS_KEY_ID", "AKIDANGOUTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "angou-test-secret")
+/// Environment for the AWS clients: the access key `(id, secret)`, no config files or
+/// instance metadata of the machine, no proxy.
+fn aws_env(cmd: &mut Command, dir: &Path, key: (&str, &str)) {
+    cmd.env("AWS_ACCESS_KEY_ID", key.0)
+        .env("AWS_SECRET_ACCESS_KEY", key.1)
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
         .env(
@@ -799,17 +1454,19 @@ fn aws_env(cmd: &mut Command, dir: &Path) {
 /// The issue's flow with the real AWS CLI (`awscli` from PyPI), unchanged but for
 /// `--endpoint-url`: CreateKey, CreateAlias, GenerateDataKey with a context, Decrypt with it
 /// (InvalidCiphertextException without it), ReEncrypt, RotateKeyOnDemand, Decrypt of the old
-/// blob, DisableKey (DisabledException), ScheduleKeyDeletion, CancelKeyDeletion (Disabled);
-/// and a blob made by `angou kms encrypt` decrypts through it.
+/// blob, DisableKey (DisabledException), ScheduleKeyDeletion, CancelKeyDeletion (Disabled),
+/// a wrong signature refused; and a blob made by `angou kms encrypt` decrypts through it.
+/// Every request is signed with an access key made by `angou kms create-access-key`.
 #[test]
 fn the_aws_cli_runs_the_flow_unchanged() {
     let Some(python) = tools::python_with("awscli", "pip install awscli") else {
         return;
     };
     let (dir, home) = store();
-    let s = Server::start(&home, &["--allow-unsigned"]);
+    let (key_id, secret) = access_key(&home, "awscli");
+    let s = Server::start(&home, &[]);
     let endpoint = s.endpoint();
-    let aws = |args: &[&str]| -> (i32, Value, String) {
+    let aws_as = |key: (&str, &str), args: &[&str]| -> (i32, Value, String) {
         let mut c = Command::new(&python);
         c.args([
             "-m",
@@ -821,7 +1478,7 @@ fn the_aws_cli_runs_the_flow_unchanged() {
             "json",
         ])
         .args(args);
-        aws_env(&mut c, dir.path());
+        aws_env(&mut c, dir.path(), key);
         let out = c.output().unwrap();
         (
             out.status.code().unwrap_or(-1),
@@ -829,6 +1486,7 @@ fn the_aws_cli_runs_the_flow_unchanged() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
+    let aws = |args: &[&str]| aws_as((&key_id, &secret), args);
     let ok = |args: &[&str]| -> Value {
         let (code, v, err) = aws(args);
         assert_eq!(code, 0, "aws kms {args:?}: {err}");
@@ -985,6 +1643,38 @@ fn the_aws_cli_runs_the_flow_unchanged() {
         &["describe-key", "--key-id", "alias/nothing"],
         "NotFoundException",
     );
+    // A wrong signature (the right id, another secret) and an unknown access key.
+    let wrong = "x".repeat(40);
+    let (code, _, err) = aws_as((&key_id, &wrong), &["list-keys"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("(InvalidSignatureException)"), "{err}");
+    let (code, _, err) = aws_as(("AKIAUNKNOWNUNKNOWN00", &secret), &["list-keys"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("(UnrecognizedClientException)"), "{err}");
+    // Audited with the access key and its user; the refusals too, without the secret.
+    let entries = audit(&home);
+    let served = entries
+        .iter()
+        .filter(|e| e["caller"]["access_key_id"] == key_id.as_str() && e["result"] == "success")
+        .count();
+    assert_eq!(
+        served, 14,
+        "every successful aws call is audited with its access key"
+    );
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["caller"]["principal"] != "unsigned")
+    );
+    let refused: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["caller"]["principal"] == "unauthenticated")
+        .collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert_eq!(refused[0]["error_code"], "InvalidSignatureException");
+    assert_eq!(refused[0]["caller"]["user"], "awscli");
+    assert_eq!(refused[1]["error_code"], "UnrecognizedClientException");
+    assert!(!audit_text(&home).contains(&secret));
 }
 
 /// The same flow with boto3, plus its paginator over ListKeys, and blobs exchanged with the
@@ -1010,9 +1700,10 @@ fn boto3_runs_the_flow_unchanged() {
             "a=1",
         ],
     );
-    let s = Server::start(&home, &["--allow-unsigned"]);
+    let (key_id, secret) = access_key(&home, "boto3");
+    let s = Server::start(&home, &[]);
     let script = r#"
-import base64, sys
+import base64, os, sys
 import boto3
 from botocore.exceptions import ClientError
 
@@ -1053,6 +1744,15 @@ assert len(pages) == 2 and [p["Keys"][0]["KeyId"] for p in pages] == [cli_key, k
 # Blobs made by the angou CLI decrypt here, and the reverse.
 assert kms.decrypt(CiphertextBlob=cli_blob, EncryptionContext={"a": "1"})["Plaintext"] == b"from cli"
 out = kms.encrypt(KeyId=cli_key, Plaintext=b"from boto3", EncryptionContext={"b": "2"})
+# A wrong signature (the right id, another secret) and an unknown access key.
+wrong = boto3.client("kms", endpoint_url=endpoint,
+                     aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+                     aws_secret_access_key="x" * 40)
+assert code(wrong.list_keys) == "InvalidSignatureException"
+unknown = boto3.client("kms", endpoint_url=endpoint,
+                       aws_access_key_id="AKIAUNKNOWNUNKNOWN00",
+                       aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"])
+assert code(unknown.list_keys) == "UnrecognizedClientException"
 print(base64.b64encode(out["CiphertextBlob"]).decode())
 "#;
     let mut c = Command::new(&python);
@@ -1063,7 +1763,7 @@ print(base64.b64encode(out["CiphertextBlob"]).decode())
         e["CiphertextBlob"].as_str().unwrap(),
         &cli_key,
     ]);
-    aws_env(&mut c, dir.path());
+    aws_env(&mut c, dir.path(), (&key_id, &secret));
     let out = c.output().unwrap();
     assert!(
         out.status.success(),

@@ -60,7 +60,6 @@ pub struct AccessKeyInfo {
 }
 
 /// The secret and user of an access key, for the server's signature check.
-#[allow(dead_code)] // read by the HTTP server, which the lead wires in (issue 11)
 pub(crate) struct Credential {
     /// Recorded as the caller of the request.
     pub user: String,
@@ -248,7 +247,6 @@ impl Kms {
     ///
     /// # Errors
     /// Store errors (a store that fails its checks); never "not found".
-    #[allow(dead_code)]
     pub(crate) fn access_key_secret(
         &self,
         access_key_id: &str,

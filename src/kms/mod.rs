@@ -277,7 +277,18 @@ struct Caller {
     uid: Option<u32>,
     pid: u32,
     /// Set by a door that serves remote callers: who they are and where they called from.
-    remote: Option<(String, Option<String>)>,
+    remote: Option<Remote>,
+}
+
+/// A remote caller, as a door that serves them knows it.
+#[derive(Debug, Clone)]
+struct Remote {
+    /// An access key id, `unsigned` or `unauthenticated`.
+    principal: String,
+    /// The network address.
+    source: Option<String>,
+    /// The access key the request names (claimed, for a refused request), and its user.
+    access_key: Option<(String, Option<String>)>,
 }
 
 impl Caller {
@@ -366,7 +377,24 @@ impl Kms {
     /// the audit entries of this handle's operations, instead of the local user. For doors
     /// that serve remote callers (`angou kms serve`).
     pub fn with_caller(mut self, principal: impl Into<String>, source: Option<String>) -> Kms {
-        self.caller.remote = Some((principal.into(), source));
+        self.caller.remote = Some(Remote {
+            principal: principal.into(),
+            source,
+            access_key: None,
+        });
+        self
+    }
+
+    /// Records the access key a remote request was signed with (or claims, when refused) and
+    /// its user, beside the principal of [`Kms::with_caller`] (which it needs first).
+    pub fn with_access_key(
+        mut self,
+        access_key_id: impl Into<String>,
+        user: Option<String>,
+    ) -> Kms {
+        if let Some(r) = &mut self.caller.remote {
+            r.access_key = Some((access_key_id.into(), user));
+        }
         self
     }
 
@@ -563,9 +591,11 @@ impl Kms {
             None => {
                 json!({"user": self.caller.user, "uid": self.caller.uid, "pid": self.caller.pid})
             }
-            Some((principal, source)) => json!({
-                "principal": principal,
-                "source": source,
+            Some(r) => json!({
+                "principal": r.principal,
+                "access_key_id": r.access_key.as_ref().map(|a| &a.0),
+                "user": r.access_key.as_ref().and_then(|a| a.1.as_ref()),
+                "source": r.source,
                 "region": self.home_region.region(),
                 "server_pid": self.caller.pid,
             }),
@@ -1669,6 +1699,20 @@ impl Kms {
     /// # Errors
     /// Store errors.
     pub fn record_refused(&self, operation: &str, code: &str) -> Result<(), Error> {
+        self.record_refused_because(operation, code, None)
+    }
+
+    /// [`Kms::record_refused`] with a reason recorded beside the code (`reason` in the entry);
+    /// the door chooses it and keeps secrets and signatures out of it.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn record_refused_because(
+        &self,
+        operation: &str,
+        code: &str,
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
         if !self.paths.present()? {
             return Ok(());
         }
@@ -1684,6 +1728,9 @@ impl Kms {
         let mut e = self.entry(now, operation, json!({}), &AuditInfo::default(), None);
         e.insert("result".into(), Value::String("failure".into()));
         e.insert("error_code".into(), Value::String(code.into()));
+        if let Some(r) = reason {
+            e.insert("reason".into(), Value::String(r.into()));
+        }
         entries.push(e);
         integrity::commit(
             &self.paths,

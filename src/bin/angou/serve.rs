@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use angou::kms::Kms;
-use angou::kms::http::{Config, Limits, Server};
+use angou::kms::http::{Config, Limits, ServeError, Server, TlsFiles};
 use clap::Args;
 use serde_json::json;
 
@@ -11,13 +11,19 @@ use crate::failure::Failure;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on; port 0 picks a free port. Loopback only: other addresses need
-    /// TLS, which is not served yet
+    /// Address to listen on; port 0 picks a free port. Addresses other than loopback need
+    /// TLS (--tls-cert and --tls-key)
     #[arg(long, default_value = "127.0.0.1:4599", value_name = "ADDR:PORT")]
     pub listen: String,
-    /// Serve requests without an AWS signature (throw-away test stores only; refused on
-    /// non-loopback addresses). Until signature checking is wired in, every request without
-    /// this flag is refused with MissingAuthenticationTokenException
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key
+    #[arg(long = "tls-cert", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1)
+    #[arg(long = "tls-key", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Serve requests without checking their AWS signature (throw-away test stores only;
+    /// refused on non-loopback addresses). Without it every request must be signed (AWS
+    /// Signature V4) with an access key from `angou kms create-access-key`
     #[arg(long = "allow-unsigned")]
     pub allow_unsigned: bool,
     /// Seconds a request may take from its first byte to its last before the connection is
@@ -35,6 +41,10 @@ pub fn run(kms: Kms, args: ServeArgs) -> Result<(), Failure> {
         listen: args.listen,
         home: home.clone(),
         allow_unsigned: args.allow_unsigned,
+        tls: match (args.tls_cert, args.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            _ => None,
+        },
         limits: Limits {
             read_timeout: std::time::Duration::from_secs(args.read_timeout),
             idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
@@ -42,9 +52,16 @@ pub fn run(kms: Kms, args: ServeArgs) -> Result<(), Failure> {
         },
     };
     let kms_for_init = kms.clone();
-    let server = Server::bind(kms, config).map_err(|e| {
-        Failure::usage(e.to_string())
-            .hint("listen on a loopback address such as 127.0.0.1:4599 (port 0 picks a free port)")
+    let server = Server::bind(kms, config).map_err(|e| match e {
+        ServeError::Tls(_) => Failure::usage(e.to_string()).hint(
+            "give a PEM certificate chain (leaf first) and its private key, e.g. made with `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 -keyout key.pem -out cert.pem`",
+        ),
+        ServeError::TlsRequired { .. } => Failure::usage(e.to_string()).hint(
+            "add --tls-cert FILE --tls-key FILE, or listen on a loopback address such as 127.0.0.1:4599",
+        ),
+        _ => Failure::usage(e.to_string()).hint(
+            "listen on a loopback address such as 127.0.0.1:4599 (port 0 picks a free port)",
+        ),
     })?;
     // A fresh folder gets its store now, so that every request, the first included, is
     // audited and a read such as ListKeys answers with an empty list.
@@ -67,7 +84,8 @@ pub fn run(kms: Kms, args: ServeArgs) -> Result<(), Failure> {
     // The first line on standard output, for scripts and tests that wait for it.
     let first = json!({
         "Listen": addr.to_string(),
-        "Endpoint": format!("http://{addr}"),
+        "Endpoint": server.endpoint(),
+        "Tls": server.endpoint().starts_with("https:"),
         "Region": home.region(),
         "AccountId": home.account(),
         "AllowUnsigned": args.allow_unsigned,

@@ -1,5 +1,7 @@
 //! `angou kms serve`: the AWS KMS JSON 1.1 protocol over HTTP/1.1, a thin door onto
-//! [`crate::kms::ops::dispatch`]. It reads a request within limits, authenticates it, hands
+//! [`crate::kms::ops::dispatch`]. It reads a request within limits, authenticates it (AWS
+//! Signature V4 against the store's access keys, [`sigv4::verify`]; the request's region is
+//! its credential scope's), hands
 //! the operation named by `X-Amz-Target: TrentService.<Operation>` and the body to the
 //! operation layer, and writes its answer: 200 with JSON, or 400 (500 for faults) with
 //! `{"__type": …, "message": …}`.
@@ -10,6 +12,7 @@
 
 mod request;
 pub mod sigv4;
+mod tls;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
@@ -18,12 +21,15 @@ use std::sync::mpsc::{Receiver, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 pub use request::{HttpError, Request, body_len, parse_head};
+pub use tls::{TlsError, TlsFiles};
 
 use crate::kms::ops::{self, ApiError, CallContext, ErrorKind};
 use crate::kms::{Home, KeyId, Kms};
+use sigv4::AuthError;
 
 /// The `X-Amz-Target` prefix of the AWS KMS API.
 pub const TARGET_PREFIX: &str = "TrentService.";
@@ -70,6 +76,8 @@ pub struct Config {
     pub home: Home,
     /// Serve requests without a signature (throw-away test stores on loopback only).
     pub allow_unsigned: bool,
+    /// Serve TLS with this certificate and key (required off loopback).
+    pub tls: Option<TlsFiles>,
     /// Size and time limits.
     pub limits: Limits,
 }
@@ -88,12 +96,15 @@ pub enum ServeError {
     },
     /// A non-loopback address without TLS.
     #[error(
-        "listening on {addr} requires TLS (--tls-cert/--tls-key), which angou does not serve yet; listen on 127.0.0.1"
+        "listening on {addr} requires TLS (--tls-cert/--tls-key): requests and their answers (data keys, plaintexts) would cross the network in the clear"
     )]
     TlsRequired {
         /// The address.
         addr: SocketAddr,
     },
+    /// The TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The address does not parse or resolve.
     #[error("cannot use listen address {given:?}: {reason}")]
     Address {
@@ -136,19 +147,23 @@ pub struct Server {
     addr: SocketAddr,
     kms: Kms,
     config: Config,
+    tls: Option<Arc<rustls::ServerConfig>>,
     stop: Arc<AtomicBool>,
 }
 
 /// Who a request is from and which region it is for.
 #[derive(Debug, Clone)]
 struct Principal {
+    /// The access key id, or `unsigned`.
     caller: String,
     region: Option<String>,
+    /// The access key id and its user, for a signed request.
+    access_key: Option<(String, String)>,
 }
 
 impl Server {
-    /// Binds the listen address, after the address rules: loopback only (TLS is not served
-    /// yet), and `allow_unsigned` on loopback only.
+    /// Binds the listen address, after the address rules: `allow_unsigned` on loopback only,
+    /// and any other address with TLS only; loads the TLS certificate and key.
     ///
     /// # Errors
     /// [`ServeError`].
@@ -169,8 +184,11 @@ impl Server {
             if config.allow_unsigned {
                 return Err(ServeError::UnsignedNotLoopback { addr });
             }
-            return Err(ServeError::TlsRequired { addr });
+            if config.tls.is_none() {
+                return Err(ServeError::TlsRequired { addr });
+            }
         }
+        let tls = config.tls.as_ref().map(tls::load).transpose()?;
         let listener = TcpListener::bind(addr).map_err(|source| ServeError::Io {
             addr: addr.to_string(),
             source,
@@ -184,6 +202,7 @@ impl Server {
             addr,
             kms,
             config,
+            tls,
             stop: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -191,6 +210,12 @@ impl Server {
     /// The bound address (with the port picked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The endpoint URL clients use: `https://` when TLS is served.
+    pub fn endpoint(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// A handle that stops the server.
@@ -213,6 +238,7 @@ impl Server {
         let shared = Arc::new(Shared {
             kms: self.kms.clone(),
             config: self.config.clone(),
+            tls: self.tls.clone(),
             stop: self.stop.clone(),
             queued: queued.clone(),
         });
@@ -233,6 +259,11 @@ impl Server {
                 Ok(()) => {}
                 Err(TrySendError::Full(mut s) | TrySendError::Disconnected(mut s)) => {
                     queued.fetch_sub(1, Ordering::SeqCst);
+                    if self.tls.is_some() {
+                        // No worker to run a handshake: a plain 503 would be noise to a
+                        // TLS client; closing says the same.
+                        continue;
+                    }
                     let _ = s.set_write_timeout(Some(Duration::from_secs(1)));
                     let e = ApiError::new(ErrorKind::KmsInternal, "the server is busy; retry");
                     let _ = write_response(&mut s, 503, "Service Unavailable", &e.to_json(), false);
@@ -250,6 +281,7 @@ impl Server {
 struct Shared {
     kms: Kms,
     config: Config,
+    tls: Option<Arc<rustls::ServerConfig>>,
     stop: Arc<AtomicBool>,
     queued: Arc<AtomicUsize>,
 }
@@ -271,8 +303,8 @@ const IDLE_SLICE: Duration = Duration::from_millis(100);
 
 /// Waits for the first byte of the next request; closes when the peer does, when idle too
 /// long, when the server stops, or when others wait for a worker.
-fn wait_for_request(stream: &mut TcpStream, buf: &[u8], shared: &Shared) -> bool {
-    if !buf.is_empty() {
+fn wait_for_request<C: Conn>(stream: &mut C, buf: &[u8], shared: &Shared) -> bool {
+    if !buf.is_empty() || stream.buffered() {
         return true;
     }
     let start = Instant::now();
@@ -284,8 +316,8 @@ fn wait_for_request(stream: &mut TcpStream, buf: &[u8], shared: &Shared) -> bool
         {
             return false;
         }
-        let _ = stream.set_read_timeout(Some(IDLE_SLICE));
-        match stream.peek(&mut probe) {
+        let _ = stream.tcp().set_read_timeout(Some(IDLE_SLICE));
+        match stream.tcp().peek(&mut probe) {
             Ok(0) => return false,
             Ok(_) => return true,
             Err(e)
@@ -300,14 +332,62 @@ fn wait_for_request(stream: &mut TcpStream, buf: &[u8], shared: &Shared) -> bool
     }
 }
 
-fn serve_connection(mut stream: TcpStream, shared: &Shared) {
+/// A connection, plain or TLS.
+trait Conn: std::io::Read + Write {
+    /// The socket underneath.
+    fn tcp(&self) -> &TcpStream;
+    /// Every read from now on must end within `d`.
+    fn limit_reads(&mut self, d: Duration);
+    /// Whether request bytes already arrived and wait in a buffer (TLS).
+    fn buffered(&mut self) -> bool {
+        false
+    }
+}
+
+impl Conn for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+
+    fn limit_reads(&mut self, d: Duration) {
+        let _ = self.set_read_timeout(Some(d.max(Duration::from_millis(1))));
+    }
+}
+
+impl Conn for tls::TlsConn {
+    fn tcp(&self) -> &TcpStream {
+        &self.sock
+    }
+
+    fn limit_reads(&mut self, d: Duration) {
+        self.set_deadline(d);
+    }
+
+    fn buffered(&mut self) -> bool {
+        tls::TlsConn::buffered(self)
+    }
+}
+
+fn serve_connection(stream: TcpStream, shared: &Shared) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(shared.config.limits.read_timeout));
     let peer = stream.peer_addr().ok().map(|a| a.to_string());
+    match &shared.tls {
+        None => serve_requests(stream, shared, peer),
+        Some(config) => {
+            // The handshake gets the read timeout, as a request does.
+            if let Some(conn) =
+                tls::accept(config.clone(), stream, shared.config.limits.read_timeout)
+            {
+                serve_requests(conn, shared, peer);
+            }
+        }
+    }
+}
+
+fn serve_requests<C: Conn>(mut stream: C, shared: &Shared, peer: Option<String>) {
     let mut buf = Zeroizing::new(Vec::new());
-    let set_timeout = |s: &mut TcpStream, d: Duration| {
-        let _ = s.set_read_timeout(Some(d.max(Duration::from_millis(1))));
-    };
+    let set_timeout = |s: &mut C, d: Duration| s.limit_reads(d);
     loop {
         if !wait_for_request(&mut stream, &buf, shared) {
             return;
@@ -331,6 +411,7 @@ fn serve_connection(mut stream: TcpStream, shared: &Shared) {
         let (code, body) = handle(shared, &req, peer.clone());
         let reason = match code {
             200 => "OK",
+            403 => "Forbidden",
             500 => "Internal Server Error",
             _ => "Bad Request",
         };
@@ -358,15 +439,19 @@ fn handle(shared: &Shared, req: &Request, peer: Option<String>) -> (u16, Zeroizi
             "only POST / is served (the AWS KMS JSON 1.1 protocol)",
         ));
     }
-    let principal = match authenticate(&shared.config, req) {
+    let principal = match authenticate(shared, req) {
         Ok(p) => p,
-        Err(e) => {
-            let _ = shared
-                .kms
-                .clone()
-                .with_caller("unauthenticated", peer)
-                .record_refused(audit_name(op), e.kind.name());
-            return fail(e);
+        Err(r) => {
+            let mut kms = shared.kms.clone().with_caller("unauthenticated", peer);
+            if let Some(id) = r.claimed {
+                kms = kms.with_access_key(id, r.user);
+            }
+            if let Err(e) =
+                kms.record_refused_because(audit_name(op), r.error.kind.name(), Some(r.reason))
+            {
+                return fail(ApiError::from(e));
+            }
+            return fail(r.error);
         }
     };
     let home = match principal.region.as_deref() {
@@ -385,6 +470,7 @@ fn handle(shared: &Shared, req: &Request, peer: Option<String>) -> (u16, Zeroizi
         home,
         caller: principal.caller,
         source: peer,
+        access_key: principal.access_key,
     };
     let content_type_ok = req.header("content-type").is_none_or(|t| {
         let t = t.to_ascii_lowercase();
@@ -395,12 +481,15 @@ fn handle(shared: &Shared, req: &Request, peer: Option<String>) -> (u16, Zeroizi
             ErrorKind::Serialization,
             format!("the content type must be {CONTENT_TYPE}"),
         );
-        let _ = shared
+        let mut kms = shared
             .kms
             .clone()
             .with_region(call.home.clone())
-            .with_caller(call.caller.clone(), call.source.clone())
-            .record_refused(audit_name(op), e.kind.name());
+            .with_caller(call.caller.clone(), call.source.clone());
+        if let Some((id, user)) = &call.access_key {
+            kms = kms.with_access_key(id.clone(), Some(user.clone()));
+        }
+        let _ = kms.record_refused(audit_name(op), e.kind.name());
         return fail(e);
     }
     match ops::dispatch(&shared.kms, &call, op, &req.body) {
@@ -417,21 +506,108 @@ fn audit_name(op: &str) -> &str {
     }
 }
 
-/// The authentication step. Today only `--allow-unsigned` lets requests through: the caller
-/// is recorded as `unsigned`, and the region is the one in the `Authorization` header's
-/// credential scope when there is one.
-fn authenticate(config: &Config, req: &Request) -> Result<Principal, ApiError> {
-    if config.allow_unsigned {
+/// A request the authentication step refused: the error for the caller, and what the audit
+/// entry records (never a secret or a signature).
+struct Refusal {
+    error: ApiError,
+    /// A fixed phrase per cause ([`audit_reason`]); no request text.
+    reason: &'static str,
+    /// The access key id the request names, when it is well formed.
+    claimed: Option<String>,
+    /// That key's user, when the store holds it.
+    user: Option<String>,
+}
+
+/// The API error AWS answers an [`AuthError`] with.
+pub fn auth_api_error(e: &AuthError) -> ApiError {
+    let kind = match e {
+        AuthError::MissingAuthenticationToken => ErrorKind::MissingAuthenticationToken,
+        AuthError::IncompleteSignature { .. } => ErrorKind::IncompleteSignature,
+        AuthError::UnrecognizedClient => ErrorKind::UnrecognizedClient,
+        _ => ErrorKind::InvalidSignature,
+    };
+    debug_assert_eq!(kind.name(), e.aws_type());
+    debug_assert_eq!(kind.http_status(), e.http_status());
+    ApiError::new(kind, e.message())
+}
+
+/// Why a request was refused, for the audit log: fixed text, so no header value (a
+/// signature, a token) can reach the log through it.
+fn audit_reason(e: &AuthError) -> &'static str {
+    match e {
+        AuthError::MissingAuthenticationToken => "no Authorization header",
+        AuthError::IncompleteSignature { .. } => "malformed or incomplete signature",
+        AuthError::InvalidScope { .. } => {
+            "credential scope or payload hash does not match the request"
+        }
+        AuthError::Expired { .. } => "X-Amz-Date more than 5 minutes in the past",
+        AuthError::NotYetCurrent { .. } => "X-Amz-Date more than 5 minutes in the future",
+        AuthError::SignatureMismatch => "signature does not match",
+        AuthError::UnrecognizedClient => "unknown access key or a session token",
+    }
+}
+
+/// The authentication step: AWS Signature Version 4 against the store's access keys
+/// ([`sigv4::verify`]; the region is the credential scope's), or, with `--allow-unsigned`,
+/// anything, recorded as `unsigned` (the region is then read from an `Authorization`
+/// header's credential scope when there is one, unchecked).
+fn authenticate(shared: &Shared, req: &Request) -> Result<Principal, Refusal> {
+    if shared.config.allow_unsigned {
         return Ok(Principal {
             caller: "unsigned".into(),
             region: req.header("authorization").and_then(scope_region),
+            access_key: None,
         });
     }
-    // Signature Version 4 is checked by http/sigv4.rs (wired in by the lead); until then nothing passes.
-    Err(ApiError::new(
-        ErrorKind::MissingAuthenticationToken,
-        "request signatures are not checked by this build yet; start the server with --allow-unsigned on a throw-away store",
-    ))
+    let headers: Vec<(&str, &[u8])> = req
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_bytes()))
+        .collect();
+    let (path, query) = req.path.split_once('?').unwrap_or((&req.path, ""));
+    let signed = sigv4::Request {
+        method: &req.method,
+        path,
+        query,
+        headers: &headers,
+        body: &req.body,
+    };
+    let mut user = None;
+    let mut store_error = None;
+    let verified = sigv4::verify(&signed, OffsetDateTime::now_utc(), |id| {
+        match shared.kms.access_key_secret(id) {
+            Ok(Some(c)) => {
+                user = Some(c.user);
+                Some(c.secret)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                store_error = Some(e);
+                None
+            }
+        }
+    });
+    if let Some(e) = store_error {
+        return Err(Refusal {
+            error: ApiError::from(e),
+            reason: "the key store could not look up the access key",
+            claimed: None,
+            user: None,
+        });
+    }
+    match verified {
+        Ok(v) => Ok(Principal {
+            caller: v.access_key_id.clone(),
+            region: Some(v.region),
+            access_key: Some((v.access_key_id, user.unwrap_or_default())),
+        }),
+        Err(e) => Err(Refusal {
+            error: auth_api_error(&e),
+            reason: audit_reason(&e),
+            claimed: req.header("authorization").and_then(claimed_access_key),
+            user,
+        }),
+    }
 }
 
 /// The region of an `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/kms/aws4_request, …`.
@@ -444,8 +620,19 @@ fn scope_region(auth: &str) -> Option<String> {
     Some(region.to_owned())
 }
 
+/// The access key id an `Authorization` header names, when it looks like one (1 to 128
+/// letters and digits): recorded for refused requests, so nothing else of the header is.
+fn claimed_access_key(auth: &str) -> Option<String> {
+    let cred = auth
+        .split([' ', ','])
+        .find_map(|p| p.trim().strip_prefix("Credential="))?;
+    let id = cred.split('/').next()?;
+    ((1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then(|| id.to_owned())
+}
+
 fn write_response(
-    stream: &mut TcpStream,
+    stream: &mut impl Write,
     code: u16,
     reason: &str,
     body: &[u8],
@@ -484,6 +671,7 @@ mod tests {
             listen: listen.into(),
             home: Home::default(),
             allow_unsigned,
+            tls: None,
             limits: Limits::default(),
         };
         assert!(matches!(

@@ -82,10 +82,12 @@ impl ErrorKind {
         }
     }
 
-    /// The HTTP status: 500 for the model's fault errors, 400 for every client error.
+    /// The HTTP status: 500 for the model's fault errors, 403 for an unsigned request (AWS
+    /// "Common Errors"), 400 for every other client error.
     pub fn http_status(self) -> u16 {
         match self {
             ErrorKind::KmsInternal => 500,
+            ErrorKind::MissingAuthenticationToken => 403,
             _ => 400,
         }
     }

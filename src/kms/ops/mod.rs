@@ -34,6 +34,9 @@ pub struct CallContext {
     pub caller: String,
     /// The caller's address, when it came over a network.
     pub source: Option<String>,
+    /// The access key the request was signed with, and its user (`None` for unsigned
+    /// requests).
+    pub access_key: Option<(String, String)>,
 }
 
 /// The operations [`dispatch`] serves, by their AWS names.
@@ -79,10 +82,13 @@ pub fn dispatch(
     operation: &str,
     body: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, ApiError> {
-    let kms = kms
+    let mut kms = kms
         .clone()
         .with_region(call.home.clone())
         .with_caller(call.caller.clone(), call.source.clone());
+    if let Some((id, user)) = &call.access_key {
+        kms = kms.with_access_key(id.clone(), Some(user.clone()));
+    }
     dispatch_local(&kms, operation, body)
 }
 
