@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bench_kms;
 mod cli;
 mod decrypt;
 mod demo;
