@@ -25,7 +25,13 @@ impl Server {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("angou"))
             .arg("--home")
             .arg(home)
-            .args(["kms", "serve", "--listen", "127.0.0.1:0", "--allow-unsigned"])
+            .args([
+                "kms",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--allow-unsigned",
+            ])
             .env_remove("ANGOU_FAKE_NOW")
             .env("ANGOU_STATE_DIR", marks(home))
             .stdout(Stdio::piped())
@@ -179,7 +185,8 @@ fn appended_log_line_is_noticed_by_the_next_request() {
         .append(true)
         .open(home.join("audit.log"))
         .unwrap();
-    f.write_all(b"{\"operation\":\"Decrypt\",\"seq\":99}\n").unwrap();
+    f.write_all(b"{\"operation\":\"Decrypt\",\"seq\":99}\n")
+        .unwrap();
     drop(f);
     assert_refused(&server, gdk(&server, &id), "lines were appended");
 }
@@ -233,12 +240,23 @@ fn copy_files(from: &Path, to: &Path) {
 fn another_process_commit_is_seen_by_the_next_request() {
     let (_dir, home, server, id) = served();
     let out = cli(&home, &["kms", "disable-key", "--key-id", &id]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (code, body) = gdk(&server, &id);
     assert_eq!(code, 400, "{body}");
     assert_eq!(body["__type"], "DisabledException", "{body}");
-    let out = cli(&home, &["kms", "create-key", "--description", "from the cli"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli(
+        &home,
+        &["kms", "create-key", "--description", "from the cli"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let made: Value = serde_json::from_slice(&out.stdout).unwrap();
     let other = made["KeyMetadata"]["KeyId"].as_str().unwrap();
     let (code, body) = server.call("DescribeKey", &json!({"KeyId": other}));
@@ -247,7 +265,11 @@ fn another_process_commit_is_seen_by_the_next_request() {
     // The server's commits and the CLI's interleave into one valid chain.
     assert_eq!(gdk(&server, other).0, 200);
     let out = cli(&home, &["kms", "audit", "verify"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Every request a server answered with 200 is in the audit log, even when the server is
@@ -321,7 +343,11 @@ fn killed_under_load_every_answered_request_is_audited() {
     let answered = answered.lock().unwrap().clone();
     // The CLI's full check completes an interrupted commit, if any, and verifies everything.
     let out = cli(&home, &["kms", "audit", "verify"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let log = std::fs::read_to_string(home.join("audit.log")).unwrap();
     let audited: std::collections::HashSet<String> = log
         .lines()

@@ -18,7 +18,12 @@ use crate::failure::Failure;
 #[derive(Debug, clap::Args)]
 pub struct KmsBenchArgs {
     /// Concurrent keep-alive clients, one run each (comma-separated)
-    #[arg(long, value_delimiter = ',', default_value = "1,8,64", value_name = "N,N,…")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1,8,64",
+        value_name = "N,N,…"
+    )]
     pub clients: Vec<usize>,
     /// Seconds each (operation, clients) cell runs
     #[arg(long, default_value_t = 3.0, value_name = "SECS")]
@@ -27,7 +32,11 @@ pub struct KmsBenchArgs {
     #[arg(long, value_name = "N")]
     pub requests: Option<u64>,
     /// Operations to drive (generate-data-key, decrypt; comma-separated)
-    #[arg(long, value_delimiter = ',', default_value = "generate-data-key,decrypt")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "generate-data-key,decrypt"
+    )]
     pub ops: Vec<String>,
     /// moto's server program (default: moto_server beside $ANGOU_PYTHON, else
     /// target/ci-venv/bin/moto_server, else on PATH)
@@ -134,9 +143,7 @@ impl Client {
         let conn = self.conn.as_mut().ok_or("no connection")?;
         let mut msg = head.into_bytes();
         msg.extend_from_slice(body);
-        conn.get_mut()
-            .write_all(&msg)
-            .map_err(|e| e.to_string())?;
+        conn.get_mut().write_all(&msg).map_err(|e| e.to_string())?;
         let mut status_line = String::new();
         conn.read_line(&mut status_line)
             .map_err(|e| e.to_string())?;
@@ -204,7 +211,10 @@ fn free_port() -> Result<u16, Failure> {
 /// Starts `angou kms serve` on a fresh store; signs with an access key made by
 /// `create-access-key`. Falls back to `--allow-unsigned` when this build does not check
 /// signatures yet (requests stay signed, so the client's cost is the same).
-fn start_angou(home: &Path, creds: &mut Option<Arc<(String, SecretAccessKey)>>) -> Result<(Target, bool), Failure> {
+fn start_angou(
+    home: &Path,
+    creds: &mut Option<Arc<(String, SecretAccessKey)>>,
+) -> Result<(Target, bool), Failure> {
     let exe = std::env::current_exe()
         .map_err(|e| Failure::new(format!("bench: cannot find angou itself: {e}")))?;
     let marks = home.with_extension("marks");
@@ -223,8 +233,13 @@ fn start_angou(home: &Path, creds: &mut Option<Arc<(String, SecretAccessKey)>>) 
         .map_err(|e| Failure::new(format!("bench: cannot run angou: {e}")))?;
     let v: Value = serde_json::from_slice(&out.stdout)
         .map_err(|e| Failure::new(format!("bench: create-access-key: {e}")))?;
-    let id = v["AccessKey"]["AccessKeyId"].as_str().unwrap_or_default().to_owned();
-    let secret = v["AccessKey"]["SecretAccessKey"].as_str().unwrap_or_default();
+    let id = v["AccessKey"]["AccessKeyId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let secret = v["AccessKey"]["SecretAccessKey"]
+        .as_str()
+        .unwrap_or_default();
     let secret = SecretAccessKey::from_slice(secret.as_bytes())
         .map_err(|_| Failure::new("bench: create-access-key printed no 40-byte secret"))?;
     let c = Arc::new((id, secret));
@@ -255,7 +270,10 @@ fn start_angou(home: &Path, creds: &mut Option<Arc<(String, SecretAccessKey)>>) 
         let mut client = Client::new(&t.addr, c.clone());
         match client.call_ok("CreateKey", &json!({"Description": "bench"})) {
             Ok(v) => {
-                t.key_id = v["KeyMetadata"]["KeyId"].as_str().unwrap_or_default().into();
+                t.key_id = v["KeyMetadata"]["KeyId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .into();
                 return Ok((t, unsigned));
             }
             Err(e) if unsigned => return Err(e),
@@ -305,7 +323,10 @@ fn start_moto(program: &Path, creds: Arc<(String, SecretAccessKey)>) -> Result<T
         std::thread::sleep(Duration::from_millis(100));
     }
     let v = Client::new(&t.addr, creds).call_ok("CreateKey", &json!({"Description": "bench"}))?;
-    t.key_id = v["KeyMetadata"]["KeyId"].as_str().unwrap_or_default().into();
+    t.key_id = v["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap_or_default()
+        .into();
     Ok(t)
 }
 
@@ -327,7 +348,11 @@ fn op_name(op: &str) -> Result<&'static str, Failure> {
     }
 }
 
-fn body_for(t: &Target, op: &str, creds: &Arc<(String, SecretAccessKey)>) -> Result<Vec<u8>, Failure> {
+fn body_for(
+    t: &Target,
+    op: &str,
+    creds: &Arc<(String, SecretAccessKey)>,
+) -> Result<Vec<u8>, Failure> {
     let context = json!({"purpose": "bench", "tenant": "t1"});
     let gdk = json!({"KeyId": t.key_id, "KeySpec": "AES_256", "EncryptionContext": context});
     Ok(match op {
@@ -379,10 +404,7 @@ fn measure(
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .filter_map(|h| h.join().ok())
-            .collect()
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
     let elapsed = start.elapsed().as_secs_f64();
     let errors = results.iter().map(|r| r.1).sum();
@@ -405,9 +427,15 @@ fn measure(
 }
 
 pub fn run(args: KmsBenchArgs) -> Result<(), Failure> {
-    let ops: Vec<&'static str> = args.ops.iter().map(|o| op_name(o)).collect::<Result<_, _>>()?;
+    let ops: Vec<&'static str> = args
+        .ops
+        .iter()
+        .map(|o| op_name(o))
+        .collect::<Result<_, _>>()?;
     if args.clients.iter().any(|c| *c == 0 || *c > 1024) {
-        return Err(Failure::usage("bench: --clients must be between 1 and 1024"));
+        return Err(Failure::usage(
+            "bench: --clients must be between 1 and 1024",
+        ));
     }
     let tmp = tempfile::Builder::new()
         .prefix("angou-bench-kms-")
@@ -494,7 +522,15 @@ fn print_table(r: &Value) {
     );
     println!(
         "{:<16} {:>7} │ {:>10} {:>8} {:>8} │ {:>10} {:>8} {:>8} │ {:>7}",
-        "operation", "clients", "angou/s", "p50 ms", "p99 ms", "moto/s", "p50 ms", "p99 ms", "ratio"
+        "operation",
+        "clients",
+        "angou/s",
+        "p50 ms",
+        "p99 ms",
+        "moto/s",
+        "p50 ms",
+        "p99 ms",
+        "ratio"
     );
     let f = |v: &Value, k: &str, w: usize, prec: usize| -> String {
         v.get(k)
@@ -524,7 +560,10 @@ fn print_table(r: &Value) {
     }
     for (name, kib) in r["peak_rss_kib"].as_object().into_iter().flatten() {
         if let Some(k) = kib.as_u64() {
-            println!("peak RSS of {name}'s server (VmHWM): {:.1} MiB", k as f64 / 1024.0);
+            println!(
+                "peak RSS of {name}'s server (VmHWM): {:.1} MiB",
+                k as f64 / 1024.0
+            );
         }
     }
     for n in r["notes"].as_array().into_iter().flatten() {
