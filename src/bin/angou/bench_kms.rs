@@ -288,10 +288,10 @@ fn moto_program(given: Option<&Path>) -> Option<PathBuf> {
         return Some(p.to_path_buf());
     }
     let mut candidates = Vec::new();
-    if let Some(py) = std::env::var_os("ANGOU_PYTHON") {
-        if let Some(dir) = Path::new(&py).parent() {
-            candidates.push(dir.join("moto_server"));
-        }
+    if let Some(py) = std::env::var_os("ANGOU_PYTHON")
+        && let Some(dir) = Path::new(&py).parent()
+    {
+        candidates.push(dir.join("moto_server"));
     }
     candidates.push(PathBuf::from("target/ci-venv/bin/moto_server"));
     if let Some(path) = std::env::var_os("PATH") {
