@@ -45,6 +45,13 @@ pub struct KmsBenchArgs {
     /// Do not measure moto
     #[arg(long = "no-moto")]
     pub no_moto: bool,
+    /// Where the temporary store goes (default: the system's temporary folder); a tmpfs such
+    /// as /dev/shm takes the disk's sync time out of the figures
+    #[arg(long = "store-dir", value_name = "DIR")]
+    pub store_dir: Option<PathBuf>,
+    /// The angou program that serves (default: this one), e.g. an older build to compare with
+    #[arg(long, value_name = "PATH")]
+    pub server: Option<PathBuf>,
     /// Print JSON instead of a table
     #[arg(long)]
     pub json: bool,
@@ -212,11 +219,15 @@ fn free_port() -> Result<u16, Failure> {
 /// `create-access-key`. Falls back to `--allow-unsigned` when this build does not check
 /// signatures yet (requests stay signed, so the client's cost is the same).
 fn start_angou(
+    server: Option<&Path>,
     home: &Path,
     creds: &mut Option<Arc<(String, SecretAccessKey)>>,
 ) -> Result<(Target, bool), Failure> {
-    let exe = std::env::current_exe()
-        .map_err(|e| Failure::new(format!("bench: cannot find angou itself: {e}")))?;
+    let exe = match server {
+        Some(p) => p.to_path_buf(),
+        None => std::env::current_exe()
+            .map_err(|e| Failure::new(format!("bench: cannot find angou itself: {e}")))?,
+    };
     let marks = home.with_extension("marks");
     let run = |args: &[&str]| {
         let mut c = Command::new(&exe);
@@ -439,11 +450,11 @@ pub fn run(args: KmsBenchArgs) -> Result<(), Failure> {
     }
     let tmp = tempfile::Builder::new()
         .prefix("angou-bench-kms-")
-        .tempdir()
+        .tempdir_in(args.store_dir.clone().unwrap_or_else(std::env::temp_dir))
         .map_err(|e| Failure::new(format!("bench: cannot make a temporary store: {e}")))?;
     let home = tmp.path().join("store");
     let mut creds = None;
-    let (angou, unsigned) = start_angou(&home, &mut creds)?;
+    let (angou, unsigned) = start_angou(args.server.as_deref(), &home, &mut creds)?;
     let creds = creds.ok_or_else(|| Failure::new("bench: no access key"))?;
     let mut notes = Vec::new();
     if unsigned {
@@ -500,6 +511,7 @@ pub fn run(args: KmsBenchArgs) -> Result<(), Failure> {
         .collect::<serde_json::Map<_, _>>()
         .into();
     let report = json!({
+        "store": tmp.path().display().to_string(),
         "build": if cfg!(debug_assertions) { "debug" } else { "release" },
         "signed": true,
         "server_checks_signatures": !unsigned,
@@ -517,8 +529,9 @@ pub fn run(args: KmsBenchArgs) -> Result<(), Failure> {
 
 fn print_table(r: &Value) {
     println!(
-        "angou kms serve under load ({} build; keep-alive clients, SigV4-signed requests)",
-        r["build"].as_str().unwrap_or("?")
+        "angou kms serve under load ({} build; keep-alive clients, SigV4-signed requests; store in {})",
+        r["build"].as_str().unwrap_or("?"),
+        r["store"].as_str().unwrap_or("?")
     );
     println!(
         "{:<16} {:>7} │ {:>10} {:>8} {:>8} │ {:>10} {:>8} {:>8} │ {:>7}",
