@@ -251,6 +251,13 @@ impl Kms {
         &self,
         access_key_id: &str,
     ) -> Result<Option<Credential>, Error> {
+        if let Some(r) = &self.resident
+            && self.paths.present()?
+        {
+            return r.run(&self.opener(), |state, keys| {
+                Ok((lookup(state, &keys.kek, access_key_id), Vec::new()))
+            });
+        }
         let checked = self.open_checked(false)?;
         lookup(
             &checked.opened.state,

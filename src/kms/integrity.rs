@@ -69,7 +69,9 @@ fn read_mark(dir: MarkDir<'_>, store_id: &str) -> Result<Option<Mark>, Error> {
 }
 
 /// Records the store's newest commit outside its folder. Best effort: the commit has already
-/// happened, and a missing mark only weakens rollback detection on this machine.
+/// happened, and a missing mark only weakens rollback detection on this machine. The mark is
+/// replaced by a rename but not synced: after a machine crash it may name an older commit
+/// (still a valid floor), never a newer one.
 fn write_mark(dir: MarkDir<'_>, paths: &Paths, state: &State) {
     let Some(dir) = dir else { return };
     let folder = dir.join("stores");
@@ -84,7 +86,7 @@ fn write_mark(dir: MarkDir<'_>, paths: &Paths, state: &State) {
         home: paths.home.display().to_string(),
     };
     if let Ok(bytes) = serde_json::to_vec_pretty(&m) {
-        let _ = store::atomic_write(&folder, &mark_path(dir, &state.store_id), &bytes);
+        let _ = store::replace_unsynced(&folder, &mark_path(dir, &state.store_id), &bytes);
     }
 }
 
@@ -199,6 +201,18 @@ pub(crate) fn commit(
     entries: Vec<Map<String, Value>>,
     marks: MarkDir<'_>,
 ) -> Result<(), Error> {
+    commit_sealed(paths, keys, state, entries, marks).map(|_| ())
+}
+
+/// [`commit`], returning the bytes now in `store.json` (what a resident state compares the
+/// file against; resident.rs).
+pub(crate) fn commit_sealed(
+    paths: &Paths,
+    keys: &RootKeys,
+    state: &mut State,
+    entries: Vec<Map<String, Value>>,
+    marks: MarkDir<'_>,
+) -> Result<Vec<u8>, Error> {
     let base = state.audit.len;
     let (tail, head) = audit::encode(&state.audit, entries);
     state.generation += 1;
@@ -211,11 +225,11 @@ pub(crate) fn commit(
     }
     store::write_log_at(paths, base, &tail)?;
     crash_point("after-log");
-    store::save_state(paths, keys, state)?;
+    let sealed = store::save_state(paths, keys, state)?;
     crash_point("after-state");
     store::remove_pending(paths)?;
     write_mark(marks, paths, state);
-    Ok(())
+    Ok(sealed)
 }
 
 /// Debug builds only: `ANGOU_TEST_CRASH_POINT=NAME` aborts the process at that step of a

@@ -49,6 +49,7 @@ pub mod http;
 mod integrity;
 pub mod key;
 pub mod ops;
+mod resident;
 mod store;
 
 use std::path::{Path, PathBuf};
@@ -341,6 +342,8 @@ pub struct Kms {
     passphrase: Option<SecretVec>,
     marks: Option<PathBuf>,
     home_region: Home,
+    /// Set by [`Kms::with_resident_state`]; shared by clones.
+    resident: Option<std::sync::Arc<resident::Resident>>,
 }
 
 impl Kms {
@@ -358,7 +361,24 @@ impl Kms {
             passphrase: None,
             marks: None,
             home_region: Home::default(),
+            resident: None,
         }
+    }
+
+    /// Keeps the store open between operations, for a long-running door (`angou kms serve`):
+    /// the verified state and the root key's subkeys stay in memory, shared by this handle's
+    /// clones, and concurrent operations are committed together (one intent, one log append,
+    /// one state replacement), each answered only once its batch is durable.
+    ///
+    /// # Security
+    /// Each operation still takes the store lock and sees every other process's commit, but
+    /// it re-verifies the seal and the whole audit chain only when a store file differs from
+    /// what this process last verified or wrote (same bytes of `store.json` and the root key
+    /// file, no `store.next`, same `stat` of `audit.log`). docs/DESIGN.md §5 says what that
+    /// leaves to the next full check.
+    pub fn with_resident_state(mut self) -> Kms {
+        self.resident = Some(std::sync::Arc::default());
+        self
     }
 
     /// The region and account this handle works in (default `us-east-1`, `000000000000`):
@@ -406,6 +426,10 @@ impl Kms {
     /// Supplies the passphrase of a passphrase-protected store (see [`Kms::init`]).
     pub fn with_passphrase(mut self, passphrase: SecretVec) -> Kms {
         self.passphrase = Some(passphrase);
+        // Subkeys derived under another passphrase must not be reused.
+        if self.resident.is_some() {
+            self.resident = Some(std::sync::Arc::default());
+        }
         self
     }
 
@@ -419,6 +443,9 @@ impl Kms {
     /// ([`Kms::audit_checkpoint`]) can.
     pub fn with_high_water_marks(mut self, dir: impl AsRef<Path>) -> Kms {
         self.marks = Some(dir.as_ref().to_path_buf());
+        if self.resident.is_some() {
+            self.resident = Some(std::sync::Arc::default());
+        }
         self
     }
 
@@ -647,6 +674,13 @@ impl Kms {
         params: Value,
         f: impl FnOnce(&mut Session<'_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
+        if let Some(r) = &self.resident
+            && self.paths.present()?
+        {
+            return r.run(&self.opener(), |state, keys| {
+                self.apply(state, &keys.kek, create, Some((op, params)), f)
+            });
+        }
         let Checked {
             _lock,
             opened,
@@ -655,29 +689,8 @@ impl Kms {
         let integrity::Opened {
             keys, mut state, ..
         } = opened;
-        let now = self.clock.now();
-        for k in &mut state.keys {
-            // Keys made before angou used AWS ARNs belong to the default region and account.
-            if k.metadata.arn.starts_with(key::LEGACY_ARN_PREFIX) {
-                k.metadata.arn = k.metadata.key_id.arn(&Home::default());
-            }
-        }
-        entries.extend(self.maintain(&mut state, &keys.kek, now)?);
-        let snapshot = state.clone();
-        let mut session = Session {
-            home: &self.home_region,
-            create_default: create,
-            state: &mut state,
-            kek: &keys.kek,
-            now,
-            info: AuditInfo::default(),
-        };
-        let result = f(&mut session);
-        let info = std::mem::take(&mut session.info);
-        if result.is_err() {
-            state = snapshot;
-        }
-        entries.push(self.entry(now, op, params, &info, result.as_ref().err()));
+        let (result, more) = self.apply(&mut state, &keys.kek, create, Some((op, params)), f)?;
+        entries.extend(more);
         integrity::commit(
             &self.paths,
             &keys,
@@ -686,6 +699,69 @@ impl Kms {
             self.marks.as_deref(),
         )?;
         result
+    }
+
+    fn opener(&self) -> resident::Opener<'_> {
+        resident::Opener {
+            paths: &self.paths,
+            passphrase: self.passphrase.as_ref(),
+            marks: self.marks.as_deref(),
+        }
+    }
+
+    /// One operation on an opened state: the clock rule, maintenance, the operation (its
+    /// changes undone when it fails) and, when `audit` names it, its audit entry. An `Err`
+    /// means nothing could be recorded (the state is then as found).
+    fn apply<T>(
+        &self,
+        state: &mut State,
+        kek: &Key,
+        create: bool,
+        audit: Option<(&'static str, Value)>,
+        f: impl FnOnce(&mut Session<'_>) -> Result<T, Error>,
+    ) -> Result<resident::Applied<T>, Error> {
+        if matches!(self.clock, Clock::Fixed(_)) && !state.fake_clock {
+            return Err(KmsError::FakeClock {
+                reason: format!(
+                    "{} (a fixed clock) is refused on this store, which holds real keys: it would purge and rotate them; use a store made with `angou kms init --fake-clock`",
+                    clock::FAKE_NOW_VAR
+                ),
+            }
+            .into());
+        }
+        let now = self.clock.now();
+        let before = state.clone();
+        for k in &mut state.keys {
+            // Keys made before angou used AWS ARNs belong to the default region and account.
+            if k.metadata.arn.starts_with(key::LEGACY_ARN_PREFIX) {
+                k.metadata.arn = k.metadata.key_id.arn(&Home::default());
+            }
+        }
+        let mut entries = match self.maintain(state, kek, now) {
+            Ok(e) => e,
+            Err(e) => {
+                *state = before;
+                return Err(e);
+            }
+        };
+        let snapshot = state.clone();
+        let mut session = Session {
+            home: &self.home_region,
+            create_default: create,
+            state,
+            kek,
+            now,
+            info: AuditInfo::default(),
+        };
+        let result = f(&mut session);
+        let info = std::mem::take(&mut session.info);
+        if result.is_err() {
+            *state = snapshot;
+        }
+        if let Some((op, params)) = audit {
+            entries.push(self.entry(now, op, params, &info, result.as_ref().err()));
+        }
+        Ok((result, entries))
     }
 
     /// Purges keys whose deletion date has passed and performs due automatic rotations.
@@ -1716,6 +1792,20 @@ impl Kms {
         if !self.paths.present()? {
             return Ok(());
         }
+        let refused = |now| {
+            let mut e = self.entry(now, operation, json!({}), &AuditInfo::default(), None);
+            e.insert("result".into(), Value::String("failure".into()));
+            e.insert("error_code".into(), Value::String(code.into()));
+            if let Some(r) = reason {
+                e.insert("reason".into(), Value::String(r.into()));
+            }
+            e
+        };
+        if let Some(r) = &self.resident {
+            return r.run(&self.opener(), |_, _| {
+                Ok((Ok(()), vec![refused(self.clock.now())]))
+            });
+        }
         let Checked {
             _lock,
             opened,
@@ -1724,14 +1814,7 @@ impl Kms {
         let integrity::Opened {
             keys, mut state, ..
         } = opened;
-        let now = self.clock.now();
-        let mut e = self.entry(now, operation, json!({}), &AuditInfo::default(), None);
-        e.insert("result".into(), Value::String("failure".into()));
-        e.insert("error_code".into(), Value::String(code.into()));
-        if let Some(r) = reason {
-            e.insert("reason".into(), Value::String(r.into()));
-        }
-        entries.push(e);
+        entries.push(refused(self.clock.now()));
         integrity::commit(
             &self.paths,
             &keys,

@@ -506,6 +506,20 @@ pub(crate) fn atomic_write(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), 
     sync_dir(dir)
 }
 
+/// Replaces `path` with `bytes` by a rename, without syncing: readers see the old or the new
+/// file whole, but a machine crash may undo the replacement (high-water marks only).
+pub(crate) fn replace_unsynced(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)
+        .map_err(|e| store_err("cannot create a temporary file", e))?;
+    tmp.write_all(bytes)
+        .map_err(|e| store_err("cannot write a temporary file", e))?;
+    tmp.persist(path)
+        .map(|_| ())
+        .map_err(|e| store_err("cannot replace a file", e.error))
+}
+
 /// Writes a new root key (file store) or Argon2id parameters (passphrase store) and returns
 /// the root's subkeys. Refuses if either already exists.
 pub(crate) fn create_root(
@@ -591,9 +605,66 @@ pub(crate) fn read_root(paths: &Paths, passphrase: Option<&SecretVec>) -> Result
 
 /// Reads and authenticates `store.json`.
 pub(crate) fn load_state(paths: &Paths, keys: &RootKeys) -> Result<State, Error> {
-    let bytes = fs::read(paths.file(STATE_FILE))
-        .map_err(|e| store_err(&format!("cannot read {STATE_FILE}"), e))?;
-    decode(keys, &bytes, false, STATE_FILE).map(|(s, _)| s)
+    load_state_bytes(paths, keys).map(|(s, _)| s)
+}
+
+/// The bytes of `store.json` (for a resident state to compare against; resident.rs).
+pub(crate) fn read_state_bytes(paths: &Paths) -> Result<Vec<u8>, Error> {
+    fs::read(paths.file(STATE_FILE)).map_err(|e| store_err(&format!("cannot read {STATE_FILE}"), e))
+}
+
+/// [`load_state`], also returning the exact bytes that were authenticated.
+pub(crate) fn load_state_bytes(paths: &Paths, keys: &RootKeys) -> Result<(State, Vec<u8>), Error> {
+    let bytes = read_state_bytes(paths)?;
+    let state = decode(keys, &bytes, false, STATE_FILE)?.0;
+    Ok((state, bytes))
+}
+
+/// The bytes the root key comes from: `root.key`, or `root.params.json` of a passphrase store
+/// (a resident state re-derives nothing while these bytes stay the same; resident.rs).
+pub(crate) fn read_root_source(paths: &Paths) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
+    let name = if paths.passphrase_protected() {
+        ROOT_PARAMS_FILE
+    } else {
+        ROOT_KEY_FILE
+    };
+    fs::read(paths.file(name))
+        .map(zeroize::Zeroizing::new)
+        .map_err(|e| store_err(&format!("cannot read {name}"), e))
+}
+
+/// What `stat` says of a file: enough to notice that anyone wrote to it, renamed another file
+/// over it or changed its times (a write changes the status-change time, which only the
+/// kernel sets). `None` when the file does not exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FileStamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+pub(crate) fn stamp(path: &Path) -> Result<Option<FileStamp>, Error> {
+    use std::os::unix::fs::MetadataExt;
+    match fs::symlink_metadata(path) {
+        Ok(m) => Ok(Some(FileStamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        })),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(store_err(&format!("cannot inspect {}", path.display()), e)),
+    }
+}
+
+impl FileStamp {
+    /// The file's length in bytes.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
 }
 
 /// Reads `store.json` without authenticating it (repair only).
@@ -618,9 +689,11 @@ pub(crate) fn load_pending(
     }
 }
 
-pub(crate) fn save_state(paths: &Paths, keys: &RootKeys, state: &State) -> Result<(), Error> {
+/// Replaces `store.json` with `state`, sealed; returns the bytes written.
+pub(crate) fn save_state(paths: &Paths, keys: &RootKeys, state: &State) -> Result<Vec<u8>, Error> {
     let bytes = encode(keys, state, None)?;
-    atomic_write(&paths.home, &paths.file(STATE_FILE), &bytes)
+    atomic_write(&paths.home, &paths.file(STATE_FILE), &bytes)?;
+    Ok(bytes)
 }
 
 pub(crate) fn save_pending(
@@ -633,9 +706,12 @@ pub(crate) fn save_pending(
     atomic_write(&paths.home, &paths.file(PENDING_FILE), &bytes)
 }
 
+/// Removes `store.next`. The folder is not synced: should a crash undo the removal, the
+/// intent left names a generation `store.json` already has, and the next open removes it
+/// (integrity.rs, `recover`).
 pub(crate) fn remove_pending(paths: &Paths) -> Result<(), Error> {
     match fs::remove_file(paths.file(PENDING_FILE)) {
-        Ok(()) => sync_dir(&paths.home),
+        Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(store_err(&format!("cannot remove {PENDING_FILE}"), e)),
     }
@@ -653,6 +729,9 @@ pub(crate) fn read_log(paths: &Paths) -> Result<Vec<u8>, Error> {
 /// Appends `bytes` at offset `at` of the log (cutting anything after `at`) and fsyncs.
 pub(crate) fn write_log_at(paths: &Paths, at: u64, bytes: &[u8]) -> Result<(), Error> {
     use std::io::{Seek, SeekFrom};
+    // The folder needs a sync only when the log is created; growing an existing file is made
+    // durable by the file's own sync (its size is file metadata).
+    let created = !paths.exists(AUDIT_FILE);
     let mut f = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -665,5 +744,8 @@ pub(crate) fn write_log_at(paths: &Paths, at: u64, bytes: &[u8]) -> Result<(), E
         .and_then(|()| f.write_all(bytes))
         .and_then(|()| f.sync_all())
         .map_err(|e| store_err("cannot append to the audit log", e))?;
-    sync_dir(&paths.home)
+    if created {
+        sync_dir(&paths.home)?;
+    }
+    Ok(())
 }

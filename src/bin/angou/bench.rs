@@ -32,6 +32,15 @@ pub struct BenchArgs {
     /// repeatable; default: every one in this build
     #[arg(long = "backend", value_name = "B")]
     pub backends: Vec<Backend>,
+    /// What to measure instead of the ciphers
+    #[command(subcommand)]
+    pub target: Option<BenchTarget>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchTarget {
+    /// Load on `angou kms serve` (and moto's server, as ratios): requests/s, p50/p99, peak RSS
+    Kms(crate::bench_kms::KmsBenchArgs),
 }
 
 fn cpu_features() -> Vec<(&'static str, bool)> {
@@ -106,6 +115,9 @@ fn progress(quiet: bool, what: &str) {
 }
 
 pub fn run(args: BenchArgs) -> Result<(), Failure> {
+    if let Some(BenchTarget::Kms(k)) = args.target {
+        return crate::bench_kms::run(k);
+    }
     // Every backend named, once each, in the order given (default: every one in the build).
     let mut backends: Vec<Backend> = Vec::new();
     for b in if args.backends.is_empty() {

@@ -3,6 +3,7 @@
 
 mod aws_cli;
 mod bench;
+mod bench_kms;
 mod cli;
 mod decrypt;
 mod demo;

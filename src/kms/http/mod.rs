@@ -200,7 +200,8 @@ impl Server {
         Ok(Server {
             listener,
             addr,
-            kms,
+            // One process serving many requests: keep the store open (kms/resident.rs).
+            kms: kms.with_resident_state(),
             config,
             tls,
             stop: Arc::new(AtomicBool::new(false)),

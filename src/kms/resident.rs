@@ -1,0 +1,304 @@
+//! A store kept open by a long-running door (`angou kms serve`): the verified state, the root
+//! key's subkeys and what the files looked like when they were last verified, and group
+//! commit of concurrent operations. docs/DESIGN.md §5 ("A server's resident state") says what
+//! each request checks and what is left to the next full check.
+//!
+//! Every batch of operations runs under the store lock, as a single operation does:
+//! 1. the first caller to find no batch open takes the lock and compares the store with what
+//!    it verified last: the exact bytes of `store.json` and of the root key file (or the
+//!    Argon2id parameters), no `store.next`, and the audit log's `stat` (device, inode, length,
+//!    modification and status-change times). Anything different, and the whole store is
+//!    opened and checked again exactly as a CLI command does (`integrity::open`: seal, whole
+//!    audit chain, interrupted commit, high-water mark);
+//! 2. that caller (the leader) and every caller that queued while the previous batch was
+//!    being written run their operations one after another on the state in memory, each
+//!    seeing the ones before it;
+//! 3. the leader commits their audit entries and the final state as one commit (the protocol
+//!    of integrity.rs: one intent, one append, one replace) and only then is any of them
+//!    answered. A failed commit fails every operation of the batch and drops the resident
+//!    state, so the next batch opens the store from scratch.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, KmsError};
+use crate::kms::integrity;
+use crate::kms::store::{self, FileStamp, Paths, RootKeys, State};
+use crate::secret::SecretVec;
+
+/// What the store looked like when it was last verified or written by this process.
+struct Verified {
+    keys: Arc<RootKeys>,
+    root_source: zeroize::Zeroizing<Vec<u8>>,
+    state_bytes: Vec<u8>,
+    state: State,
+    log: Option<FileStamp>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Phase {
+    /// No batch: the next caller leads one.
+    #[default]
+    Idle,
+    /// A leader is taking the lock and checking the store.
+    Opening,
+    /// Operations are being applied to the state in memory.
+    Open,
+    /// The batch is being written.
+    Committing,
+}
+
+#[derive(Default)]
+struct Inner {
+    verified: Option<Verified>,
+    phase: Phase,
+    lock: Option<store::Lock>,
+    /// The state of the open batch, with its operations applied.
+    work: Option<State>,
+    entries: Vec<Map<String, Value>>,
+    /// Callers that arrived while no batch was open and wait to join the next one.
+    waiting: usize,
+    /// The batch open or being committed.
+    epoch: u64,
+    /// The last batch whose commit finished (well or not).
+    finished: u64,
+    /// The last failed batch and why.
+    failure: Option<(u64, String)>,
+}
+
+/// The resident state of one process's handles on one store (shared by [`crate::kms::Kms`]
+/// clones).
+#[derive(Default)]
+pub(crate) struct Resident {
+    inner: Mutex<Inner>,
+    turn: Condvar,
+}
+
+impl std::fmt::Debug for Resident {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Resident { .. }")
+    }
+}
+
+/// How to open the store in full.
+pub(crate) struct Opener<'a> {
+    pub paths: &'a Paths,
+    pub passphrase: Option<&'a SecretVec>,
+    pub marks: integrity::MarkDir<'a>,
+}
+
+/// One operation's effect: its result and the audit entries it adds.
+pub(crate) type Applied<T> = (Result<T, Error>, Vec<Map<String, Value>>);
+
+fn internal(reason: impl Into<String>) -> Error {
+    KmsError::Store {
+        reason: reason.into(),
+    }
+    .into()
+}
+
+impl Resident {
+    fn guard(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn wait<'a>(&self, g: MutexGuard<'a, Inner>) -> MutexGuard<'a, Inner> {
+        self.turn.wait(g).unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `op` on the store's state in a batch (module docs) and returns its result once
+    /// the batch is durable. `op` gets the state and the root key's subkeys; on error it must
+    /// leave the state as it found it.
+    pub(crate) fn run<T>(
+        &self,
+        opener: &Opener<'_>,
+        op: impl FnOnce(&mut State, &RootKeys) -> Result<Applied<T>, Error>,
+    ) -> Result<T, Error> {
+        let mut g = self.guard();
+        let mut counted = false;
+        let mut leader = false;
+        loop {
+            match g.phase {
+                Phase::Open => break,
+                Phase::Idle => {
+                    if counted {
+                        g.waiting -= 1;
+                        counted = false;
+                    }
+                    g.phase = Phase::Opening;
+                    let mut verified = g.verified.take();
+                    drop(g);
+                    let opened = store::lock(opener.paths, false).and_then(|lock| {
+                        refresh(&mut verified, opener)?;
+                        Ok(lock)
+                    });
+                    g = self.guard();
+                    g.verified = verified;
+                    match opened {
+                        Ok(lock) => {
+                            g.lock = Some(lock);
+                            g.work = g.verified.as_ref().map(|v| v.state.clone());
+                            g.entries.clear();
+                            g.epoch += 1;
+                            g.phase = Phase::Open;
+                            leader = true;
+                            self.turn.notify_all();
+                            break;
+                        }
+                        Err(e) => {
+                            g.verified = None;
+                            g.phase = Phase::Idle;
+                            self.turn.notify_all();
+                            return Err(e);
+                        }
+                    }
+                }
+                Phase::Opening | Phase::Committing => {
+                    if !counted {
+                        g.waiting += 1;
+                        counted = true;
+                    }
+                    g = self.wait(g);
+                }
+            }
+        }
+        if counted {
+            g.waiting -= 1;
+        }
+        let epoch = g.epoch;
+        let keys = g.verified.as_ref().map(|v| v.keys.clone());
+        let applied = match (g.work.as_mut(), keys) {
+            (Some(state), Some(keys)) => {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op(state, &keys)))
+                    .unwrap_or_else(|_| Err(internal("an operation failed unexpectedly")))
+            }
+            _ => Err(internal("the resident key store state is missing")),
+        };
+        let result = match applied {
+            Ok((result, entries)) => {
+                g.entries.extend(entries);
+                result
+            }
+            Err(e) => {
+                // The operation could not even be recorded: the state it may have touched is
+                // not trusted; the batch is abandoned and the store opened afresh.
+                g.work = None;
+                Err(e)
+            }
+        };
+        self.turn.notify_all();
+        if leader {
+            while g.waiting > 0 {
+                g = self.wait(g);
+            }
+            g.phase = Phase::Committing;
+            let work = g.work.take();
+            let entries = std::mem::take(&mut g.entries);
+            let mut verified = g.verified.take();
+            drop(g);
+            let outcome = match (work, verified.as_mut()) {
+                (Some(_), _) if entries.is_empty() => Ok(()),
+                (Some(mut state), Some(v)) => {
+                    commit(opener, v, &mut state, entries).map(|()| v.state = state)
+                }
+                _ => Err(internal(
+                    "an operation of this batch failed unexpectedly; nothing was committed",
+                )),
+            };
+            g = self.guard();
+            match &outcome {
+                Ok(()) => g.verified = verified,
+                Err(e) => {
+                    g.verified = None;
+                    g.failure = Some((epoch, e.to_string()));
+                }
+            }
+            g.finished = epoch;
+            g.lock = None;
+            g.phase = Phase::Idle;
+            self.turn.notify_all();
+            drop(g);
+            outcome?;
+            return result;
+        }
+        while g.finished < epoch {
+            g = self.wait(g);
+        }
+        if let Some((failed, why)) = &g.failure
+            && *failed == epoch
+        {
+            return Err(internal(format!(
+                "the commit of this request's batch failed: {why}"
+            )));
+        }
+        result
+    }
+}
+
+/// Commits a batch and records what the files now look like.
+fn commit(
+    opener: &Opener<'_>,
+    v: &mut Verified,
+    state: &mut State,
+    entries: Vec<Map<String, Value>>,
+) -> Result<(), Error> {
+    let bytes = integrity::commit_sealed(opener.paths, &v.keys, state, entries, opener.marks)?;
+    let log = store::stamp(&opener.paths.file(store::AUDIT_FILE))?;
+    if log.as_ref().map(FileStamp::len) != Some(state.audit.len) {
+        return Err(store::tampered(
+            "the audit log changed while this process was writing it",
+        ));
+    }
+    v.state_bytes = bytes;
+    v.log = log;
+    Ok(())
+}
+
+/// Keeps `verified` if the store is as it was verified; otherwise opens and checks it in full.
+fn refresh(verified: &mut Option<Verified>, opener: &Opener<'_>) -> Result<(), Error> {
+    if let Some(v) = verified.as_ref()
+        && unchanged(v, opener.paths)?
+    {
+        return Ok(());
+    }
+    *verified = None;
+    // A change in the middle of the full check (an attacker is not bound by the lock) shows
+    // as a difference between the two looks; the check then runs again.
+    for _ in 0..3 {
+        let root_before = store::read_root_source(opener.paths)?;
+        let log_before = store::stamp(&opener.paths.file(store::AUDIT_FILE))?;
+        let opened = integrity::open(opener.paths, opener.passphrase, opener.marks)?;
+        let (state, state_bytes) = store::load_state_bytes(opener.paths, &opened.keys)?;
+        let log = store::stamp(&opener.paths.file(store::AUDIT_FILE))?;
+        let root_source = store::read_root_source(opener.paths)?;
+        // An interrupted commit completed by the open changes the log: the next look is then
+        // stable.
+        let same = store::ct_eq(&root_before, &root_source)
+            && log_before == log
+            && state.generation == opened.state.generation
+            && state.audit == opened.state.audit
+            && log.as_ref().map_or(0, FileStamp::len) == state.audit.len;
+        if same {
+            *verified = Some(Verified {
+                keys: Arc::new(opened.keys),
+                root_source,
+                state_bytes,
+                state,
+                log,
+            });
+            return Ok(());
+        }
+    }
+    Err(store::tampered(
+        "the key store kept changing while it was being checked",
+    ))
+}
+
+/// Whether the store's files are exactly as this process last verified or wrote them.
+fn unchanged(v: &Verified, paths: &Paths) -> Result<bool, Error> {
+    Ok(store::stamp(&paths.file(store::PENDING_FILE))?.is_none()
+        && store::stamp(&paths.file(store::AUDIT_FILE))? == v.log
+        && store::read_state_bytes(paths)? == v.state_bytes
+        && store::ct_eq(&store::read_root_source(paths)?, &v.root_source))
+}

@@ -1,0 +1,364 @@
+//! `angou kms serve` keeps the verified store in memory and commits concurrent requests
+//! together (src/kms/resident.rs). These tests attack that resident state through the real
+//! server: the store is changed behind its back between requests (an edited `store.json`, a
+//! line appended to or edited in the log, the folder rolled back, another process's commit),
+//! and the server's next request must see it; and a server killed under load must have
+//! audited every request it answered.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+struct Server {
+    child: Child,
+    addr: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    fn start(home: &Path) -> Server {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("angou"))
+            .arg("--home")
+            .arg(home)
+            .args([
+                "kms",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--allow-unsigned",
+            ])
+            .env_remove("ANGOU_FAKE_NOW")
+            .env("ANGOU_STATE_DIR", marks(home))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let first: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Server {
+            child,
+            addr: first["Listen"].as_str().unwrap().to_owned(),
+            stderr,
+        }
+    }
+
+    fn call(&self, op: &str, body: &Value) -> (u16, Value) {
+        call(&mut connect(&self.addr), &self.addr, op, body)
+    }
+
+    /// What the server told its operator since it started.
+    fn log(&self) -> String {
+        // The detail is written before the answer is sent, but let the pipe drain.
+        std::thread::sleep(Duration::from_millis(100));
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn marks(home: &Path) -> PathBuf {
+    home.with_extension("marks")
+}
+
+fn connect(addr: &str) -> BufReader<TcpStream> {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    BufReader::new(s)
+}
+
+/// One request on a kept-alive connection; (status, JSON body).
+fn call(conn: &mut BufReader<TcpStream>, addr: &str, op: &str, body: &Value) -> (u16, Value) {
+    let body = body.to_string();
+    let raw = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: TrentService.{op}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    conn.get_mut().write_all(raw.as_bytes()).unwrap();
+    let mut status = String::new();
+    conn.read_line(&mut status).unwrap();
+    let code: u16 = status.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let mut len = 0;
+    loop {
+        let mut h = String::new();
+        conn.read_line(&mut h).unwrap();
+        if h.trim().is_empty() {
+            break;
+        }
+        if let Some((n, v)) = h.split_once(':')
+            && n.eq_ignore_ascii_case("content-length")
+        {
+            len = v.trim().parse().unwrap();
+        }
+    }
+    let mut out = vec![0; len];
+    conn.read_exact(&mut out).unwrap();
+    (code, serde_json::from_slice(&out).unwrap_or(Value::Null))
+}
+
+fn cli(home: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(assert_cmd::cargo::cargo_bin("angou"))
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .env_remove("ANGOU_FAKE_NOW")
+        .env("ANGOU_STATE_DIR", marks(home))
+        .output()
+        .unwrap()
+}
+
+/// A served store with one key; (server, key id).
+fn served() -> (tempfile::TempDir, PathBuf, Server, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("store");
+    let server = Server::start(&home);
+    let (code, v) = server.call("CreateKey", &json!({"Description": "resident"}));
+    assert_eq!(code, 200, "{v}");
+    let id = v["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    // A few requests, so the server's resident state is warm and the log has lines.
+    for _ in 0..3 {
+        assert_eq!(gdk(&server, &id).0, 200);
+    }
+    (dir, home, server, id)
+}
+
+fn gdk(server: &Server, id: &str) -> (u16, Value) {
+    server.call(
+        "GenerateDataKey",
+        &json!({"KeyId": id, "KeySpec": "AES_256"}),
+    )
+}
+
+/// The server refused with an internal error and told its operator `finding`.
+fn assert_refused(server: &Server, (code, body): (u16, Value), finding: &str) {
+    assert_eq!(code, 500, "{body}");
+    assert_eq!(body["__type"], "KMSInternalException", "{body}");
+    assert!(body.get("Plaintext").is_none());
+    let log = server.log();
+    assert!(log.contains(finding), "expected {finding:?} in {log:?}");
+}
+
+#[test]
+fn edited_state_file_is_noticed_by_the_next_request() {
+    let (_dir, home, server, id) = served();
+    let path = home.join("store.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // Re-enable nothing, just change a description: a valid JSON edit the seal must catch.
+    let edited = text.replacen("\"resident\"", "\"attacker\"", 1);
+    assert_ne!(edited, text);
+    std::fs::write(&path, edited).unwrap();
+    assert_refused(&server, gdk(&server, &id), "was modified");
+    // And it stays refused: nothing was cached past the failure.
+    assert_refused(&server, gdk(&server, &id), "was modified");
+}
+
+#[test]
+fn appended_log_line_is_noticed_by_the_next_request() {
+    let (_dir, home, server, id) = served();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(home.join("audit.log"))
+        .unwrap();
+    f.write_all(b"{\"operation\":\"Decrypt\",\"seq\":99}\n")
+        .unwrap();
+    drop(f);
+    assert_refused(&server, gdk(&server, &id), "lines were appended");
+}
+
+#[test]
+fn old_log_line_edited_in_place_is_noticed_by_the_next_request() {
+    let (_dir, home, server, id) = served();
+    let path = home.join("audit.log");
+    let log = std::fs::read(&path).unwrap();
+    let len = log.len();
+    // Same length, same mtime: only the content (and the kernel's change time) differ.
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let text = String::from_utf8(log).unwrap();
+    let edited = text.replacen("\"success\"", "\"failure\"", 1);
+    assert_eq!(edited.len(), len);
+    assert_ne!(edited, text);
+    std::fs::write(&path, edited).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    assert_refused(&server, gdk(&server, &id), "do not hash to the sealed head");
+}
+
+#[test]
+fn rolled_back_folder_is_noticed_by_the_next_request() {
+    let (dir, home, server, id) = served();
+    let copy = dir.path().join("copy");
+    copy_files(&home, &copy);
+    for _ in 0..3 {
+        assert_eq!(gdk(&server, &id).0, 200);
+    }
+    // Put the older copy back, file by file, as a restore from backup would.
+    copy_files(&copy, &home);
+    assert_refused(&server, gdk(&server, &id), "replaced by an older copy");
+}
+
+fn copy_files(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn another_process_commit_is_seen_by_the_next_request() {
+    let (_dir, home, server, id) = served();
+    let out = cli(&home, &["kms", "disable-key", "--key-id", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, body) = gdk(&server, &id);
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(body["__type"], "DisabledException", "{body}");
+    let out = cli(
+        &home,
+        &["kms", "create-key", "--description", "from the cli"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let made: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let other = made["KeyMetadata"]["KeyId"].as_str().unwrap();
+    let (code, body) = server.call("DescribeKey", &json!({"KeyId": other}));
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["KeyMetadata"]["Description"], "from the cli");
+    // The server's commits and the CLI's interleave into one valid chain.
+    assert_eq!(gdk(&server, other).0, 200);
+    let out = cli(&home, &["kms", "audit", "verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every request a server answered with 200 is in the audit log, even when the server is
+/// killed (SIGKILL) while requests from many clients are being committed together.
+#[test]
+fn killed_under_load_every_answered_request_is_audited() {
+    let (_dir, home, mut server, id) = served();
+    let answered = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..8)
+        .map(|c| {
+            let (addr, id, answered, stop) =
+                (server.addr.clone(), id.clone(), answered.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut conn = connect(&addr);
+                for n in 0.. {
+                    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        return;
+                    }
+                    let tag = format!("{c}-{n}");
+                    let body = json!({"KeyId": id, "KeySpec": "AES_256", "EncryptionContext": {"tag": tag}});
+                    let body = body.to_string();
+                    let raw = format!(
+                        "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: TrentService.GenerateDataKey\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if conn.get_mut().write_all(raw.as_bytes()).is_err() {
+                        return;
+                    }
+                    let mut status = String::new();
+                    if conn.read_line(&mut status).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if status.split_whitespace().nth(1) == Some("200") {
+                        answered.lock().unwrap().push(tag);
+                    }
+                    // Skip the rest of the answer.
+                    let mut len = 0;
+                    loop {
+                        let mut h = String::new();
+                        if conn.read_line(&mut h).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if h.trim().is_empty() {
+                            break;
+                        }
+                        if let Some((n, v)) = h.split_once(':')
+                            && n.eq_ignore_ascii_case("content-length")
+                        {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut out = vec![0; len];
+                    if conn.read_exact(&mut out).is_err() {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    // Let batches form, then kill the server in the middle of them.
+    while answered.lock().unwrap().len() < 40 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for c in clients {
+        c.join().unwrap();
+    }
+    let answered = answered.lock().unwrap().clone();
+    // The CLI's full check completes an interrupted commit, if any, and verifies everything.
+    let out = cli(&home, &["kms", "audit", "verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = std::fs::read_to_string(home.join("audit.log")).unwrap();
+    let audited: std::collections::HashSet<String> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["encryption_context"]["tag"].as_str().map(str::to_owned))
+        .collect();
+    let missing: Vec<&String> = answered.iter().filter(|t| !audited.contains(*t)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} answered requests are not in the audit log: {missing:?}",
+        missing.len(),
+        answered.len()
+    );
+}
