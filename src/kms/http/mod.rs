@@ -48,9 +48,10 @@ pub struct Limits {
     pub read_timeout: Duration,
     /// Time a kept-alive connection may wait for its next request (60 s).
     pub idle_timeout: Duration,
-    /// Worker threads, each serving one connection at a time (32).
+    /// Worker threads, each serving one connection at a time (128: enough for 64 busy
+    /// keep-alive clients with room for stalled ones; each idle thread costs little memory).
     pub workers: usize,
-    /// Accepted connections waiting for a worker (128); past it, 503.
+    /// Accepted connections waiting for a worker (256); past it, 503.
     pub queue: usize,
 }
 
@@ -61,8 +62,8 @@ impl Default for Limits {
             max_body: 256 * 1024,
             read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
-            workers: 32,
-            queue: 128,
+            workers: 128,
+            queue: 256,
         }
     }
 }
