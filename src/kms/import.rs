@@ -792,3 +792,244 @@ impl Session<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kms::{Clock, CreateKeyOptions, EncryptionContext, InitOptions, KeySpec};
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        home: std::path::PathBuf,
+        now: OffsetDateTime,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let home = dir.path().join("store");
+            Kms::open(&home, Clock::System)
+                .init(InitOptions { fake_clock: true })
+                .unwrap();
+            Fixture {
+                _dir: dir,
+                home,
+                now: OffsetDateTime::now_utc(),
+            }
+        }
+
+        fn at(&self, hours: i64) -> Kms {
+            Kms::open(&self.home, Clock::Fixed(self.now + Duration::hours(hours)))
+        }
+
+        fn external(&self) -> String {
+            let mut o = CreateKeyOptions::new("byok", KeySpec::SymmetricDefault);
+            o.external = true;
+            self.at(0).create_key_with(&o).unwrap().key_id.to_string()
+        }
+    }
+
+    fn oaep_wrap(p: &ImportParameters, material: &[u8]) -> Vec<u8> {
+        rsa::PublicKey::from_der(&p.public_key)
+            .unwrap()
+            .encrypt(b"", material)
+            .unwrap()
+    }
+
+    fn aes_wrap(p: &ImportParameters, material: &[u8]) -> Vec<u8> {
+        use aes_kw::KeyInit;
+        let aes = [7u8; 32];
+        let mut out = rsa::PublicKey::from_der(&p.public_key)
+            .unwrap()
+            .encrypt(b"", &aes)
+            .unwrap();
+        let kw = aes_kw::KwpAes256::new_from_slice(&aes).unwrap();
+        let mut buf = vec![0u8; material.len() + 16];
+        out.extend_from_slice(kw.wrap_key(material, &mut buf).unwrap());
+        out
+    }
+
+    fn import(
+        k: &Kms,
+        key: &str,
+        p: &ImportParameters,
+        wrapped: &[u8],
+    ) -> Result<(String, String), Error> {
+        k.import_key_material(&ImportRequest {
+            key,
+            import_token: &p.import_token,
+            encrypted_key_material: wrapped,
+            expiration_model: None,
+            valid_to: None,
+            import_type: None,
+        })
+    }
+
+    fn params(k: &Kms, key: &str, alg: WrappingAlgorithm) -> ImportParameters {
+        k.get_parameters_for_import(key, alg, "RSA_2048").unwrap()
+    }
+
+    fn is<T: std::fmt::Debug>(r: Result<T, Error>, f: impl Fn(&KmsError) -> bool) {
+        match r {
+            Err(Error::Kms(e)) if f(&e) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// The BYOK flow with both wrapping algorithms: the key is PendingImport until the import,
+    /// blobs fail after DeleteImportedKeyMaterial and decrypt again after the same material
+    /// is imported; different material is IncorrectKeyMaterialException.
+    #[test]
+    fn import_delete_and_reimport_the_same_material_only() {
+        let f = Fixture::new();
+        let k = f.at(0);
+        let id = f.external();
+        let ctx = EncryptionContext::new();
+        is(
+            k.encrypt(&id, b"x", &ctx),
+            |e| matches!(e, KmsError::InvalidState { state, .. } if state == "PendingImport"),
+        );
+        let material = [0x42u8; 32];
+        let p = params(&k, &id, WrappingAlgorithm::RsaAesKeyWrapSha256);
+        import(&k, &id, &p, &aes_wrap(&p, &material)).unwrap();
+        let blob = k.encrypt(&id, b"secret", &ctx).unwrap().ciphertext_blob;
+        k.delete_imported_key_material(&id, None).unwrap();
+        is(k.decrypt(&blob, &ctx, None), |e| {
+            matches!(e, KmsError::InvalidState { .. })
+        });
+        let p2 = params(&k, &id, WrappingAlgorithm::RsaesOaepSha256);
+        is(import(&k, &id, &p2, &oaep_wrap(&p2, &[0x43u8; 32])), |e| {
+            matches!(e, KmsError::IncorrectKeyMaterial { .. })
+        });
+        import(&k, &id, &p2, &oaep_wrap(&p2, &material)).unwrap();
+        let d = k.decrypt(&blob, &ctx, None).unwrap();
+        assert_eq!(d.plaintext.expose_secret(), b"secret");
+    }
+
+    /// Tokens: another key's, an expired one, any altered byte, another store's; material
+    /// wrapped to another wrapping key; material that is not 32 bytes. Each is refused with
+    /// AWS's exception and the key stays PendingImport.
+    #[test]
+    fn import_tokens_and_wrapping_are_checked() {
+        let f = Fixture::new();
+        let k = f.at(0);
+        let id = f.external();
+        let other = f.external();
+        let material = [9u8; 32];
+        let p = params(&k, &id, WrappingAlgorithm::RsaesOaepSha256);
+        let p_other = params(&k, &other, WrappingAlgorithm::RsaesOaepSha256);
+        // The other key's token, with material wrapped to its own public key.
+        is(
+            import(&k, &id, &p_other, &oaep_wrap(&p_other, &material)),
+            |e| matches!(e, KmsError::InvalidImportToken { .. }),
+        );
+        // Every byte of the token matters.
+        for i in 0..p.import_token.len() {
+            let mut t = p.import_token.clone();
+            t[i] ^= 1;
+            let bad = ImportParameters {
+                import_token: t,
+                ..p.clone()
+            };
+            is(import(&k, &id, &bad, &oaep_wrap(&p, &material)), |e| {
+                matches!(e, KmsError::InvalidImportToken { .. })
+            });
+        }
+        let mut short = p.clone();
+        short.import_token.pop();
+        is(import(&k, &id, &short, &oaep_wrap(&p, &material)), |e| {
+            matches!(e, KmsError::InvalidImportToken { .. })
+        });
+        // A token of another store (another root key) does not authenticate here.
+        let g = Fixture::new();
+        let gid = g.external();
+        let gp = params(&g.at(0), &gid, WrappingAlgorithm::RsaesOaepSha256);
+        is(import(&k, &id, &gp, &oaep_wrap(&gp, &material)), |e| {
+            matches!(e, KmsError::InvalidImportToken { .. })
+        });
+        // Material wrapped to another wrapping key of the same key.
+        let p2 = params(&k, &id, WrappingAlgorithm::RsaesOaepSha256);
+        is(import(&k, &id, &p, &oaep_wrap(&p2, &material)), |e| {
+            matches!(e, KmsError::InvalidCiphertext)
+        });
+        // Wrong sizes.
+        for n in [0usize, 1, 16, 31, 33, 64] {
+            let m = vec![5u8; n];
+            is(import(&k, &id, &p, &oaep_wrap(&p, &m)), |e| {
+                matches!(e, KmsError::IncorrectKeyMaterial { .. })
+            });
+        }
+        // 24 hours later the token has expired (and its wrapping key is gone).
+        is(import(&f.at(24), &id, &p, &oaep_wrap(&p, &material)), |e| {
+            matches!(e, KmsError::ExpiredImportToken { .. })
+        });
+        assert_eq!(
+            k.describe_key(&id).unwrap().key_state,
+            KeyState::PendingImport
+        );
+        // A fresh token still works after all that.
+        let p3 = params(&f.at(25), &id, WrappingAlgorithm::RsaesOaepSha256);
+        import(&f.at(25), &id, &p3, &oaep_wrap(&p3, &material)).unwrap();
+        assert_eq!(
+            f.at(25).describe_key(&id).unwrap().key_state,
+            KeyState::Enabled
+        );
+    }
+
+    /// On-demand rotation of an imported key needs new material imported first; the new
+    /// material becomes current and old blobs still decrypt; material with ValidTo expires.
+    #[test]
+    fn imported_keys_rotate_with_new_material_and_expire() {
+        let f = Fixture::new();
+        let k = f.at(0);
+        let id = f.external();
+        let ctx = EncryptionContext::new();
+        let p = params(&k, &id, WrappingAlgorithm::RsaesOaepSha256);
+        import(&k, &id, &p, &oaep_wrap(&p, &[1u8; 32])).unwrap();
+        let old = k.encrypt(&id, b"old", &ctx).unwrap().ciphertext_blob;
+        is(k.rotate_key_on_demand(&id), |e| {
+            matches!(e, KmsError::Validation { .. })
+        });
+        is(k.enable_key_rotation(&id, None), |e| {
+            matches!(e, KmsError::Unsupported { .. })
+        });
+        let (_, mid) = k
+            .import_key_material(&ImportRequest {
+                key: &id,
+                import_token: &p.import_token,
+                encrypted_key_material: &oaep_wrap(&p, &[2u8; 32]),
+                expiration_model: Some(ExpirationModel::KeyMaterialExpires),
+                valid_to: Some(f.now + Duration::hours(2)),
+                import_type: Some(ImportType::NewKeyMaterial),
+            })
+            .unwrap();
+        assert_eq!(mid, "00000002");
+        // Not current until the rotation.
+        assert_eq!(
+            k.encrypt(&id, b"x", &ctx)
+                .unwrap()
+                .key_material_id
+                .as_deref(),
+            Some("00000001")
+        );
+        k.rotate_key_on_demand(&id).unwrap();
+        let new = k.encrypt(&id, b"new", &ctx).unwrap();
+        assert_eq!(new.key_material_id.as_deref(), Some("00000002"));
+        assert_eq!(
+            k.decrypt(&old, &ctx, None)
+                .unwrap()
+                .plaintext
+                .expose_secret(),
+            b"old"
+        );
+        // Three hours on, material 2 has expired: the key waits for it again.
+        let later = f.at(3);
+        assert_eq!(
+            later.describe_key(&id).unwrap().key_state,
+            KeyState::PendingImport
+        );
+        is(later.decrypt(&new.ciphertext_blob, &ctx, None), |e| {
+            matches!(e, KmsError::InvalidState { .. })
+        });
+    }
+}
