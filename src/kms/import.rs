@@ -1,4 +1,4 @@
-//! Bring your own key material (keys with Origin `EXTERNAL`, docs/FORMAT.md §5.6):
+//! Bring your own key material (keys with Origin `EXTERNAL`, docs/FORMAT.md §5.7):
 //! GetParametersForImport hands out an RSA wrapping public key and an import token,
 //! ImportKeyMaterial unwraps the caller's 256-bit material with the matching private key and
 //! makes the key usable, DeleteImportedKeyMaterial takes it away again (PendingImport) until
@@ -185,7 +185,7 @@ pub enum ImportType {
 pub struct ImportParameters {
     /// ARN of the key.
     pub key_id: String,
-    /// The import token ([`IMPORT_TOKEN_LEN`] bytes; docs/FORMAT.md §5.6).
+    /// The import token ([`IMPORT_TOKEN_LEN`] bytes; docs/FORMAT.md §5.7).
     pub import_token: Vec<u8>,
     /// The wrapping public key, DER SubjectPublicKeyInfo.
     pub public_key: Vec<u8>,

@@ -207,7 +207,7 @@ pub(crate) struct StoredMaterial {
     /// base64 of the XChaCha20-Poly1305-sealed material (docs/FORMAT.md §5.3); empty once
     /// imported material is deleted.
     pub wrapped: String,
-    /// For material imported into an `EXTERNAL` key (import.rs; docs/FORMAT.md §5.6). Absent
+    /// For material imported into an `EXTERNAL` key (import.rs; docs/FORMAT.md §5.7). Absent
     /// for generated material, so older stores keep their exact bytes and seal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imported: Option<crate::kms::import::ImportedMaterial>,
