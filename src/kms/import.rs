@@ -906,6 +906,43 @@ mod tests {
         assert_eq!(d.plaintext.expose_secret(), b"secret");
     }
 
+    /// Imported material never reaches the store files (state, audit log) in clear, hex or
+    /// base64, and neither does a data key pair's private key.
+    #[test]
+    fn imported_material_never_reaches_the_store_files() {
+        let f = Fixture::new();
+        let k = f.at(0);
+        let id = f.external();
+        let material: Vec<u8> = (0u8..32)
+            .map(|b| b.wrapping_mul(37).wrapping_add(11))
+            .collect();
+        let p = params(&k, &id, WrappingAlgorithm::RsaAesKeyWrapSha256);
+        import(&k, &id, &p, &aes_wrap(&p, &material)).unwrap();
+        let pair = k
+            .generate_data_key_pair(
+                &id,
+                crate::kms::DataKeyPairSpec::Rsa2048,
+                &EncryptionContext::new(),
+            )
+            .unwrap();
+        k.delete_imported_key_material(&id, None).unwrap();
+        let der = pair.private_key_plaintext.unwrap();
+        let mut files = Vec::new();
+        for e in std::fs::read_dir(&f.home).unwrap() {
+            let path = e.unwrap().path();
+            if path.file_name().unwrap() != crate::kms::store::ROOT_KEY_FILE {
+                files.extend(std::fs::read(path).unwrap());
+            }
+        }
+        let contains = |n: &[u8]| files.windows(n.len()).any(|w| w == n);
+        let mid = &der.expose_secret()[der.len() / 2..der.len() / 2 + 32];
+        for probe in [&material[..], mid] {
+            assert!(!contains(probe));
+            assert!(!contains(hex(probe).as_bytes()));
+            assert!(!contains(Base64::encode_string(&probe[..30]).as_bytes()));
+        }
+    }
+
     /// Tokens: another key's, an expired one, any altered byte, another store's; material
     /// wrapped to another wrapping key; material that is not 32 bytes. Each is refused with
     /// AWS's exception and the key stays PendingImport.
