@@ -482,11 +482,14 @@ impl Kms {
         algorithm: WrappingAlgorithm,
         wrapping_key_spec: &str,
     ) -> Result<ImportParameters, Error> {
+        // Generated before the store lock is taken (RSA-4096 takes seconds).
+        let generated =
+            spec_bits(wrapping_key_spec).map(|(bits, _)| rsa::PrivateKey::generate(bits));
         self.run(
             "GetParametersForImport",
             json!({"KeyId": key, "WrappingAlgorithm": algorithm.name(), "WrappingKeySpec": wrapping_key_spec}),
             |s| {
-                let (bits, spec_code) = spec_bits(wrapping_key_spec).ok_or_else(|| {
+                let (_, spec_code) = spec_bits(wrapping_key_spec).ok_or_else(|| {
                     Error::from(KmsError::Unsupported {
                         reason: format!(
                             "wrapping key spec {wrapping_key_spec} is not supported by angou (RSA_2048, RSA_3072, RSA_4096 are)"
@@ -499,7 +502,7 @@ impl Kms {
                 let id = s.key(i).metadata.key_id.clone();
                 let wrapping_id: [u8; 16] = crate::secret::random_array()?;
                 let expires = s.now + Duration::hours(IMPORT_PARAMETERS_HOURS);
-                let sk = rsa::PrivateKey::generate(bits)?;
+                let sk = generated.ok_or_else(|| corrupt("a wrapping key spec"))??;
                 let der = sk.to_pkcs8_der()?;
                 let mut aad = WRAPPING_LABEL.to_vec();
                 aad.extend_from_slice(&id.to_bytes());

@@ -124,13 +124,15 @@ impl Kms {
         ctx: &EncryptionContext,
         plaintext: bool,
     ) -> Result<DataKeyPair, Error> {
+        // Generated before the store lock is taken: RSA-4096 takes seconds, and other
+        // callers of the store must not wait for it.
+        let pair = rsa::PrivateKey::generate(spec.bits());
         self.run(op, json!({"KeyId": key, "KeyPairSpec": spec.name()}), |s| {
             s.info.context = Some(ctx.clone());
             let i = s.resolve(key)?;
             s.data_key_capable(i)?;
             s.usable(i)?;
-            // Checked before the (slow) key generation; encrypt_with checks again.
-            let pair = rsa::PrivateKey::generate(spec.bits())?;
+            let pair = pair?;
             let der = pair.to_pkcs8_der()?;
             let e = s.encrypt_with(i, der.expose_secret(), ctx, None)?;
             Ok(DataKeyPair {
