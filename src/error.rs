@@ -595,6 +595,30 @@ pub enum KmsError {
         /// Why.
         reason: String,
     },
+    /// A tag breaks AWS's tag rules (TagException).
+    #[error("invalid tag: {reason}")]
+    Tag {
+        /// The rule broken.
+        reason: String,
+    },
+    /// Imported key material is not the key's material (IncorrectKeyMaterialException).
+    #[error("incorrect key material: {reason}")]
+    IncorrectKeyMaterial {
+        /// What was expected.
+        reason: String,
+    },
+    /// An import token is not one this store issued for this key (InvalidImportTokenException).
+    #[error("invalid import token: {reason}")]
+    InvalidImportToken {
+        /// Why it was refused.
+        reason: String,
+    },
+    /// An import token's 24 hours have passed (ExpiredImportTokenException).
+    #[error("the import token expired at {at}; get new parameters with get-parameters-for-import")]
+    ExpiredImportToken {
+        /// When it expired (RFC 3339).
+        at: String,
+    },
 }
 
 impl KmsError {
@@ -619,6 +643,10 @@ impl KmsError {
             KmsError::WrongRootKey { .. } => "KMSInternalException",
             KmsError::NoStore { .. } => "NotFoundException",
             KmsError::FakeClock { .. } => "ValidationException",
+            KmsError::Tag { .. } => "TagException",
+            KmsError::IncorrectKeyMaterial { .. } => "IncorrectKeyMaterialException",
+            KmsError::InvalidImportToken { .. } => "InvalidImportTokenException",
+            KmsError::ExpiredImportToken { .. } => "ExpiredImportTokenException",
         }
     }
 }

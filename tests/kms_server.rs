@@ -1784,3 +1784,110 @@ print(base64.b64encode(out["CiphertextBlob"]).decode())
     );
     assert_eq!(d["Plaintext"], b64(b"from boto3"));
 }
+
+/// Tags, descriptions, data key pairs and bring-your-own-key through boto3 against the
+/// server: TagResource/ListResourceTags/UntagResource with TagException for `aws:`,
+/// UpdateKeyDescription, GenerateDataKeyPair (the encrypted private key decrypts to the
+/// plaintext one), then CreateKey Origin=EXTERNAL, GetParametersForImport, the material wrapped
+/// here with RSA-OAEP-SHA-256, ImportKeyMaterial, DeleteImportedKeyMaterial
+/// (KMSInvalidStateException) and re-import; a token for another key is
+/// InvalidImportTokenException and different material IncorrectKeyMaterialException.
+#[test]
+fn boto3_tags_pairs_and_byok() {
+    let Some(python) = tools::python_with("boto3", "pip install boto3") else {
+        return;
+    };
+    let (dir, home) = store();
+    let (key_id, secret) = access_key(&home, "boto3");
+    let s = Server::start(&home, &[]);
+    let run = |script: &str, args: &[&str]| -> Value {
+        let mut c = Command::new(&python);
+        c.arg("-c").arg(script).arg(s.endpoint()).args(args);
+        aws_env(&mut c, dir.path(), (&key_id, &secret));
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "boto3: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let prelude = r#"
+import base64, json, sys
+import boto3
+from botocore.exceptions import ClientError
+kms = boto3.client("kms", endpoint_url=sys.argv[1])
+def code(f, **kw):
+    try:
+        f(**kw)
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+    raise SystemExit("no error from %s" % f.__name__)
+"#;
+    let first = format!(
+        "{prelude}{}",
+        r#"
+k = kms.create_key(Description="tags", Tags=[{"TagKey": "team", "TagValue": "a"}])["KeyMetadata"]["KeyId"]
+kms.tag_resource(KeyId=k, Tags=[{"TagKey": "env", "TagValue": "test"}])
+assert code(kms.tag_resource, KeyId=k, Tags=[{"TagKey": "aws:x", "TagValue": "1"}]) == "TagException"
+tags = kms.list_resource_tags(KeyId=k)["Tags"]
+assert tags == [{"TagKey": "env", "TagValue": "test"}, {"TagKey": "team", "TagValue": "a"}], tags
+kms.untag_resource(KeyId=k, TagKeys=["env"])
+assert len(kms.list_resource_tags(KeyId=k)["Tags"]) == 1
+kms.update_key_description(KeyId=k, Description="renamed")
+assert kms.describe_key(KeyId=k)["KeyMetadata"]["Description"] == "renamed"
+p = kms.generate_data_key_pair(KeyId=k, KeyPairSpec="RSA_2048", EncryptionContext={"c": "1"})
+assert kms.decrypt(CiphertextBlob=p["PrivateKeyCiphertextBlob"], EncryptionContext={"c": "1"})["Plaintext"] == p["PrivateKeyPlaintext"]
+w = kms.generate_data_key_pair_without_plaintext(KeyId=k, KeyPairSpec="RSA_2048")
+assert "PrivateKeyPlaintext" not in w and w["KeyPairSpec"] == "RSA_2048"
+assert code(kms.generate_data_key_pair, KeyId=k, KeyPairSpec="ECC_NIST_P256") == "UnsupportedOperationException"
+x = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]
+assert x["KeyState"] == "PendingImport" and x["Origin"] == "EXTERNAL", x
+other = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+ip = kms.get_parameters_for_import(KeyId=x["KeyId"], WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048")
+op = kms.get_parameters_for_import(KeyId=other, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048")
+print(json.dumps({"key": x["KeyId"], "other": other, "pub": base64.b64encode(ip["PublicKey"]).decode(),
+                  "token": base64.b64encode(ip["ImportToken"]).decode(),
+                  "other_token": base64.b64encode(op["ImportToken"]).decode()}))
+"#
+    );
+    let p = run(&first, &[]);
+    let public = angou::pk::rsa::PublicKey::from_der(
+        &Base64::decode_vec(p["pub"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let wrapped = public.encrypt(b"", &[0x5au8; 32]).unwrap();
+    let different = public.encrypt(b"", &[0xa5u8; 32]).unwrap();
+    let second = format!(
+        "{prelude}{}",
+        r#"
+key, token, other_token = sys.argv[2], base64.b64decode(sys.argv[3]), base64.b64decode(sys.argv[4])
+wrapped, different = base64.b64decode(sys.argv[5]), base64.b64decode(sys.argv[6])
+assert code(kms.import_key_material, KeyId=key, ImportToken=other_token, EncryptedKeyMaterial=wrapped,
+            ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE") == "InvalidImportTokenException"
+kms.import_key_material(KeyId=key, ImportToken=token, EncryptedKeyMaterial=wrapped,
+                        ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+m = kms.describe_key(KeyId=key)["KeyMetadata"]
+assert m["KeyState"] == "Enabled" and m["ExpirationModel"] == "KEY_MATERIAL_DOES_NOT_EXPIRE", m
+blob = kms.encrypt(KeyId=key, Plaintext=b"byok")["CiphertextBlob"]
+kms.delete_imported_key_material(KeyId=key)
+assert code(kms.decrypt, CiphertextBlob=blob) == "KMSInvalidStateException"
+assert code(kms.import_key_material, KeyId=key, ImportToken=token, EncryptedKeyMaterial=different,
+            ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE") == "IncorrectKeyMaterialException"
+kms.import_key_material(KeyId=key, ImportToken=token, EncryptedKeyMaterial=wrapped,
+                        ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"byok"
+print("{}")
+"#
+    );
+    run(
+        &second,
+        &[
+            p["key"].as_str().unwrap(),
+            p["token"].as_str().unwrap(),
+            p["other_token"].as_str().unwrap(),
+            &b64(&wrapped),
+            &b64(&different),
+        ],
+    );
+}

@@ -9,6 +9,10 @@
 //! | Enabled, Disabled | schedule-key-deletion | PendingDeletion |
 //! | PendingDeletion | cancel-key-deletion | Disabled |
 //! | PendingDeletion | window passes | purged (with its aliases) |
+//! | (create-key --origin EXTERNAL) | | PendingImport |
+//! | PendingImport | import-key-material | Enabled |
+//! | Enabled, Disabled | delete-imported-key-material, material expires | PendingImport |
+//! | PendingDeletion | cancel-key-deletion, no usable material | PendingImport |
 
 use core::fmt;
 
@@ -306,6 +310,8 @@ pub enum KeyState {
     Disabled,
     /// Unusable, and purged when its deletion date passes.
     PendingDeletion,
+    /// An `EXTERNAL` key without usable key material: waiting for ImportKeyMaterial.
+    PendingImport,
 }
 
 impl KeyState {
@@ -315,6 +321,7 @@ impl KeyState {
             KeyState::Enabled => "Enabled",
             KeyState::Disabled => "Disabled",
             KeyState::PendingDeletion => "PendingDeletion",
+            KeyState::PendingImport => "PendingImport",
         }
     }
 }
@@ -355,7 +362,7 @@ pub struct KeyMetadata {
     /// The pending window chosen, in days.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub pending_deletion_window_in_days: Option<u32>,
-    /// Always `ANGOU_KMS` (key material generated in the local store).
+    /// `ANGOU_KMS` (key material generated in the local store) or `EXTERNAL` (imported).
     pub origin: String,
     /// Who manages the key.
     pub key_manager: KeyManager,
@@ -365,6 +372,13 @@ pub struct KeyMetadata {
     pub encryption_algorithms: Vec<String>,
     /// The id of the key material new encryptions use.
     pub current_key_material_id: String,
+    /// For `EXTERNAL` keys with imported material: `KEY_MATERIAL_EXPIRES` or
+    /// `KEY_MATERIAL_DOES_NOT_EXPIRE` (of the current material).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub expiration_model: Option<String>,
+    /// When the current imported material expires (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub valid_to: Option<String>,
 }
 
 /// An encryption algorithm by its AWS name (`EncryptionAlgorithmSpec`).

@@ -46,11 +46,17 @@ pub mod blob;
 pub mod clock;
 pub mod context;
 pub mod http;
+// bring your own key material (Origin EXTERNAL): import.rs
+mod import;
 mod integrity;
 pub mod key;
 pub mod ops;
 mod resident;
+// data key pairs (GenerateDataKeyPair): pair.rs
+mod pair;
 mod store;
+// tags and descriptions (TagResource, UpdateKeyDescription): tags.rs
+mod tags;
 
 use std::path::{Path, PathBuf};
 
@@ -61,10 +67,16 @@ use time::{Duration, OffsetDateTime};
 pub use access::{AccessKey, AccessKeyInfo};
 pub use clock::Clock;
 pub use context::EncryptionContext;
+pub use import::{
+    ExpirationModel, IMPORT_PARAMETERS_HOURS, IMPORT_TOKEN_LEN, ImportParameters, ImportRequest,
+    ImportType, WrappingAlgorithm,
+};
 pub use integrity::Checkpoint;
 pub use key::{
     Alias, EncryptionAlgorithm, Home, KeyId, KeyManager, KeyMetadata, KeySpec, KeyState,
 };
+pub use pair::{DataKeyPair, DataKeyPairSpec};
+pub use tags::{CreateKeyOptions, MAX_TAGS, Tag};
 
 use crate::aead::{Algorithm, Cipher, Key};
 use crate::error::{Error, KmsError};
@@ -799,6 +811,7 @@ impl Kms {
                 None,
             ));
         }
+        entries.extend(self.expire_imported(state, now));
         for k in state.keys.iter_mut() {
             let Some(rot) = k.rotation.clone() else {
                 continue;
@@ -863,6 +876,7 @@ fn add_material(
         created: clock::format_time(now),
         kind: kind.into(),
         wrapped: Base64::encode_string(&sealed),
+        imported: None,
     });
     k.metadata.current_key_material_id = material_name(id);
     Ok(id)
@@ -965,12 +979,16 @@ impl Session<'_> {
             key_spec: spec,
             encryption_algorithms: spec.encryption_algorithms(),
             current_key_material_id: String::new(),
+            expiration_model: None,
+            valid_to: None,
         };
         let mut k = StoredKey {
             metadata,
             materials: Vec::new(),
             rotation: None,
             on_demand_rotations: 0,
+            tags: Default::default(),
+            import: None,
         };
         let m = add_material(&mut k, self.kek, self.now, "INITIAL")?;
         self.info.key_id = Some(k.metadata.key_id.to_string());
@@ -1001,6 +1019,7 @@ impl Session<'_> {
                 ),
             }
             .into()),
+            KeyState::PendingImport => Err(import::pending_import(m)),
         }
     }
 
@@ -1363,6 +1382,7 @@ impl Kms {
             let i = s.resolve(key)?;
             s.customer_managed(i, if enabled { "enable" } else { "disable" })?;
             s.not_pending(i)?;
+            s.not_pending_import(i)?;
             let m = &mut s.state.keys[i].metadata;
             m.enabled = enabled;
             m.key_state = if enabled {
@@ -1426,7 +1446,9 @@ impl Kms {
             m.key_state = KeyState::Disabled;
             m.deletion_date = None;
             m.pending_deletion_window_in_days = None;
-            Ok(m.key_id.clone())
+            let id = m.key_id.clone();
+            s.pending_import_if_no_material(i);
+            Ok(id)
         })
     }
 
@@ -1447,6 +1469,7 @@ impl Kms {
                 }
                 let i = s.resolve(key)?;
                 s.symmetric(i, "rotate")?;
+                s.not_external(i, "automatic rotation")?;
                 s.customer_managed(i, "change rotation of")?;
                 s.usable(i)?;
                 s.state.keys[i].rotation = Some(Rotation {
@@ -1499,6 +1522,9 @@ impl Kms {
             let i = s.resolve(key)?;
             s.symmetric(i, "rotate")?;
             s.usable(i)?;
+            if s.key(i).metadata.origin == import::ORIGIN_EXTERNAL {
+                return s.rotate_imported(i);
+            }
             if s.key(i).on_demand_rotations >= MAX_ON_DEMAND_ROTATIONS {
                 return Err(KmsError::LimitExceeded {
                     what: format!("at most {MAX_ON_DEMAND_ROTATIONS} on-demand rotations per key"),

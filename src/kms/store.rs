@@ -204,8 +204,13 @@ pub(crate) struct StoredMaterial {
     pub created: String,
     /// `INITIAL`, `AUTOMATIC` or `ON_DEMAND`.
     pub kind: String,
-    /// base64 of the XChaCha20-Poly1305-sealed material (docs/FORMAT.md §5.3).
+    /// base64 of the XChaCha20-Poly1305-sealed material (docs/FORMAT.md §5.3); empty once
+    /// imported material is deleted.
     pub wrapped: String,
+    /// For material imported into an `EXTERNAL` key (import.rs; docs/FORMAT.md §5.7). Absent
+    /// for generated material, so older stores keep their exact bytes and seal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<crate::kms::import::ImportedMaterial>,
 }
 
 /// Automatic rotation settings of a symmetric key.
@@ -224,6 +229,13 @@ pub(crate) struct StoredKey {
     pub materials: Vec<StoredMaterial>,
     pub rotation: Option<Rotation>,
     pub on_demand_rotations: u32,
+    /// Tag key → tag value (tags.rs). Absent while empty, so older stores keep their bytes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// Wrapping keys and a material waiting for rotation of an `EXTERNAL` key (import.rs).
+    /// Absent for keys that never asked for import parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<crate::kms::import::ImportState>,
 }
 
 /// The head of the audit chain, sealed with the rest of the state.

@@ -476,6 +476,20 @@ impl PrivateKey {
             })
     }
 
+    /// PKCS#8 DER (RFC 5208 `PrivateKeyInfo`), the form AWS KMS returns data key pairs in.
+    ///
+    /// # Errors
+    /// [`KeyError::InvalidEncoding`] if the key cannot be encoded (not expected for valid keys).
+    pub fn to_pkcs8_der(&self) -> Result<SecretVec, KeyError> {
+        self.key
+            .to_pkcs8_der()
+            .map(|d| SecretVec::from_vec(d.as_bytes().to_vec()))
+            .map_err(|_| KeyError::InvalidEncoding {
+                what: "rsa private key",
+                reason: "could not encode as PKCS#8",
+            })
+    }
+
     /// The matching public key.
     pub fn public_key(&self) -> PublicKey {
         PublicKey::wrap(self.key.to_public_key())

@@ -1079,3 +1079,292 @@ fn aws_kms_against_the_server_prints_what_angou_kms_prints() {
         }
     }
 }
+
+/// Tags and descriptions as `aws kms` takes and shows them: `--tags TagKey=…,TagValue=…` on
+/// create-key and tag-resource, list-resource-tags, untag-resource; AWS's tag rules refused
+/// with TagException (the `aws:` prefix) and ValidationException (lengths), nothing changed.
+#[test]
+fn tags_and_descriptions_follow_aws() {
+    let k = Kms::new();
+    let id = k.ok(&[
+        "create-key",
+        "--description",
+        "first",
+        "--tags",
+        "TagKey=team,TagValue=finance",
+        "TagKey=env,TagValue=",
+    ])["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        k.ok(&["list-resource-tags", "--key-id", &id])["Tags"],
+        json!([{"TagKey": "env", "TagValue": ""}, {"TagKey": "team", "TagValue": "finance"}])
+    );
+    k.ok(&[
+        "tag-resource",
+        "--key-id",
+        &id,
+        "--tags",
+        r#"[{"TagKey":"team","TagValue":"ops"}]"#,
+    ]);
+    k.refused(
+        &[
+            "tag-resource",
+            "--key-id",
+            &id,
+            "--tags",
+            "TagKey=aws:owner,TagValue=x",
+        ],
+        1,
+        "TagException",
+        "TagResource",
+    );
+    let long = format!("TagKey={},TagValue=x", "k".repeat(129));
+    k.refused(
+        &["tag-resource", "--key-id", &id, "--tags", &long],
+        2,
+        "ValidationException",
+        "TagResource",
+    );
+    k.ok(&["untag-resource", "--key-id", &id, "--tag-keys", "env"]);
+    assert_eq!(
+        k.text(&["list-resource-tags", "--key-id", &id, "--output", "text"]),
+        "TAGS\tteam\tops\n"
+    );
+    k.ok(&[
+        "update-key-description",
+        "--key-id",
+        &id,
+        "--description",
+        "second",
+    ]);
+    assert_eq!(
+        k.ok(&["describe-key", "--key-id", &id])["KeyMetadata"]["Description"],
+        "second"
+    );
+    k.ok(&[
+        "schedule-key-deletion",
+        "--key-id",
+        &id,
+        "--pending-window-in-days",
+        "7",
+    ]);
+    k.refused(
+        &[
+            "update-key-description",
+            "--key-id",
+            &id,
+            "--description",
+            "x",
+        ],
+        1,
+        "KMSInvalidStateException",
+        "UpdateKeyDescription",
+    );
+}
+
+/// generate-data-key-pair: the private key is PKCS#8 DER of the public key's pair (openssl
+/// reads it), the encrypted copy decrypts to it under the same context only; the
+/// WithoutPlaintext form has no plaintext; ECC specs and RSA KMS keys are refused.
+#[test]
+fn data_key_pairs_are_pkcs8_under_the_context() {
+    let k = Kms::new();
+    let sym = k.key("SYMMETRIC_DEFAULT");
+    let p = k.ok(&[
+        "generate-data-key-pair",
+        "--key-id",
+        &sym,
+        "--key-pair-spec",
+        "RSA_2048",
+        "-c",
+        "app=pay",
+    ]);
+    assert_eq!(p["KeyPairSpec"], "RSA_2048");
+    let blob = p["PrivateKeyCiphertextBlob"].as_str().unwrap();
+    let d = k.ok(&["decrypt", "--ciphertext-blob", blob, "-c", "app=pay"]);
+    assert_eq!(d["Plaintext"], p["PrivateKeyPlaintext"]);
+    k.refused(
+        &["decrypt", "--ciphertext-blob", blob],
+        1,
+        "InvalidCiphertextException",
+        "Decrypt",
+    );
+    let w = k.ok(&[
+        "generate-data-key-pair-without-plaintext",
+        "--key-id",
+        &sym,
+        "--key-pair-spec",
+        "RSA_2048",
+    ]);
+    assert!(w.get("PrivateKeyPlaintext").is_none());
+    k.refused(
+        &[
+            "generate-data-key-pair",
+            "--key-id",
+            &sym,
+            "--key-pair-spec",
+            "ECC_NIST_P256",
+        ],
+        1,
+        "UnsupportedOperationException",
+        "GenerateDataKeyPair",
+    );
+    let rsa = k.key("RSA_2048");
+    k.refused(
+        &[
+            "generate-data-key-pair",
+            "--key-id",
+            &rsa,
+            "--key-pair-spec",
+            "RSA_2048",
+        ],
+        1,
+        "InvalidKeyUsageException",
+        "GenerateDataKeyPair",
+    );
+    if !tools::available("openssl", "openssl") {
+        return;
+    }
+    let priv_der = Base64::decode_vec(p["PrivateKeyPlaintext"].as_str().unwrap()).unwrap();
+    std::fs::write(k.e.p("priv.der"), &priv_der).unwrap();
+    let out = k.sh("openssl pkey -inform DER -in priv.der -pubout -outform DER | base64 -w0");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        p["PublicKey"].as_str().unwrap()
+    );
+}
+
+/// Bring your own key as the AWS docs show it, with openssl: create-key --origin EXTERNAL,
+/// get-parameters-for-import, `openssl pkeyutl -encrypt … rsa_oaep_md:sha256` (and the
+/// RSA_AES_KEY_WRAP_SHA_256 recipe with `openssl enc -id-aes256-wrap-pad`), import-key-material
+/// with fileb://, then delete-imported-key-material: blobs fail until the same material
+/// comes back; different material is IncorrectKeyMaterialException.
+#[test]
+fn byok_with_openssl_as_the_aws_docs_show_it() {
+    if !tools::available("openssl", "openssl") || !tools::available("base64", "coreutils") {
+        return;
+    }
+    let k = Kms::new();
+    let id = k.ok(&["create-key", "--origin", "EXTERNAL"])["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        k.text(&[
+            "describe-key",
+            "--key-id",
+            &id,
+            "--query",
+            "KeyMetadata.[KeyState,Origin]",
+            "--output",
+            "text"
+        ]),
+        "PendingImport\tEXTERNAL\n"
+    );
+    // The wrapping public key (DER) and the import token, written as files as the AWS docs do.
+    let params = |alg: &str, spec: &str, tag: &str| {
+        let p = k.ok(&[
+            "get-parameters-for-import",
+            "--key-id",
+            &id,
+            "--wrapping-algorithm",
+            alg,
+            "--wrapping-key-spec",
+            spec,
+        ]);
+        for (field, file) in [("PublicKey", "pub"), ("ImportToken", "token")] {
+            let bytes = Base64::decode_vec(p[field].as_str().unwrap()).unwrap();
+            std::fs::write(
+                k.e.p(&format!(
+                    "{file}{tag}.{}",
+                    if file == "pub" { "der" } else { "bin" }
+                )),
+                bytes,
+            )
+            .unwrap();
+        }
+    };
+    params("RSAES_OAEP_SHA_256", "RSA_2048", "1");
+    let wrap = k.sh("openssl rand -out material.bin 32 && \
+         openssl pkeyutl -encrypt -in material.bin -out wrapped.bin -inkey pub1.der -keyform DER \
+         -pubin -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256");
+    assert!(
+        wrap.status.success(),
+        "{}",
+        String::from_utf8_lossy(&wrap.stderr)
+    );
+    let fileb = |name: &str| format!("fileb://{}", k.e.p(name).display());
+    let import = |material: &str, token: &str| -> Vec<String> {
+        vec![
+            "import-key-material".into(),
+            "--key-id".into(),
+            id.clone(),
+            "--encrypted-key-material".into(),
+            fileb(material),
+            "--import-token".into(),
+            fileb(token),
+            "--expiration-model".into(),
+            "KEY_MATERIAL_DOES_NOT_EXPIRE".into(),
+        ]
+    };
+    k.ok(&import("wrapped.bin", "token1.bin"));
+    let blob = k.text(&[
+        "encrypt",
+        "--key-id",
+        &id,
+        "--plaintext",
+        &b64(b"byok"),
+        "--query",
+        "CiphertextBlob",
+        "--output",
+        "text",
+    ]);
+    let blob = blob.trim();
+    k.ok(&["delete-imported-key-material", "--key-id", &id]);
+    k.refused(
+        &["decrypt", "--ciphertext-blob", blob],
+        1,
+        "KMSInvalidStateException",
+        "Decrypt",
+    );
+    // Different material, wrapped the AWS way with RSA_AES_KEY_WRAP_SHA_256.
+    params("RSA_AES_KEY_WRAP_SHA_256", "RSA_3072", "2");
+    let wrap2 = k.sh(
+        "openssl rand -out other.bin 32 && openssl rand -out aes.bin 32 && \
+         openssl enc -id-aes256-wrap-pad -K \"$(od -An -tx1 -v aes.bin | tr -d ' \\n')\" \
+         -iv A65959A6 -in other.bin -out other.kwp && \
+         openssl pkeyutl -encrypt -in aes.bin -out aes.enc -inkey pub2.der -keyform DER -pubin \
+         -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 && \
+         cat aes.enc other.kwp > other.wrapped && \
+         openssl enc -id-aes256-wrap-pad -K \"$(od -An -tx1 -v aes.bin | tr -d ' \\n')\" \
+         -iv A65959A6 -in material.bin -out material.kwp && \
+         cat aes.enc material.kwp > material.wrapped",
+    );
+    assert!(
+        wrap2.status.success(),
+        "{}",
+        String::from_utf8_lossy(&wrap2.stderr)
+    );
+    k.refused(
+        &import("other.wrapped", "token2.bin"),
+        1,
+        "IncorrectKeyMaterialException",
+        "ImportKeyMaterial",
+    );
+    // Material wrapped to the first wrapping key, presented with the second token.
+    k.refused(
+        &import("wrapped.bin", "token2.bin"),
+        1,
+        "InvalidCiphertextException",
+        "ImportKeyMaterial",
+    );
+    k.ok(&import("material.wrapped", "token2.bin"));
+    let d = k.ok(&["decrypt", "--ciphertext-blob", blob]);
+    assert_eq!(d["Plaintext"], b64(b"byok"));
+}

@@ -201,6 +201,7 @@ const TIMESTAMPS: &[&str] = &[
     "CreationDate",
     "DeletionDate",
     "NextRotationDate",
+    "ParametersValidTo",
     "RotationDate",
     "ValidTo",
 ];

@@ -132,6 +132,18 @@ fn hint_for(err: &Error) -> Option<&'static str> {
             KmsError::FakeClock { .. } => {
                 "unset ANGOU_FAKE_NOW, or make a separate store with `angou kms init --fake-clock --home DIR`"
             }
+            KmsError::Tag { .. } => {
+                "tag keys are 1-128 characters not starting with aws:, values 0-256 characters"
+            }
+            KmsError::IncorrectKeyMaterial { .. } => {
+                "re-import the key material this key had, or create a new EXTERNAL key for new material"
+            }
+            KmsError::InvalidImportToken { .. } => {
+                "use the import token get-parameters-for-import gave for this key, unmodified"
+            }
+            KmsError::ExpiredImportToken { .. } => {
+                "run get-parameters-for-import again and wrap the material to the new public key"
+            }
             _ => return None,
         },
         Error::Io(_) => "check the paths, permissions and free space",

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use angou::kms::ops::{self, shapes};
+use angou::kms::ops::{self, import, shapes, tags};
 use angou::kms::{self, AuditFilter, Clock, EncryptionContext, Kms};
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -79,6 +79,83 @@ pub enum Op {
         /// ENCRYPT_DECRYPT (the only usage angou's keys have; others are refused)
         #[arg(long = "key-usage")]
         key_usage: Option<String>,
+        /// AWS_KMS (the store makes the material, the default) or EXTERNAL (a key without
+        /// material, PendingImport until import-key-material)
+        #[arg(long)]
+        origin: Option<String>,
+        /// Tags: TagKey=K,TagValue=V (repeatable, or several after one --tags) or a JSON list
+        #[arg(long, num_args = 1.., value_name = "TagKey=K,TagValue=V")]
+        tags: Vec<String>,
+    },
+    /// Add or overwrite tags on a key (at most 50 per key; keys 1-128, values 0-256
+    /// characters; aws: is reserved)
+    TagResource {
+        #[command(flatten)]
+        key: KeyIdArg,
+        /// TagKey=K,TagValue=V (repeatable, or several after one --tags) or a JSON list
+        #[arg(long, num_args = 1.., required = true, value_name = "TagKey=K,TagValue=V")]
+        tags: Vec<String>,
+    },
+    /// Remove tags from a key by tag key
+    UntagResource {
+        #[command(flatten)]
+        key: KeyIdArg,
+        #[arg(long = "tag-keys", num_args = 1.., required = true, value_name = "KEY")]
+        tag_keys: Vec<String>,
+    },
+    /// List a key's tags
+    ListResourceTags(KeyIdArg),
+    /// Change a key's description
+    UpdateKeyDescription {
+        #[command(flatten)]
+        key: KeyIdArg,
+        #[arg(long)]
+        description: String,
+    },
+    /// A fresh RSA key pair: the private key (PKCS#8 DER) in plaintext and encrypted under a
+    /// symmetric key, and the public key (DER SubjectPublicKeyInfo)
+    GenerateDataKeyPair(PairArgs),
+    /// A fresh RSA key pair with the private key encrypted only
+    GenerateDataKeyPairWithoutPlaintext(PairArgs),
+    /// An RSA wrapping public key and an import token (valid 24 hours) for an EXTERNAL key
+    GetParametersForImport {
+        #[command(flatten)]
+        key: KeyIdArg,
+        /// RSAES_OAEP_SHA_256 or RSA_AES_KEY_WRAP_SHA_256
+        #[arg(long = "wrapping-algorithm")]
+        wrapping_algorithm: String,
+        /// RSA_2048, RSA_3072 or RSA_4096
+        #[arg(long = "wrapping-key-spec")]
+        wrapping_key_spec: String,
+    },
+    /// Import 256-bit key material (wrapped to the public key of get-parameters-for-import)
+    /// into an EXTERNAL key
+    ImportKeyMaterial {
+        #[command(flatten)]
+        key: KeyIdArg,
+        /// The import token: fileb://FILE, @FILE or base64
+        #[arg(long = "import-token")]
+        import_token: String,
+        /// The wrapped material: fileb://FILE, @FILE or base64
+        #[arg(long = "encrypted-key-material")]
+        encrypted_key_material: String,
+        /// KEY_MATERIAL_DOES_NOT_EXPIRE (default) or KEY_MATERIAL_EXPIRES (with --valid-to)
+        #[arg(long = "expiration-model")]
+        expiration_model: Option<String>,
+        /// When the material expires (RFC 3339, e.g. 2030-01-01T00:00:00Z)
+        #[arg(long = "valid-to")]
+        valid_to: Option<String>,
+        /// NEW_KEY_MATERIAL (for rotate-key-on-demand) or EXISTING_KEY_MATERIAL
+        #[arg(long = "import-type")]
+        import_type: Option<String>,
+    },
+    /// Delete imported key material (the key is PendingImport until the same material is
+    /// imported again)
+    DeleteImportedKeyMaterial {
+        #[command(flatten)]
+        key: KeyIdArg,
+        #[arg(long = "key-material-id")]
+        key_material_id: Option<String>,
     },
     /// Show a key's metadata
     DescribeKey(KeyIdArg),
@@ -215,6 +292,17 @@ pub enum Op {
     /// `audit checkpoint` prints a sealed checkpoint to keep elsewhere; `audit repair` accepts
     /// a damaged store and records what it accepted
     Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PairArgs {
+    #[command(flatten)]
+    pub key: KeyIdArg,
+    /// RSA_2048, RSA_3072 or RSA_4096
+    #[arg(long = "key-pair-spec")]
+    pub key_pair_spec: String,
+    #[command(flatten)]
+    pub context: ContextArgs,
 }
 
 #[derive(Debug, Args)]
@@ -363,6 +451,8 @@ pub fn run(args: KmsArgs, home: Option<&Path>) -> Result<(), Failure> {
             description,
             key_spec,
             key_usage,
+            origin,
+            tags,
         } => call(
             &kms,
             "CreateKey",
@@ -370,7 +460,108 @@ pub fn run(args: KmsArgs, home: Option<&Path>) -> Result<(), Failure> {
                 description,
                 key_spec,
                 key_usage,
+                origin,
+                tags: (!tags.is_empty()).then(|| parse_tags(&tags)).transpose()?,
                 ..Default::default()
+            },
+        )?,
+        Op::TagResource { key, tags } => call(
+            &kms,
+            "TagResource",
+            &tags::TagResourceRequest {
+                key_id: some(&key.key_id),
+                tags: Some(parse_tags(&tags)?),
+            },
+        )?,
+        Op::UntagResource { key, tag_keys } => call(
+            &kms,
+            "UntagResource",
+            &tags::UntagResourceRequest {
+                key_id: some(&key.key_id),
+                tag_keys: Some(tag_keys),
+            },
+        )?,
+        Op::ListResourceTags(k) => call_all(&kms, "ListResourceTags", "Tags", |marker| {
+            tags::ListResourceTagsRequest {
+                key_id: some(&k.key_id),
+                limit: Some(50),
+                marker,
+            }
+        })?,
+        Op::UpdateKeyDescription { key, description } => call(
+            &kms,
+            "UpdateKeyDescription",
+            &tags::UpdateKeyDescriptionRequest {
+                key_id: some(&key.key_id),
+                description: Some(description),
+            },
+        )?,
+        Op::GenerateDataKeyPair(a) => call(&kms, "GenerateDataKeyPair", &pair_request(&a)?)?,
+        Op::GenerateDataKeyPairWithoutPlaintext(a) => call(
+            &kms,
+            "GenerateDataKeyPairWithoutPlaintext",
+            &pair_request(&a)?,
+        )?,
+        Op::GetParametersForImport {
+            key,
+            wrapping_algorithm,
+            wrapping_key_spec,
+        } => call(
+            &kms,
+            "GetParametersForImport",
+            &import::GetParametersForImportRequest {
+                key_id: some(&key.key_id),
+                wrapping_algorithm: Some(wrapping_algorithm),
+                wrapping_key_spec: Some(wrapping_key_spec),
+            },
+        )?,
+        Op::ImportKeyMaterial {
+            key,
+            import_token,
+            encrypted_key_material,
+            expiration_model,
+            valid_to,
+            import_type,
+        } => {
+            let valid_to = match valid_to.as_deref() {
+                None => None,
+                Some(t) => Some(
+                    kms::clock::parse_time(t)
+                        .map_err(|_| {
+                            Failure::usage(format!("--valid-to {t:?} is not an RFC 3339 time"))
+                                .hint("write it like 2030-01-01T00:00:00Z")
+                        })?
+                        .unix_timestamp() as f64,
+                ),
+            };
+            call(
+                &kms,
+                "ImportKeyMaterial",
+                &import::ImportKeyMaterialRequest {
+                    key_id: some(&key.key_id),
+                    import_token: Some(ops::wire::Blob(
+                        aws_cli::blob(&import_token, "--import-token")?.to_vec(),
+                    )),
+                    encrypted_key_material: Some(ops::wire::Blob(
+                        aws_cli::blob(&encrypted_key_material, "--encrypted-key-material")?
+                            .to_vec(),
+                    )),
+                    valid_to,
+                    expiration_model,
+                    import_type,
+                    ..Default::default()
+                },
+            )?
+        }
+        Op::DeleteImportedKeyMaterial {
+            key,
+            key_material_id,
+        } => call(
+            &kms,
+            "DeleteImportedKeyMaterial",
+            &import::DeleteImportedKeyMaterialRequest {
+                key_id: some(&key.key_id),
+                key_material_id,
             },
         )?,
         Op::DescribeKey(k) => call(&kms, "DescribeKey", &key_request(&k))?,
@@ -658,4 +849,47 @@ fn data_key_request(a: &DataKeyArgs) -> Result<shapes::GenerateDataKeyRequest, F
         key_spec: a.key_spec.clone(),
         ..Default::default()
     })
+}
+
+fn pair_request(a: &PairArgs) -> Result<import::GenerateDataKeyPairRequest, Failure> {
+    Ok(import::GenerateDataKeyPairRequest {
+        key_id: some(&a.key.key_id),
+        key_pair_spec: Some(a.key_pair_spec.clone()),
+        encryption_context: wire_context(&parse_context(&a.context.context)?),
+        ..Default::default()
+    })
+}
+
+/// `--tags` as the AWS CLI reads it: `TagKey=K,TagValue=V` items (shorthand) or one JSON list
+/// of `{"TagKey": …, "TagValue": …}`.
+fn parse_tags(values: &[String]) -> Result<Vec<tags::TagShape>, Failure> {
+    let hint = r#"write --tags TagKey=K,TagValue=V [TagKey=K2,TagValue=V2 …] or JSON: '[{"TagKey":"K","TagValue":"V"}]'"#;
+    let mut out = Vec::new();
+    for v in values {
+        if v.trim_start().starts_with('[') {
+            let list: Vec<tags::TagShape> = serde_json::from_str(v)
+                .map_err(|_| Failure::usage("--tags: not a JSON list of tags").hint(hint))?;
+            out.extend(list);
+            continue;
+        }
+        let mut t = tags::TagShape::default();
+        for part in v.split(',') {
+            match part.split_once('=') {
+                Some(("TagKey", k)) if t.tag_key.is_none() => t.tag_key = Some(k.to_owned()),
+                Some(("TagValue", x)) if t.tag_value.is_none() => t.tag_value = Some(x.to_owned()),
+                _ => {
+                    return Err(Failure::usage(format!(
+                        "--tags: {part:?} is not TagKey=… or TagValue=… (once each per tag)"
+                    ))
+                    .hint(hint));
+                }
+            }
+        }
+        if t.tag_key.is_none() {
+            return Err(Failure::usage(format!("--tags: {v:?} has no TagKey")).hint(hint));
+        }
+        t.tag_value.get_or_insert_with(String::new);
+        out.push(t);
+    }
+    Ok(out)
 }

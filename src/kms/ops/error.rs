@@ -51,6 +51,14 @@ pub enum ErrorKind {
     UnrecognizedClient,
     /// `AccessDeniedException`.
     AccessDenied,
+    /// `TagException`: a tag breaks the tag rules.
+    Tag,
+    /// `IncorrectKeyMaterialException`: imported material is not the key's.
+    IncorrectKeyMaterial,
+    /// `InvalidImportTokenException`.
+    InvalidImportToken,
+    /// `ExpiredImportTokenException`.
+    ExpiredImportToken,
 }
 
 impl ErrorKind {
@@ -79,6 +87,10 @@ impl ErrorKind {
             ErrorKind::InvalidSignature => "InvalidSignatureException",
             ErrorKind::UnrecognizedClient => "UnrecognizedClientException",
             ErrorKind::AccessDenied => "AccessDeniedException",
+            ErrorKind::Tag => "TagException",
+            ErrorKind::IncorrectKeyMaterial => "IncorrectKeyMaterialException",
+            ErrorKind::InvalidImportToken => "InvalidImportTokenException",
+            ErrorKind::ExpiredImportToken => "ExpiredImportTokenException",
         }
     }
 
@@ -180,6 +192,10 @@ impl ApiError {
                 KmsError::Validation { .. } => ErrorKind::Validation,
                 KmsError::InvalidKeyUsage { .. } => ErrorKind::InvalidKeyUsage,
                 KmsError::Unsupported { .. } => ErrorKind::UnsupportedOperation,
+                KmsError::Tag { .. } => ErrorKind::Tag,
+                KmsError::IncorrectKeyMaterial { .. } => ErrorKind::IncorrectKeyMaterial,
+                KmsError::InvalidImportToken { .. } => ErrorKind::InvalidImportToken,
+                KmsError::ExpiredImportToken { .. } => ErrorKind::ExpiredImportToken,
                 _ => ErrorKind::KmsInternal,
             },
             Error::Key(_) => ErrorKind::InvalidKeyUsage,

@@ -9,7 +9,9 @@
 //! operation, `DryRun`) is recorded with [`Kms::record_refused`].
 
 pub mod error;
+pub mod import;
 pub mod shapes;
+pub mod tags;
 pub mod validate;
 pub mod wire;
 
@@ -46,6 +48,7 @@ pub const OPERATIONS: &[&str] = &[
     "CreateKey",
     "Decrypt",
     "DeleteAlias",
+    "DeleteImportedKeyMaterial",
     "DescribeKey",
     "DisableKey",
     "DisableKeyRotation",
@@ -53,17 +56,25 @@ pub const OPERATIONS: &[&str] = &[
     "EnableKeyRotation",
     "Encrypt",
     "GenerateDataKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
     "GenerateDataKeyWithoutPlaintext",
     "GenerateRandom",
     "GetKeyRotationStatus",
+    "GetParametersForImport",
     "GetPublicKey",
+    "ImportKeyMaterial",
     "ListAliases",
     "ListKeyRotations",
     "ListKeys",
+    "ListResourceTags",
     "ReEncrypt",
     "RotateKeyOnDemand",
     "ScheduleKeyDeletion",
+    "TagResource",
+    "UntagResource",
     "UpdateAlias",
+    "UpdateKeyDescription",
 ];
 
 /// Runs operation `operation` (an AWS name such as `Encrypt`) with the JSON `body`.
@@ -154,6 +165,16 @@ pub fn decode(operation: &str, body: &[u8]) -> Result<(), ApiError> {
             check::<GenerateDataKeyRequest>(body)
         }
         "GenerateRandom" => check::<GenerateRandomRequest>(body),
+        "TagResource" => check::<tags::TagResourceRequest>(body),
+        "UntagResource" => check::<tags::UntagResourceRequest>(body),
+        "ListResourceTags" => check::<tags::ListResourceTagsRequest>(body),
+        "UpdateKeyDescription" => check::<tags::UpdateKeyDescriptionRequest>(body),
+        "GenerateDataKeyPair" | "GenerateDataKeyPairWithoutPlaintext" => {
+            check::<import::GenerateDataKeyPairRequest>(body)
+        }
+        "GetParametersForImport" => check::<import::GetParametersForImportRequest>(body),
+        "ImportKeyMaterial" => check::<import::ImportKeyMaterialRequest>(body),
+        "DeleteImportedKeyMaterial" => check::<import::DeleteImportedKeyMaterialRequest>(body),
         _ => Err(ApiError::new(
             ErrorKind::UnknownOperation,
             "no such operation",
@@ -265,6 +286,17 @@ fn route(kms: &Kms, op: &str, body: &[u8]) -> Result<Zeroizing<Vec<u8>>, ApiErro
                 encryption_algorithms: m.encryption_algorithms.clone(),
             })
         }),
+        "TagResource" => call(body, |r| tags::tag_resource(kms, r)),
+        "UntagResource" => call(body, |r| tags::untag_resource(kms, r)),
+        "ListResourceTags" => call(body, |r| tags::list_resource_tags(kms, r)),
+        "UpdateKeyDescription" => call(body, |r| tags::update_key_description(kms, r)),
+        "GenerateDataKeyPair" => call(body, |r| import::generate_data_key_pair(kms, r, true)),
+        "GenerateDataKeyPairWithoutPlaintext" => {
+            call(body, |r| import::generate_data_key_pair(kms, r, false))
+        }
+        "GetParametersForImport" => call(body, |r| import::get_parameters_for_import(kms, r)),
+        "ImportKeyMaterial" => call(body, |r| import::import_key_material(kms, r)),
+        "DeleteImportedKeyMaterial" => call(body, |r| import::delete_imported_key_material(kms, r)),
         _ => Err(ApiError::new(
             ErrorKind::UnknownOperation,
             format!(
@@ -440,18 +472,16 @@ fn create_key(kms: &Kms, r: CreateKeyRequest) -> Result<KeyMetadataResponse, Api
         ));
     }
     unsupported_if(r.policy.is_some(), "key policies (Policy)")?;
-    unsupported_if(
-        r.tags.as_ref().is_some_and(|t| !t.is_empty()),
-        "tags (Tags)",
-    )?;
     unsupported_if(r.multi_region == Some(true), "multi-Region keys")?;
     unsupported_if(
         r.custom_key_store_id.is_some() || r.xks_key_id.is_some(),
         "custom and external key stores",
     )?;
     unsupported_if(
-        r.origin.as_deref().is_some_and(|o| o != "AWS_KMS"),
-        "key origins other than AWS_KMS",
+        r.origin
+            .as_deref()
+            .is_some_and(|o| o != "AWS_KMS" && o != "EXTERNAL"),
+        "key origins other than AWS_KMS and EXTERNAL",
     )?;
     unsupported_if(
         r.key_usage
@@ -470,7 +500,12 @@ fn create_key(kms: &Kms, r: CreateKeyRequest) -> Result<KeyMetadataResponse, Api
             format!("key spec {spec_name} is not supported by angou (SYMMETRIC_DEFAULT, RSA_2048, RSA_3072, RSA_4096 are)"),
         )
     })?;
-    let m = store(kms.create_key(r.description.as_deref().unwrap_or(""), spec))?;
+    let m = store(kms.create_key_with(&crate::kms::CreateKeyOptions {
+        description: r.description.clone().unwrap_or_default(),
+        spec,
+        tags: tags::tags_of(&r.tags),
+        external: r.origin.as_deref() == Some("EXTERNAL"),
+    }))?;
     Ok(KeyMetadataResponse {
         key_metadata: (&m).into(),
     })

@@ -86,14 +86,14 @@ pub struct CreateKeyRequest {
     pub key_spec: Option<String>,
     /// The deprecated twin of `KeySpec`.
     pub customer_master_key_spec: Option<String>,
-    /// `AWS_KMS` (EXTERNAL is not done yet).
+    /// `AWS_KMS` (default) or `EXTERNAL` (material imported later).
     pub origin: Option<String>,
     /// Refused: angou does not enforce key policies.
     pub policy: Option<String>,
     /// Accepted without a policy.
     pub bypass_policy_lockout_safety_check: Option<bool>,
-    /// Refused when not empty (tags are not done yet).
-    pub tags: Option<Vec<serde_json::Value>>,
+    /// Tags to put on the key.
+    pub tags: Option<Vec<super::tags::TagShape>>,
     /// Refused when true.
     pub multi_region: Option<bool>,
     /// Refused: no custom key stores.
@@ -154,6 +154,7 @@ impl Validate for CreateKeyRequest {
             (1, 64),
         );
         c.length("xksKeyId", self.xks_key_id.as_deref(), (1, 128));
+        super::tags::check_tags(c, "tags", &self.tags);
     }
 }
 

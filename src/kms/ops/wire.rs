@@ -75,13 +75,19 @@ pub struct KeyMetadata {
     pub description: String,
     /// `ENCRYPT_DECRYPT`.
     pub key_usage: String,
-    /// `Enabled`, `Disabled` or `PendingDeletion`.
+    /// `Enabled`, `Disabled`, `PendingDeletion` or `PendingImport`.
     pub key_state: String,
     /// When a pending deletion completes, epoch seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deletion_date: Option<f64>,
-    /// `AWS_KMS`: the store made the key material.
+    /// `AWS_KMS` (the store made the key material) or `EXTERNAL` (imported).
     pub origin: String,
+    /// For imported material: `KEY_MATERIAL_EXPIRES` or `KEY_MATERIAL_DOES_NOT_EXPIRE`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration_model: Option<String>,
+    /// When imported material expires, epoch seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<f64>,
     /// `CUSTOMER`, or `AWS` for the key angou manages itself.
     pub key_manager: String,
     /// The deprecated twin of `KeySpec`.
@@ -117,7 +123,14 @@ impl From<&key::KeyMetadata> for KeyMetadata {
             key_usage: m.key_usage.clone(),
             key_state: m.key_state.name().to_owned(),
             deletion_date: m.deletion_date.as_deref().and_then(epoch),
-            origin: "AWS_KMS".into(),
+            origin: if m.origin == "EXTERNAL" {
+                "EXTERNAL"
+            } else {
+                "AWS_KMS"
+            }
+            .into(),
+            expiration_model: m.expiration_model.clone(),
+            valid_to: m.valid_to.as_deref().and_then(epoch),
             key_manager: match m.key_manager {
                 KeyManager::Customer => "CUSTOMER",
                 KeyManager::Angou => "AWS",

@@ -1,0 +1,1075 @@
+//! Bring your own key material (keys with Origin `EXTERNAL`, docs/FORMAT.md §5.7):
+//! GetParametersForImport hands out an RSA wrapping public key and an import token,
+//! ImportKeyMaterial unwraps the caller's 256-bit material with the matching private key and
+//! makes the key usable, DeleteImportedKeyMaterial takes it away again (PendingImport) until
+//! the same material is imported again, and RotateKeyOnDemand makes material imported with
+//! `ImportType: NEW_KEY_MATERIAL` current.
+//!
+//! The wrapping private keys live in the sealed state, encrypted under the material KEK like
+//! key material, and are dropped when their 24 hours pass. The import token is authenticated
+//! by the store (HMAC-SHA-256 under a key derived from the KEK) and binds the key id, the
+//! wrapping key and its expiry: a token for another key, an expired, altered or forged token
+//! is refused before any RSA operation.
+
+use base64ct::{Base64, Encoding};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use time::{Duration, OffsetDateTime};
+
+use super::store::{State, StoredMaterial, ct_eq, derive, hmac_parts};
+use super::{
+    AuditInfo, Error, Kms, KmsError, Session, clock, key::hex, material_aad, material_name,
+    validation,
+};
+use crate::aead::{Algorithm, Cipher};
+use crate::kms::{KeyId, KeyMetadata, KeyState};
+use crate::pk::rsa;
+use crate::secret::{SecretArray, SecretVec};
+
+/// The `Origin` of a key whose material is imported.
+pub(crate) const ORIGIN_EXTERNAL: &str = "EXTERNAL";
+/// How long import parameters (wrapping key and token) stay valid: 24 hours, as in AWS.
+pub const IMPORT_PARAMETERS_HOURS: i64 = 24;
+/// Most outstanding wrapping keys per key; asking for more drops the oldest.
+const MAX_WRAPPING_KEYS: usize = 10;
+/// Bytes of an import token.
+pub const IMPORT_TOKEN_LEN: usize = 4 + 16 + 16 + 8 + 1 + 1 + 32;
+const TOKEN_MAGIC: &[u8; 4] = b"AGI1";
+const TOKEN_KEY_LABEL: &[u8] = b"angou.dev/v1/kms import token key";
+const TOKEN_MAC_LABEL: &[u8] = b"angou.dev/v1/kms import token\0";
+const COMMIT_KEY_LABEL: &[u8] = b"angou.dev/v1/kms imported material commitment key";
+const COMMIT_LABEL: &[u8] = b"angou.dev/v1/kms imported material\0";
+const WRAPPING_LABEL: &[u8] = b"angou.dev/v1/kms wrapping key\0";
+const PENDING_LABEL: &[u8] = b"angou.dev/v1/kms pending material\0";
+/// Bytes of symmetric key material (SYMMETRIC_DEFAULT).
+const MATERIAL_LEN: usize = 32;
+/// Bytes of the ephemeral AES key of RSA_AES_KEY_WRAP_SHA_256.
+const AES_KEY_LEN: usize = 32;
+
+/// An outstanding wrapping key of an `EXTERNAL` key (stored sealed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WrappingKeyRecord {
+    /// 16 random bytes, hex: the id the import token names.
+    pub id: String,
+    /// `RSA_2048`, `RSA_3072` or `RSA_4096`.
+    pub spec: String,
+    /// `RSAES_OAEP_SHA_256` or `RSA_AES_KEY_WRAP_SHA_256`.
+    pub algorithm: String,
+    /// When it (and its token) expire (RFC 3339).
+    pub expires: String,
+    /// base64 of the XChaCha20-Poly1305-sealed PKCS#8 DER private key.
+    pub wrapped: String,
+}
+
+/// Material imported with `NEW_KEY_MATERIAL`, waiting for RotateKeyOnDemand.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PendingMaterial {
+    /// The material id it will get.
+    pub id: u32,
+    /// When it was imported (RFC 3339).
+    pub created: String,
+    /// base64 of the sealed material.
+    pub wrapped: String,
+    /// As [`ImportedMaterial`].
+    pub imported: ImportedMaterial,
+}
+
+/// Import state of an `EXTERNAL` key.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ImportState {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wrapping: Vec<WrappingKeyRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_rotation: Option<PendingMaterial>,
+}
+
+/// What the store keeps about one imported material.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ImportedMaterial {
+    /// hex HMAC-SHA-256 commitment to the material (kept after deletion, so only the same
+    /// material can be imported again).
+    pub commitment: String,
+    /// `KEY_MATERIAL_EXPIRES` or `KEY_MATERIAL_DOES_NOT_EXPIRE`.
+    pub expiration_model: String,
+    /// When it expires (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<String>,
+    /// Deleted (DeleteImportedKeyMaterial, or expired): `wrapped` is empty.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
+/// AWS's wrapping algorithms (`AlgorithmSpec`) that angou does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WrappingAlgorithm {
+    /// RSA-OAEP with SHA-256 (and MGF1-SHA-256) of the material itself.
+    RsaesOaepSha256,
+    /// RSA-OAEP-SHA-256 of an ephemeral AES-256 key, followed by the material wrapped under it
+    /// with AES key wrap with padding (RFC 5649).
+    RsaAesKeyWrapSha256,
+}
+
+impl WrappingAlgorithm {
+    /// Parses AWS's name: the SHA-1, PKCS#1 v1.5 and SM2 algorithms of the model are refused
+    /// with [`KmsError::Unsupported`].
+    ///
+    /// # Errors
+    /// As above; [`KmsError::Validation`] for a name not in the model.
+    pub fn parse(name: &str) -> Result<WrappingAlgorithm, KmsError> {
+        match name {
+            "RSAES_OAEP_SHA_256" => Ok(WrappingAlgorithm::RsaesOaepSha256),
+            "RSA_AES_KEY_WRAP_SHA_256" => Ok(WrappingAlgorithm::RsaAesKeyWrapSha256),
+            "RSAES_PKCS1_V1_5" | "RSAES_OAEP_SHA_1" | "RSA_AES_KEY_WRAP_SHA_1" | "SM2PKE" => {
+                Err(KmsError::Unsupported {
+                    reason: format!(
+                        "wrapping algorithm {name} is not supported by angou (RSAES_OAEP_SHA_256 and RSA_AES_KEY_WRAP_SHA_256 are)"
+                    ),
+                })
+            }
+            _ => Err(KmsError::Validation {
+                reason: "unknown wrapping algorithm".into(),
+            }),
+        }
+    }
+
+    /// AWS's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            WrappingAlgorithm::RsaesOaepSha256 => "RSAES_OAEP_SHA_256",
+            WrappingAlgorithm::RsaAesKeyWrapSha256 => "RSA_AES_KEY_WRAP_SHA_256",
+        }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            WrappingAlgorithm::RsaesOaepSha256 => 1,
+            WrappingAlgorithm::RsaAesKeyWrapSha256 => 2,
+        }
+    }
+}
+
+/// `ExpirationModel` of ImportKeyMaterial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpirationModel {
+    /// `KEY_MATERIAL_EXPIRES`: needs a `ValidTo`.
+    KeyMaterialExpires,
+    /// `KEY_MATERIAL_DOES_NOT_EXPIRE`.
+    KeyMaterialDoesNotExpire,
+}
+
+impl ExpirationModel {
+    /// AWS's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExpirationModel::KeyMaterialExpires => "KEY_MATERIAL_EXPIRES",
+            ExpirationModel::KeyMaterialDoesNotExpire => "KEY_MATERIAL_DOES_NOT_EXPIRE",
+        }
+    }
+}
+
+/// `ImportType` of ImportKeyMaterial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportType {
+    /// `NEW_KEY_MATERIAL`: the first material, or new material for RotateKeyOnDemand.
+    NewKeyMaterial,
+    /// `EXISTING_KEY_MATERIAL`: material the key had (after deletion or expiry).
+    ExistingKeyMaterial,
+}
+
+/// What GetParametersForImport returns.
+#[derive(Debug, Clone)]
+pub struct ImportParameters {
+    /// ARN of the key.
+    pub key_id: String,
+    /// The import token ([`IMPORT_TOKEN_LEN`] bytes; docs/FORMAT.md §5.7).
+    pub import_token: Vec<u8>,
+    /// The wrapping public key, DER SubjectPublicKeyInfo.
+    pub public_key: Vec<u8>,
+    /// When the token and wrapping key expire (RFC 3339).
+    pub parameters_valid_to: String,
+}
+
+/// The key-state error of an `EXTERNAL` key without usable material.
+pub(crate) fn pending_import(m: &KeyMetadata) -> Error {
+    KmsError::InvalidState {
+        id: m.key_id.to_string(),
+        state: "PendingImport".into(),
+        detail: "it has no usable key material; import it with import-key-material".into(),
+    }
+    .into()
+}
+
+fn spec_bits(spec: &str) -> Option<(usize, u8)> {
+    match spec {
+        "RSA_2048" => Some((2048, 1)),
+        "RSA_3072" => Some((3072, 2)),
+        "RSA_4096" => Some((4096, 3)),
+        _ => None,
+    }
+}
+
+fn spec_of_code(code: u8) -> Option<&'static str> {
+    match code {
+        1 => Some("RSA_2048"),
+        2 => Some("RSA_3072"),
+        3 => Some("RSA_4096"),
+        _ => None,
+    }
+}
+
+fn bad_token(reason: &str) -> Error {
+    KmsError::InvalidImportToken {
+        reason: reason.into(),
+    }
+    .into()
+}
+
+/// A store-internal error: state that the seal vouches for, but that does not read back.
+fn corrupt(what: &str) -> Error {
+    KmsError::Store {
+        reason: format!("{what} is corrupt"),
+    }
+    .into()
+}
+
+impl Session<'_> {
+    fn subkey(&self, label: &[u8]) -> SecretArray<32> {
+        derive(&SecretArray::from_array(*self.kek.expose_secret()), label)
+    }
+
+    fn commitment(&self, id: &KeyId, material: &[u8]) -> String {
+        let k = self.subkey(COMMIT_KEY_LABEL);
+        hex(&hmac_parts(&k, &[COMMIT_LABEL, &id.to_bytes(), material]))
+    }
+
+    fn token_mac(&self, body: &[u8]) -> [u8; 32] {
+        let k = self.subkey(TOKEN_KEY_LABEL);
+        hmac_parts(&k, &[TOKEN_MAC_LABEL, body])
+    }
+
+    fn external(&self, i: usize) -> Result<(), Error> {
+        let m = &self.key(i).metadata;
+        if m.origin != ORIGIN_EXTERNAL {
+            return Err(KmsError::Unsupported {
+                reason: format!(
+                    "key {} was not created with Origin EXTERNAL; only such keys take imported key material",
+                    m.key_id
+                ),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Refuses `what` for `EXTERNAL` keys (UnsupportedOperationException, as AWS).
+    pub(super) fn not_external(&self, i: usize, what: &str) -> Result<(), Error> {
+        let m = &self.key(i).metadata;
+        if m.origin == ORIGIN_EXTERNAL {
+            return Err(KmsError::Unsupported {
+                reason: format!("{what} is not available for key {} (Origin EXTERNAL): import new material with ImportType NEW_KEY_MATERIAL and call rotate-key-on-demand", m.key_id),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// EnableKey and DisableKey leave a key waiting for its material alone (AWS:
+    /// KMSInvalidStateException).
+    pub(super) fn not_pending_import(&self, i: usize) -> Result<(), Error> {
+        let m = &self.key(i).metadata;
+        if m.key_state == KeyState::PendingImport {
+            return Err(pending_import(m));
+        }
+        Ok(())
+    }
+
+    /// Whether key `i` lacks usable material: none imported yet, or one (not waiting for
+    /// rotation) deleted or expired.
+    fn lacks_material(&self, i: usize) -> bool {
+        let k = self.key(i);
+        k.metadata.origin == ORIGIN_EXTERNAL
+            && (k.materials.is_empty()
+                || k.materials
+                    .iter()
+                    .any(|m| m.imported.as_ref().is_some_and(|x| x.deleted)))
+    }
+
+    /// After CancelKeyDeletion: an `EXTERNAL` key without usable material goes back to
+    /// PendingImport, as in AWS.
+    pub(super) fn pending_import_if_no_material(&mut self, i: usize) {
+        if self.lacks_material(i) {
+            let m = &mut self.state.keys[i].metadata;
+            m.key_state = KeyState::PendingImport;
+            m.enabled = false;
+        }
+    }
+
+    /// RotateKeyOnDemand of an `EXTERNAL` key: the material imported with
+    /// `NEW_KEY_MATERIAL` becomes current.
+    pub(super) fn rotate_imported(&mut self, i: usize) -> Result<KeyId, Error> {
+        let id = self.key(i).metadata.key_id.clone();
+        if self.key(i).on_demand_rotations >= super::MAX_ON_DEMAND_ROTATIONS {
+            return Err(KmsError::LimitExceeded {
+                what: format!(
+                    "at most {} on-demand rotations per key",
+                    super::MAX_ON_DEMAND_ROTATIONS
+                ),
+            }
+            .into());
+        }
+        let Some(p) = self
+            .key(i)
+            .import
+            .as_ref()
+            .and_then(|s| s.pending_rotation.clone())
+        else {
+            return Err(validation(format!(
+                "key {id} has imported key material: import new key material with ImportType NEW_KEY_MATERIAL first, then rotate"
+            )));
+        };
+        let cipher = Cipher::new(Algorithm::XChaCha20Poly1305, self.kek);
+        let sealed = Base64::decode_vec(&p.wrapped).map_err(|_| corrupt("pending key material"))?;
+        let mut aad = PENDING_LABEL.to_vec();
+        aad.extend_from_slice(&id.to_bytes());
+        let secret = cipher
+            .open(&aad, &sealed)
+            .map_err(|_| corrupt("pending key material"))?;
+        let next = self.key(i).materials.last().map(|m| m.id + 1).unwrap_or(1);
+        let resealed = cipher.seal(&material_aad(&id, next), secret.expose_secret())?;
+        let now = clock::format_time(self.now);
+        let k = &mut self.state.keys[i];
+        k.materials.push(StoredMaterial {
+            id: next,
+            created: now,
+            kind: "ON_DEMAND".into(),
+            wrapped: Base64::encode_string(&resealed),
+            imported: Some(p.imported.clone()),
+        });
+        if let Some(s) = k.import.as_mut() {
+            s.pending_rotation = None;
+        }
+        k.on_demand_rotations += 1;
+        k.metadata.current_key_material_id = material_name(next);
+        k.metadata.expiration_model = Some(p.imported.expiration_model.clone());
+        k.metadata.valid_to = p.imported.valid_to.clone();
+        self.info.material = Some(next);
+        Ok(id)
+    }
+
+    /// Checks an import token for key `i` and returns its wrapping key record.
+    fn check_token(&self, i: usize, token: &[u8]) -> Result<WrappingKeyRecord, Error> {
+        if token.len() != IMPORT_TOKEN_LEN || &token[..4] != TOKEN_MAGIC {
+            return Err(bad_token("it is not an import token angou issued"));
+        }
+        let (body, tag) = token.split_at(IMPORT_TOKEN_LEN - 32);
+        if !ct_eq(&self.token_mac(body), tag) {
+            return Err(bad_token(
+                "it does not authenticate: it was altered, or another store issued it",
+            ));
+        }
+        let mut kid = [0u8; 16];
+        kid.copy_from_slice(&body[4..20]);
+        let id = &self.key(i).metadata.key_id;
+        if KeyId::from_bytes(kid) != *id {
+            return Err(bad_token(&format!(
+                "it was issued for key {}, not {id}",
+                KeyId::from_bytes(kid)
+            )));
+        }
+        let wrapping_id = hex(&body[20..36]);
+        let mut secs = [0u8; 8];
+        secs.copy_from_slice(&body[36..44]);
+        let expires = OffsetDateTime::from_unix_timestamp(i64::from_be_bytes(secs))
+            .map_err(|_| bad_token("its expiry is out of range"))?;
+        if expires <= self.now {
+            return Err(KmsError::ExpiredImportToken {
+                at: clock::format_time(expires),
+            }
+            .into());
+        }
+        let record = self
+            .key(i)
+            .import
+            .as_ref()
+            .and_then(|s| s.wrapping.iter().find(|w| w.id == wrapping_id))
+            .cloned()
+            .ok_or_else(|| bad_token("its wrapping key is no longer held"))?;
+        let spec_ok = spec_of_code(body[44]) == Some(record.spec.as_str());
+        let alg_ok = WrappingAlgorithm::parse(&record.algorithm).map(|a| a.code()) == Ok(body[45]);
+        if !spec_ok || !alg_ok {
+            return Err(bad_token("it does not match its wrapping key"));
+        }
+        Ok(record)
+    }
+
+    /// Unwraps the caller's material with the wrapping key of `record`. Every failure is one
+    /// InvalidCiphertextException, whatever the cause (no padding oracle on the wrapping key).
+    fn unwrap_material(
+        &self,
+        i: usize,
+        record: &WrappingKeyRecord,
+        encrypted: &[u8],
+    ) -> Result<SecretVec, Error> {
+        let id = &self.key(i).metadata.key_id;
+        let sealed = Base64::decode_vec(&record.wrapped).map_err(|_| corrupt("a wrapping key"))?;
+        let mut aad = WRAPPING_LABEL.to_vec();
+        aad.extend_from_slice(&id.to_bytes());
+        aad.extend_from_slice(record.id.as_bytes());
+        let der = Cipher::new(Algorithm::XChaCha20Poly1305, self.kek)
+            .open(&aad, &sealed)
+            .map_err(|_| corrupt("a wrapping key"))?;
+        let sk = rsa::PrivateKey::from_der(der.expose_secret())?;
+        let alg = WrappingAlgorithm::parse(&record.algorithm)?;
+        let fail = || -> Error { KmsError::InvalidCiphertext.into() };
+        match alg {
+            WrappingAlgorithm::RsaesOaepSha256 => sk.decrypt(b"", encrypted).map_err(|_| fail()),
+            WrappingAlgorithm::RsaAesKeyWrapSha256 => {
+                let n = sk.public_key().size();
+                if encrypted.len() <= n {
+                    return Err(fail());
+                }
+                let (head, wrapped) = encrypted.split_at(n);
+                let aes = sk.decrypt(b"", head).map_err(|_| fail())?;
+                if aes.len() != AES_KEY_LEN {
+                    return Err(fail());
+                }
+                kwp_unwrap(aes.expose_secret(), wrapped).ok_or_else(fail)
+            }
+        }
+    }
+}
+
+/// AES-256 key unwrap with padding (RFC 5649); `None` when it does not authenticate.
+fn kwp_unwrap(kek: &[u8], wrapped: &[u8]) -> Option<SecretVec> {
+    use aes_kw::KeyInit;
+    let kw = aes_kw::KwpAes256::new_from_slice(kek).ok()?;
+    let mut buf = zeroize::Zeroizing::new(vec![0u8; wrapped.len()]);
+    let out = kw.unwrap_key(wrapped, &mut buf).ok()?;
+    Some(SecretVec::from_vec(out.to_vec()))
+}
+
+/// What ImportKeyMaterial is asked to do.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportRequest<'a> {
+    /// The key (id, ARN, alias or alias ARN).
+    pub key: &'a str,
+    /// The import token from GetParametersForImport.
+    pub import_token: &'a [u8],
+    /// The material, wrapped to the token's wrapping key.
+    pub encrypted_key_material: &'a [u8],
+    /// The expiration model (default: does not expire, or expires when `valid_to` is given).
+    pub expiration_model: Option<ExpirationModel>,
+    /// When the material expires.
+    pub valid_to: Option<OffsetDateTime>,
+    /// New material (for rotation) or material the key had.
+    pub import_type: Option<ImportType>,
+}
+
+impl Kms {
+    /// GetParametersForImport: a fresh RSA wrapping key pair for an `EXTERNAL` key and an
+    /// import token naming it, both valid for [`IMPORT_PARAMETERS_HOURS`].
+    ///
+    /// # Errors
+    /// [`KmsError::Unsupported`] for a key not created with Origin EXTERNAL, or an algorithm
+    /// or spec angou does not do; [`KmsError::InvalidState`] for a key pending deletion.
+    pub fn get_parameters_for_import(
+        &self,
+        key: &str,
+        algorithm: WrappingAlgorithm,
+        wrapping_key_spec: &str,
+    ) -> Result<ImportParameters, Error> {
+        // Generated before the store lock is taken (RSA-4096 takes seconds).
+        let generated =
+            spec_bits(wrapping_key_spec).map(|(bits, _)| rsa::PrivateKey::generate(bits));
+        self.run(
+            "GetParametersForImport",
+            json!({"KeyId": key, "WrappingAlgorithm": algorithm.name(), "WrappingKeySpec": wrapping_key_spec}),
+            |s| {
+                let (_, spec_code) = spec_bits(wrapping_key_spec).ok_or_else(|| {
+                    Error::from(KmsError::Unsupported {
+                        reason: format!(
+                            "wrapping key spec {wrapping_key_spec} is not supported by angou (RSA_2048, RSA_3072, RSA_4096 are)"
+                        ),
+                    })
+                })?;
+                let i = s.resolve(key)?;
+                s.external(i)?;
+                s.not_pending(i)?;
+                let id = s.key(i).metadata.key_id.clone();
+                let wrapping_id: [u8; 16] = crate::secret::random_array()?;
+                let expires = s.now + Duration::hours(IMPORT_PARAMETERS_HOURS);
+                let sk = generated.ok_or_else(|| corrupt("a wrapping key spec"))??;
+                let der = sk.to_pkcs8_der()?;
+                let mut aad = WRAPPING_LABEL.to_vec();
+                aad.extend_from_slice(&id.to_bytes());
+                aad.extend_from_slice(hex(&wrapping_id).as_bytes());
+                let sealed =
+                    Cipher::new(Algorithm::XChaCha20Poly1305, s.kek).seal(&aad, der.expose_secret())?;
+                let mut token = Vec::with_capacity(IMPORT_TOKEN_LEN);
+                token.extend_from_slice(TOKEN_MAGIC);
+                token.extend_from_slice(&id.to_bytes());
+                token.extend_from_slice(&wrapping_id);
+                token.extend_from_slice(&expires.unix_timestamp().to_be_bytes());
+                token.push(spec_code);
+                token.push(algorithm.code());
+                let tag = s.token_mac(&token);
+                token.extend_from_slice(&tag);
+                let now = s.now;
+                let st = s.state.keys[i].import.get_or_insert_with(ImportState::default);
+                st.wrapping.retain(|w| {
+                    clock::parse_time(&w.expires).is_ok_and(|t| t > now)
+                });
+                while st.wrapping.len() >= MAX_WRAPPING_KEYS {
+                    st.wrapping.remove(0);
+                }
+                st.wrapping.push(WrappingKeyRecord {
+                    id: hex(&wrapping_id),
+                    spec: wrapping_key_spec.into(),
+                    algorithm: algorithm.name().into(),
+                    expires: clock::format_time(expires),
+                    wrapped: Base64::encode_string(&sealed),
+                });
+                Ok(ImportParameters {
+                    key_id: s.key(i).metadata.arn.clone(),
+                    import_token: token,
+                    public_key: sk.public_key().to_der(),
+                    parameters_valid_to: clock::format_time(expires),
+                })
+            },
+        )
+    }
+
+    /// ImportKeyMaterial: unwraps 32 bytes of material with the token's wrapping key and
+    /// makes it the key's (first import, or `ExistingKeyMaterial` after deletion: the same
+    /// material only), or keeps it for RotateKeyOnDemand (`NewKeyMaterial` on a key that has
+    /// material). Returns the key ARN and the material id.
+    ///
+    /// # Errors
+    /// [`KmsError::InvalidImportToken`], [`KmsError::ExpiredImportToken`],
+    /// [`KmsError::InvalidCiphertext`] for material that does not unwrap,
+    /// [`KmsError::IncorrectKeyMaterial`] for material that is not 32 bytes or not the key's,
+    /// [`KmsError::Validation`] for expiry settings, key-state errors.
+    pub fn import_key_material(&self, r: &ImportRequest<'_>) -> Result<(String, String), Error> {
+        self.run(
+            "ImportKeyMaterial",
+            json!({"KeyId": r.key, "ExpirationModel": r.expiration_model.map(ExpirationModel::name),
+                   "ValidTo": r.valid_to.map(clock::format_time),
+                   "ImportType": r.import_type.map(|t| match t { ImportType::NewKeyMaterial => "NEW_KEY_MATERIAL", ImportType::ExistingKeyMaterial => "EXISTING_KEY_MATERIAL" })}),
+            |s| {
+                let model = match (r.expiration_model, r.valid_to) {
+                    (None | Some(ExpirationModel::KeyMaterialExpires), Some(t)) => {
+                        if t <= s.now || t > s.now + Duration::days(365) {
+                            return Err(validation("ValidTo must be in the future and at most 365 days away"));
+                        }
+                        ExpirationModel::KeyMaterialExpires
+                    }
+                    (Some(ExpirationModel::KeyMaterialExpires), None) => {
+                        return Err(validation("ValidTo is required when ExpirationModel is KEY_MATERIAL_EXPIRES"));
+                    }
+                    (Some(ExpirationModel::KeyMaterialDoesNotExpire), Some(_)) => {
+                        return Err(validation("ValidTo must be omitted when ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE"));
+                    }
+                    (_, None) => ExpirationModel::KeyMaterialDoesNotExpire,
+                };
+                let i = s.resolve(r.key)?;
+                s.external(i)?;
+                s.not_pending(i)?;
+                let record = s.check_token(i, r.import_token)?;
+                let material = s.unwrap_material(i, &record, r.encrypted_key_material)?;
+                if material.len() != MATERIAL_LEN {
+                    return Err(KmsError::IncorrectKeyMaterial {
+                        reason: format!(
+                            "a SYMMETRIC_DEFAULT key takes {MATERIAL_LEN} bytes (256 bits) of key material, got {}",
+                            material.len()
+                        ),
+                    }
+                    .into());
+                }
+                let id = s.key(i).metadata.key_id.clone();
+                let commitment = s.commitment(&id, material.expose_secret());
+                let info = ImportedMaterial {
+                    commitment: commitment.clone(),
+                    expiration_model: model.name().into(),
+                    valid_to: r.valid_to.map(clock::format_time),
+                    deleted: false,
+                };
+                let cipher = Cipher::new(Algorithm::XChaCha20Poly1305, s.kek);
+                let now = clock::format_time(s.now);
+                let known = s.key(i).materials.iter().position(|m| {
+                    m.imported.as_ref().is_some_and(|x| ct_eq(x.commitment.as_bytes(), commitment.as_bytes()))
+                });
+                let pending_same = s.key(i).import.as_ref().and_then(|x| x.pending_rotation.as_ref())
+                    .is_some_and(|p| ct_eq(p.imported.commitment.as_bytes(), commitment.as_bytes()));
+                let material_id = if s.key(i).materials.is_empty() {
+                    let sealed = cipher.seal(&material_aad(&id, 1), material.expose_secret())?;
+                    s.state.keys[i].materials.push(StoredMaterial {
+                        id: 1,
+                        created: now,
+                        kind: "INITIAL".into(),
+                        wrapped: Base64::encode_string(&sealed),
+                        imported: Some(info.clone()),
+                    });
+                    1
+                } else if r.import_type == Some(ImportType::NewKeyMaterial) {
+                    if known.is_some() || pending_same {
+                        return Err(KmsError::IncorrectKeyMaterial {
+                            reason: format!("key {id} already has this key material; NEW_KEY_MATERIAL takes material it never had"),
+                        }
+                        .into());
+                    }
+                    if s.lacks_material(i) {
+                        return Err(pending_import(&s.key(i).metadata));
+                    }
+                    let next = s.key(i).materials.last().map_or(1, |m| m.id + 1);
+                    let mut aad = PENDING_LABEL.to_vec();
+                    aad.extend_from_slice(&id.to_bytes());
+                    let sealed = cipher.seal(&aad, material.expose_secret())?;
+                    let st = s.state.keys[i].import.get_or_insert_with(ImportState::default);
+                    st.pending_rotation = Some(PendingMaterial {
+                        id: next,
+                        created: now,
+                        wrapped: Base64::encode_string(&sealed),
+                        imported: info.clone(),
+                    });
+                    next
+                } else if let Some(p) = known {
+                    let m_id = s.key(i).materials[p].id;
+                    let sealed = cipher.seal(&material_aad(&id, m_id), material.expose_secret())?;
+                    let m = &mut s.state.keys[i].materials[p];
+                    m.wrapped = Base64::encode_string(&sealed);
+                    m.imported = Some(info.clone());
+                    m_id
+                } else if pending_same {
+                    let st = s.state.keys[i].import.get_or_insert_with(ImportState::default);
+                    let p = st.pending_rotation.as_mut().ok_or_else(|| corrupt("pending key material"))?;
+                    p.imported = ImportedMaterial { ..info.clone() };
+                    p.id
+                } else {
+                    return Err(KmsError::IncorrectKeyMaterial {
+                        reason: format!("this is not key material key {id} had; import the same material again, or new material with ImportType NEW_KEY_MATERIAL"),
+                    }
+                    .into());
+                };
+                s.info.material = Some(material_id);
+                s.refresh_external(i);
+                Ok((s.key(i).metadata.arn.clone(), material_name(material_id)))
+            },
+        )
+    }
+
+    /// DeleteImportedKeyMaterial: deletes one imported material (the current one when
+    /// `material` is `None`); the key is PendingImport (unless pending deletion) until the
+    /// same material is imported again. Material waiting for rotation is simply dropped.
+    ///
+    /// # Errors
+    /// [`KmsError::Unsupported`] for a key not created with Origin EXTERNAL;
+    /// [`KmsError::NotFound`] for an unknown material id.
+    pub fn delete_imported_key_material(
+        &self,
+        key: &str,
+        material: Option<&str>,
+    ) -> Result<(String, String), Error> {
+        self.run(
+            "DeleteImportedKeyMaterial",
+            json!({"KeyId": key, "KeyMaterialId": material}),
+            |s| {
+                let i = s.resolve(key)?;
+                s.external(i)?;
+                let k = &s.key(i);
+                let target = material
+                    .unwrap_or(&k.metadata.current_key_material_id)
+                    .to_owned();
+                let pending = k
+                    .import
+                    .as_ref()
+                    .and_then(|x| x.pending_rotation.as_ref())
+                    .is_some_and(|p| material_name(p.id) == target);
+                let arn = k.metadata.arn.clone();
+                if pending {
+                    if let Some(x) = s.state.keys[i].import.as_mut() {
+                        x.pending_rotation = None;
+                    }
+                    return Ok((arn, target));
+                }
+                let Some(p) = k
+                    .materials
+                    .iter()
+                    .position(|m| material_name(m.id) == target)
+                else {
+                    return Err(KmsError::NotFound {
+                        what: format!("key material {target} of key {}", k.metadata.key_id),
+                    }
+                    .into());
+                };
+                s.info.material = Some(s.key(i).materials[p].id);
+                delete_material(&mut s.state.keys[i], p);
+                Ok((arn, target))
+            },
+        )
+    }
+
+    /// Deletes imported material whose `ValidTo` has passed (run by every operation, before it).
+    pub(super) fn expire_imported(
+        &self,
+        state: &mut State,
+        now: OffsetDateTime,
+    ) -> Vec<Map<String, Value>> {
+        let due = |x: &ImportedMaterial| {
+            !x.deleted
+                && x.valid_to
+                    .as_deref()
+                    .and_then(|t| clock::parse_time(t).ok())
+                    .is_some_and(|t| t <= now)
+        };
+        let mut entries = Vec::new();
+        for k in state.keys.iter_mut() {
+            if k.metadata.origin != ORIGIN_EXTERNAL {
+                continue;
+            }
+            if let Some(x) = k.import.as_mut() {
+                x.wrapping
+                    .retain(|w| clock::parse_time(&w.expires).is_ok_and(|t| t > now));
+                if x.pending_rotation
+                    .as_ref()
+                    .is_some_and(|p| due(&p.imported))
+                {
+                    x.pending_rotation = None;
+                }
+            }
+            let expired: Vec<usize> = (0..k.materials.len())
+                .filter(|p| k.materials[*p].imported.as_ref().is_some_and(due))
+                .collect();
+            for p in expired {
+                let info = AuditInfo {
+                    key_id: Some(k.metadata.key_id.to_string()),
+                    material: Some(k.materials[p].id),
+                    ..Default::default()
+                };
+                delete_material(k, p);
+                entries.push(self.entry(
+                    now,
+                    "DeleteImportedKeyMaterial",
+                    json!({"reason": "key material expired"}),
+                    &info,
+                    None,
+                ));
+            }
+        }
+        entries
+    }
+}
+
+/// Forgets material `p` of `k` (keeping its commitment) and puts the key in PendingImport.
+fn delete_material(k: &mut super::store::StoredKey, p: usize) {
+    let m = &mut k.materials[p];
+    m.wrapped = String::new();
+    if let Some(x) = m.imported.as_mut() {
+        x.deleted = true;
+    }
+    if k.metadata.key_state != KeyState::PendingDeletion {
+        k.metadata.key_state = KeyState::PendingImport;
+        k.metadata.enabled = false;
+    }
+}
+
+impl Session<'_> {
+    /// After an import: the key is Enabled once no material is missing, and its metadata shows
+    /// the current material's expiry.
+    fn refresh_external(&mut self, i: usize) {
+        let lacks = self.lacks_material(i);
+        let k = &mut self.state.keys[i];
+        if let Some(cur) = k.materials.last() {
+            k.metadata.current_key_material_id = material_name(cur.id);
+            if let Some(x) = &cur.imported {
+                k.metadata.expiration_model = Some(x.expiration_model.clone());
+                k.metadata.valid_to = x.valid_to.clone();
+            }
+        }
+        if !lacks && k.metadata.key_state == KeyState::PendingImport {
+            k.metadata.key_state = KeyState::Enabled;
+            k.metadata.enabled = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kms::{Clock, CreateKeyOptions, EncryptionContext, InitOptions, KeySpec};
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        home: std::path::PathBuf,
+        now: OffsetDateTime,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let home = dir.path().join("store");
+            Kms::open(&home, Clock::System)
+                .init(InitOptions { fake_clock: true })
+                .unwrap();
+            Fixture {
+                _dir: dir,
+                home,
+                now: OffsetDateTime::now_utc(),
+            }
+        }
+
+        fn at(&self, hours: i64) -> Kms {
+            Kms::open(&self.home, Clock::Fixed(self.now + Duration::hours(hours)))
+        }
+
+        fn external(&self) -> String {
+            let mut o = CreateKeyOptions::new("byok", KeySpec::SymmetricDefault);
+            o.external = true;
+            self.at(0).create_key_with(&o).unwrap().key_id.to_string()
+        }
+    }
+
+    fn oaep_wrap(p: &ImportParameters, material: &[u8]) -> Vec<u8> {
+        rsa::PublicKey::from_der(&p.public_key)
+            .unwrap()
+            .encrypt(b"", material)
+            .unwrap()
+    }
+
+    fn aes_wrap(p: &ImportParameters, material: &[u8]) -> Vec<u8> {
+        use aes_kw::KeyInit;
+        let aes = [7u8; 32];
+        let mut out = rsa::PublicKey::from_der(&p.public_key)
+            .unwrap()
+            .encrypt(b"", &aes)
+            .unwrap();
+        let kw = aes_kw::KwpAes256::new_from_slice(&aes).unwrap();
+        let mut buf = vec![0u8; material.len() + 16];
+        out.extend_from_slice(kw.wrap_key(material, &mut buf).unwrap());
+        out
+    }
+
+    fn import(
+        k: &Kms,
+        key: &str,
+        p: &ImportParameters,
+        wrapped: &[u8],
+    ) -> Result<(String, String), Error> {
+        k.import_key_material(&ImportRequest {
+            key,
+            import_token: &p.import_token,
+            encrypted_key_material: wrapped,
+            expiration_model: None,
+            valid_to: None,
+            import_type: None,
+        })
+    }
+
+    fn params(k: &Kms, key: &str, alg: WrappingAlgorithm) -> ImportParameters {
+        k.get_parameters_for_import(key, alg, "RSA_2048").unwrap()
+    }
+
+    fn is<T: std::fmt::Debug>(r: Result<T, Error>, f: impl Fn(&KmsError) -> bool) {
+        match r {
+            Err(Error::Kms(e)) if f(&e) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// The BYOK flow with both wrapping algorithms: the key is PendingImport until the import,
+    /// blobs fail after DeleteImportedKeyMaterial and decrypt again after the same material
+    /// is imported; different material is IncorrectKeyMaterialException.
+    #[test]
+    fn import_delete_and_reimport_the_same_material_only() {
+        let f = Fixture::new();
+        let k = f.at(0);
+        let id = f.external();
+        let ctx = EncryptionContext::new();
+        is(
+            k.encrypt(&id, b"x", &ctx),
+            |e| matches!(e, KmsError::InvalidState { state, .. } if state == "PendingImport"),
+        );
+        let material = [0x42u8; 32];
+        let p = params(&k, &id, WrappingAlgorithm::RsaAesKeyWrapSha256);
+        import(&k, &id, &p, &aes_wrap(&p, &material)).unwrap();
+        let blob = k.encrypt(&id, b"secret", &ctx).unwrap().ciphertext_blob;
+        k.delete_imported_key_material(&id, None).unwrap();
+        is(k.decrypt(&blob, &ctx, None), |e| {
+            matches!(e, KmsError::InvalidState { .. })
+        });
+        let p2 = params(&k, &id, WrappingAlgorithm::RsaesOaepSha256);
+        is(import(&k, &id, &p2, &oaep_wrap(&p2, &[0x43u8; 32])), |e| {
+            matches!(e, KmsError::IncorrectKeyMaterial { .. })
+        });
+        import(&k, &id, &p2, &oaep_wrap(&p2, &material)).unwrap();
+        let d = k.decrypt(&blob, &ctx, None).unwrap();
+        assert_eq!(d.plaintext.expose_secret(), b"secret");
+    }
+
+    /// Imported material never reaches the store files (state, audit log) in clear, hex or
+    /// base64, and neither does a data key pair's private key.
+    #[test]
+    fn imported_material_never_reaches_the_store_files() {
+        let f = Fixture::new();
+        let k = f.at(0);
+        let id = f.external();
+        let material: Vec<u8> = (0u8..32)
+            .map(|b| b.wrapping_mul(37).wrapping_add(11))
+            .collect();
+        let p = params(&k, &id, WrappingAlgorithm::RsaAesKeyWrapSha256);
+        import(&k, &id, &p, &aes_wrap(&p, &material)).unwrap();
+        let pair = k
+            .generate_data_key_pair(
+                &id,
+                crate::kms::DataKeyPairSpec::Rsa2048,
+                &EncryptionContext::new(),
+            )
+            .unwrap();
+        k.delete_imported_key_material(&id, None).unwrap();
+        let der = pair.private_key_plaintext.unwrap();
+        let mut files = Vec::new();
+        for e in std::fs::read_dir(&f.home).unwrap() {
+            let path = e.unwrap().path();
+            if path.file_name().unwrap() != crate::kms::store::ROOT_KEY_FILE {
+                files.extend(std::fs::read(path).unwrap());
+            }
+        }
+        let contains = |n: &[u8]| files.windows(n.len()).any(|w| w == n);
+        let mid = &der.expose_secret()[der.len() / 2..der.len() / 2 + 32];
+        for probe in [&material[..], mid] {
+            assert!(!contains(probe));
+            assert!(!contains(hex(probe).as_bytes()));
+            assert!(!contains(Base64::encode_string(&probe[..30]).as_bytes()));
+        }
+    }
+
+    /// Tokens: another key's, an expired one, any altered byte, another store's; material
+    /// wrapped to another wrapping key; material that is not 32 bytes. Each is refused with
+    /// AWS's exception and the key stays PendingImport.
+    #[test]
+    fn import_tokens_and_wrapping_are_checked() {
+        let f = Fixture::new();
+        let k = f.at(0);
+        let id = f.external();
+        let other = f.external();
+        let material = [9u8; 32];
+        let p = params(&k, &id, WrappingAlgorithm::RsaesOaepSha256);
+        let p_other = params(&k, &other, WrappingAlgorithm::RsaesOaepSha256);
+        // The other key's token, with material wrapped to its own public key.
+        is(
+            import(&k, &id, &p_other, &oaep_wrap(&p_other, &material)),
+            |e| matches!(e, KmsError::InvalidImportToken { .. }),
+        );
+        // Every byte of the token matters.
+        for i in 0..p.import_token.len() {
+            let mut t = p.import_token.clone();
+            t[i] ^= 1;
+            let bad = ImportParameters {
+                import_token: t,
+                ..p.clone()
+            };
+            is(import(&k, &id, &bad, &oaep_wrap(&p, &material)), |e| {
+                matches!(e, KmsError::InvalidImportToken { .. })
+            });
+        }
+        let mut short = p.clone();
+        short.import_token.pop();
+        is(import(&k, &id, &short, &oaep_wrap(&p, &material)), |e| {
+            matches!(e, KmsError::InvalidImportToken { .. })
+        });
+        // A token of another store (another root key) does not authenticate here.
+        let g = Fixture::new();
+        let gid = g.external();
+        let gp = params(&g.at(0), &gid, WrappingAlgorithm::RsaesOaepSha256);
+        is(import(&k, &id, &gp, &oaep_wrap(&gp, &material)), |e| {
+            matches!(e, KmsError::InvalidImportToken { .. })
+        });
+        // Material wrapped to another wrapping key of the same key.
+        let p2 = params(&k, &id, WrappingAlgorithm::RsaesOaepSha256);
+        is(import(&k, &id, &p, &oaep_wrap(&p2, &material)), |e| {
+            matches!(e, KmsError::InvalidCiphertext)
+        });
+        // Wrong sizes.
+        for n in [0usize, 1, 16, 31, 33, 64] {
+            let m = vec![5u8; n];
+            is(import(&k, &id, &p, &oaep_wrap(&p, &m)), |e| {
+                matches!(e, KmsError::IncorrectKeyMaterial { .. })
+            });
+        }
+        // 24 hours later the token has expired (and its wrapping key is gone).
+        is(import(&f.at(24), &id, &p, &oaep_wrap(&p, &material)), |e| {
+            matches!(e, KmsError::ExpiredImportToken { .. })
+        });
+        assert_eq!(
+            k.describe_key(&id).unwrap().key_state,
+            KeyState::PendingImport
+        );
+        // A fresh token still works after all that.
+        let p3 = params(&f.at(25), &id, WrappingAlgorithm::RsaesOaepSha256);
+        import(&f.at(25), &id, &p3, &oaep_wrap(&p3, &material)).unwrap();
+        assert_eq!(
+            f.at(25).describe_key(&id).unwrap().key_state,
+            KeyState::Enabled
+        );
+    }
+
+    /// On-demand rotation of an imported key needs new material imported first; the new
+    /// material becomes current and old blobs still decrypt; material with ValidTo expires.
+    #[test]
+    fn imported_keys_rotate_with_new_material_and_expire() {
+        let f = Fixture::new();
+        let k = f.at(0);
+        let id = f.external();
+        let ctx = EncryptionContext::new();
+        let p = params(&k, &id, WrappingAlgorithm::RsaesOaepSha256);
+        import(&k, &id, &p, &oaep_wrap(&p, &[1u8; 32])).unwrap();
+        let old = k.encrypt(&id, b"old", &ctx).unwrap().ciphertext_blob;
+        is(k.rotate_key_on_demand(&id), |e| {
+            matches!(e, KmsError::Validation { .. })
+        });
+        is(k.enable_key_rotation(&id, None), |e| {
+            matches!(e, KmsError::Unsupported { .. })
+        });
+        let (_, mid) = k
+            .import_key_material(&ImportRequest {
+                key: &id,
+                import_token: &p.import_token,
+                encrypted_key_material: &oaep_wrap(&p, &[2u8; 32]),
+                expiration_model: Some(ExpirationModel::KeyMaterialExpires),
+                valid_to: Some(f.now + Duration::hours(2)),
+                import_type: Some(ImportType::NewKeyMaterial),
+            })
+            .unwrap();
+        assert_eq!(mid, "00000002");
+        // Not current until the rotation.
+        assert_eq!(
+            k.encrypt(&id, b"x", &ctx)
+                .unwrap()
+                .key_material_id
+                .as_deref(),
+            Some("00000001")
+        );
+        k.rotate_key_on_demand(&id).unwrap();
+        let new = k.encrypt(&id, b"new", &ctx).unwrap();
+        assert_eq!(new.key_material_id.as_deref(), Some("00000002"));
+        assert_eq!(
+            k.decrypt(&old, &ctx, None)
+                .unwrap()
+                .plaintext
+                .expose_secret(),
+            b"old"
+        );
+        // Three hours on, material 2 has expired: the key waits for it again.
+        let later = f.at(3);
+        assert_eq!(
+            later.describe_key(&id).unwrap().key_state,
+            KeyState::PendingImport
+        );
+        is(later.decrypt(&new.ciphertext_blob, &ctx, None), |e| {
+            matches!(e, KmsError::InvalidState { .. })
+        });
+    }
+}
