@@ -17,10 +17,23 @@ use base64ct::{Base64, Encoding};
 use serde_json::Value;
 use server::{Server, access_key, angou, audit, aws_env, store};
 
-/// A key made by `angou kms create-key` in `region`: its ARN.
+/// A key made by `angou kms create-key` in `region`, as the README makes them: its ARN.
 fn key_in(home: &Path, region: &str) -> String {
-    let k = angou(home, &["kms", "create-key", "--region", region]);
-    k["KeyMetadata"]["Arn"].as_str().unwrap().to_owned()
+    let out = Command::new(assert_cmd::cargo::cargo_bin("angou"))
+        .arg("--home")
+        .arg(home)
+        .env("ANGOU_STATE_DIR", home.with_extension("marks"))
+        .args(["kms", "create-key", "--region", region])
+        .args(["--query", "KeyMetadata.Arn", "--output", "text"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let arn = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(
+        arn.starts_with(&format!("arn:aws:kms:{region}:000000000000:key/")),
+        "{arn}"
+    );
+    arn
 }
 
 /// `angou kms <op> --region R --key-id ARN` (the key's region is the ARN's fourth field).
@@ -275,7 +288,7 @@ fn the_encryption_sdk_cli_encrypts_and_decrypts_files() {
             .any(|w| report.windows(64).next() == Some(w))
     );
     let decrypt_with = |endpoint: &str, key: (&str, &str), w: &str, ctx: &str| -> Option<Vec<u8>> {
-        let _ = std::fs::remove_file(d.join("out.pdf"));
+        let _ = std::fs::remove_file(d.join("report.out.pdf"));
         let out = run(
             endpoint,
             key,
@@ -284,7 +297,7 @@ fn the_encryption_sdk_cli_encrypts_and_decrypts_files() {
                 "-i",
                 "report.pdf.enc",
                 "-o",
-                "out.pdf",
+                "report.out.pdf",
                 "-w",
                 w,
                 "-c",
@@ -292,7 +305,7 @@ fn the_encryption_sdk_cli_encrypts_and_decrypts_files() {
                 "-S",
             ],
         );
-        let written = std::fs::read(d.join("out.pdf")).ok();
+        let written = std::fs::read(d.join("report.out.pdf")).ok();
         if written.is_some() {
             assert!(out.status.success(), "{}", text(&out));
         }
