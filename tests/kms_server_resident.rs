@@ -1,5 +1,5 @@
 //! `angou kms serve` keeps the verified store in memory and commits concurrent requests
-//! together (src/kms/resident.rs). These tests attack that resident state through the real
+//! together (src/kms/local/resident.rs). These tests attack that resident state through the real
 //! server: the store is changed behind its back between requests (an edited `store.json`, a
 //! line appended to or edited in the log, the folder rolled back, another process's commit),
 //! and the server's next request must see it; and a server killed under load must have

@@ -22,8 +22,18 @@ fn every_test_the_promise_table_names_exists() {
             let parts: Vec<&str> = name.split("::").collect();
             let (file, func) = match parts.as_slice() {
                 ["adv", module, func] => (format!("tests/adversarial/{module}.rs"), *func),
-                ["kms", "tests", func] => ("src/kms/mod.rs".to_owned(), *func),
-                ["kms", module, "tests", func] => (format!("src/kms/{module}.rs"), *func),
+                // A unit test, named by its module path: `kms::local::access::tests::f` is in
+                // src/kms/local/access.rs, `kms::local::tests::f` in src/kms/local/mod.rs.
+                ["kms", modules @ .., "tests", func] => {
+                    let path = modules.join("/");
+                    let file = format!("src/kms/{path}.rs");
+                    if path.is_empty() || !std::path::Path::new(&format!("{root}/{file}")).exists()
+                    {
+                        (format!("src/kms/{path}/mod.rs").replace("//", "/"), *func)
+                    } else {
+                        (file, *func)
+                    }
+                }
                 ["cli", module, func] => (format!("tests/cli/{module}.rs"), *func),
                 [bin, func] => (format!("tests/{bin}.rs"), *func),
                 _ => panic!("unexpected test name {name:?} in DESIGN.md §6"),

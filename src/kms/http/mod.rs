@@ -201,7 +201,7 @@ impl Server {
         Ok(Server {
             listener,
             addr,
-            // One process serving many requests: keep the store open (kms/resident.rs).
+            // One process serving many requests: keep the store open (kms/local/resident.rs).
             kms: kms.with_resident_state(),
             config,
             tls,

@@ -22,9 +22,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use serde_json::{Map, Value};
 
+use super::integrity;
+use super::store::{self, FileStamp, Paths, RootKeys, State};
 use crate::error::{Error, KmsError};
-use crate::kms::integrity;
-use crate::kms::store::{self, FileStamp, Paths, RootKeys, State};
 use crate::secret::SecretVec;
 
 /// What the store looked like when it was last verified or written by this process.

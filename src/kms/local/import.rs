@@ -16,12 +16,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use time::{Duration, OffsetDateTime};
 
+use super::material::{material_aad, material_name};
+use super::session::{AuditInfo, Kms, Session};
 use super::store::{State, StoredMaterial, ct_eq, derive, hmac_parts};
-use super::{
-    AuditInfo, Error, Kms, KmsError, Session, clock, key::hex, material_aad, material_name,
-    validation,
-};
+use super::{clock, key::hex, validation};
 use crate::aead::{Algorithm, Cipher};
+use crate::error::{Error, KmsError};
 use crate::kms::{KeyId, KeyMetadata, KeyState};
 use crate::pk::rsa;
 use crate::secret::{SecretArray, SecretVec};
@@ -312,11 +312,11 @@ impl Session<'_> {
     /// `NEW_KEY_MATERIAL` becomes current.
     pub(super) fn rotate_imported(&mut self, i: usize) -> Result<KeyId, Error> {
         let id = self.key(i).metadata.key_id.clone();
-        if self.key(i).on_demand_rotations >= super::MAX_ON_DEMAND_ROTATIONS {
+        if self.key(i).on_demand_rotations >= crate::kms::MAX_ON_DEMAND_ROTATIONS {
             return Err(KmsError::LimitExceeded {
                 what: format!(
                     "at most {} on-demand rotations per key",
-                    super::MAX_ON_DEMAND_ROTATIONS
+                    crate::kms::MAX_ON_DEMAND_ROTATIONS
                 ),
             }
             .into());
@@ -933,7 +933,7 @@ mod tests {
         let mut files = Vec::new();
         for e in std::fs::read_dir(&f.home).unwrap() {
             let path = e.unwrap().path();
-            if path.file_name().unwrap() != crate::kms::store::ROOT_KEY_FILE {
+            if path.file_name().unwrap() != crate::kms::local::store::ROOT_KEY_FILE {
                 files.extend(std::fs::read(path).unwrap());
             }
         }

@@ -21,10 +21,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::store::{self, Paths, RootKeys, State};
 use crate::error::{Error, KmsError};
 use crate::kms::audit;
 use crate::kms::key::hex;
-use crate::kms::store::{self, Paths, RootKeys, State};
 use crate::secret::SecretVec;
 
 /// A store that passed every check, ready for one operation.

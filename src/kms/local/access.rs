@@ -9,9 +9,10 @@ use base64ct::{Base64, Encoding};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::store::State;
+use super::{Kms, clock, validation};
 use crate::aead::{Algorithm, Cipher, Key};
 use crate::error::{Error, KmsError};
-use crate::kms::{Kms, clock, store::State, validation};
 use crate::secret::{SecretAccessKey, SecretArray, random_array};
 
 /// Associated data of a wrapped secret: this label, then the access key id's length (u32,

@@ -5,7 +5,10 @@
 
 use serde_json::json;
 
-use super::{EncryptionContext, Error, Kms, KmsError, material_name};
+use super::Kms;
+use super::context::EncryptionContext;
+use super::material::material_name;
+use crate::error::{Error, KmsError};
 use crate::pk::rsa;
 use crate::secret::SecretVec;
 

@@ -10,9 +10,9 @@
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::store::AuditHead;
 use crate::error::{Error, KmsError};
 use crate::kms::key::hex;
-use crate::kms::store::AuditHead;
 
 /// The chain hash of the empty log, hex.
 pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";

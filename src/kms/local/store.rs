@@ -210,7 +210,7 @@ pub(crate) struct StoredMaterial {
     /// For material imported into an `EXTERNAL` key (import.rs; docs/FORMAT.md §5.7). Absent
     /// for generated material, so older stores keep their exact bytes and seal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub imported: Option<crate::kms::import::ImportedMaterial>,
+    pub imported: Option<super::import::ImportedMaterial>,
 }
 
 /// Automatic rotation settings of a symmetric key.
@@ -235,7 +235,7 @@ pub(crate) struct StoredKey {
     /// Wrapping keys and a material waiting for rotation of an `EXTERNAL` key (import.rs).
     /// Absent for keys that never asked for import parameters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub import: Option<crate::kms::import::ImportState>,
+    pub import: Option<super::import::ImportState>,
 }
 
 /// The head of the audit chain, sealed with the rest of the state.
@@ -271,7 +271,7 @@ pub(crate) struct State {
     /// Access keys for `angou kms serve` (access.rs; docs/FORMAT.md §5.3). Absent while there
     /// are none, so stores made before access keys existed keep their exact bytes and seal.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub access_keys: Vec<crate::kms::access::StoredAccessKey>,
+    pub access_keys: Vec<super::access::StoredAccessKey>,
 }
 
 impl State {

@@ -5,9 +5,10 @@
 
 use serde_json::json;
 
-use super::{
-    Error, KeyManager, KeyMetadata, KeySpec, KeyState, Kms, KmsError, Session, import, validation,
-};
+use super::key::{KeyManager, KeyMetadata, KeySpec, KeyState};
+use super::session::{Kms, Session};
+use super::{import, validation};
+use crate::error::{Error, KmsError};
 
 /// Most tags one key holds (AWS's quota).
 pub const MAX_TAGS: usize = 50;

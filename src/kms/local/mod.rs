@@ -1,0 +1,169 @@
+//! The local store: keys, their material and aliases in one sealed, authenticated state file
+//! beside a hash-chained audit log, both changed together under a lock and committed
+//! atomically. [`Kms`] is its handle; every operation runs through [`session`].
+//!
+//! A newcomer's map: `key.rs` (ids, aliases, ARNs, states), `context.rs` (encryption context
+//! to canonical bytes), `blob.rs` (ciphertext blobs), `clock.rs`; `store.rs` (the on-disk
+//! state, root keys, lock, atomic writes), `integrity.rs` (seal, commit, checkpoints,
+//! repair), `resident.rs` (a long-running door's state kept in memory), `audit.rs` (the hash
+//! chain); then the operations: `session.rs` (open, run, audit, commit), `keys.rs` (key
+//! lifecycle and rotation), `aliases.rs`, `material.rs`, `crypto.rs`, `audit_ops.rs`,
+//! `access.rs` (access keys for `kms serve`), `tags.rs`, `pair.rs` (data key pairs) and
+//! `import.rs` (bring your own key material).
+
+pub mod audit;
+pub mod blob;
+pub mod clock;
+pub mod context;
+pub mod key;
+
+// access keys and request signatures (issue 11, `kms serve` authentication)
+pub(crate) mod access;
+mod aliases;
+mod audit_ops;
+mod crypto;
+// bring your own key material (Origin EXTERNAL)
+pub(crate) mod import;
+pub(crate) mod integrity;
+mod keys;
+mod material;
+// data key pairs (GenerateDataKeyPair)
+pub(crate) mod pair;
+pub(crate) mod resident;
+mod session;
+pub(crate) mod store;
+// tags and descriptions (TagResource, UpdateKeyDescription)
+pub(crate) mod tags;
+
+pub use session::Kms;
+
+use crate::error::{Error, KmsError};
+use key::KeySpec;
+
+/// A key spec's AWS name.
+pub(super) fn wire_spec(spec: KeySpec) -> String {
+    serde_json::to_value(spec)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+pub(crate) fn validation(reason: impl Into<String>) -> Error {
+    KmsError::Validation {
+        reason: reason.into(),
+    }
+    .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use base64ct::{Base64, Encoding};
+    use serde_json::json;
+
+    use super::*;
+    use crate::kms::{Clock, EncryptionContext, Home};
+    use crate::secret::SecretVec;
+
+    /// A key stored with the ARN form angou wrote before real AWS ARNs still works: its
+    /// blobs decrypt, the old ARN still names it, and the store upgrades it to
+    /// `arn:aws:kms:us-east-1:000000000000:key/<id>`.
+    #[test]
+    fn keys_stored_with_old_arns_keep_working() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = Kms::open(dir.path(), Clock::System);
+        let id = k.create_key("", KeySpec::SymmetricDefault).unwrap().key_id;
+        let blob = k
+            .encrypt(id.as_str(), b"old", &EncryptionContext::new())
+            .unwrap();
+        let old = format!("{}key/{id}", key::LEGACY_ARN_PREFIX);
+        // Put the store back as an older angou wrote it.
+        k.run("Test", json!({}), |s| {
+            s.state.keys[0].metadata.arn = old.clone();
+            Ok(())
+        })
+        .unwrap();
+        let d = k
+            .decrypt(&blob.ciphertext_blob, &EncryptionContext::new(), Some(&old))
+            .unwrap();
+        assert_eq!(d.plaintext.expose_secret(), b"old");
+        let new = format!("arn:aws:kms:us-east-1:000000000000:key/{id}");
+        assert_eq!(d.key_id, new);
+        assert_eq!(k.describe_key(&old).unwrap().arn, new);
+        // Another region does not see it, by id or by its old name.
+        let eu = k
+            .clone()
+            .with_region(Home::new("eu-west-1", key::DEFAULT_ACCOUNT).unwrap());
+        assert!(matches!(
+            eu.describe_key(&old),
+            Err(Error::Kms(KmsError::NotFound { .. }))
+        ));
+        assert!(matches!(
+            eu.decrypt(&blob.ciphertext_blob, &EncryptionContext::new(), None),
+            Err(Error::Kms(KmsError::NotFound { .. }))
+        ));
+        // Nor does another account in the same region.
+        let other = k
+            .clone()
+            .with_region(Home::new(key::DEFAULT_REGION, "111122223333").unwrap());
+        assert!(matches!(
+            other.describe_key(id.as_str()),
+            Err(Error::Kms(KmsError::NotFound { .. }))
+        ));
+        assert!(other.list_keys().unwrap().is_empty());
+    }
+
+    /// The at-rest check: no master key's bytes (raw, hex or base64) appear in any store file.
+    #[test]
+    fn master_key_bytes_never_appear_in_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = Kms::open(dir.path(), Clock::System);
+        let sym = k
+            .create_key("", KeySpec::SymmetricDefault)
+            .unwrap()
+            .key_id
+            .to_string();
+        k.rotate_key_on_demand(&sym).unwrap();
+        let rsa_id = k
+            .create_key("", KeySpec::Rsa2048)
+            .unwrap()
+            .key_id
+            .to_string();
+        let secrets: Vec<SecretVec> = k
+            .run("Test", json!({}), |s| {
+                let i = s.resolve(&sym)?;
+                let r = s.resolve(&rsa_id)?;
+                Ok(vec![
+                    s.material_secret(i, 1)?,
+                    s.material_secret(i, 2)?,
+                    s.material_secret(r, 1)?,
+                ])
+            })
+            .unwrap();
+        let mut files = Vec::new();
+        for e in std::fs::read_dir(dir.path()).unwrap() {
+            let p = e.unwrap().path();
+            if p.file_name().unwrap() != store::ROOT_KEY_FILE {
+                files.extend(std::fs::read(p).unwrap());
+            }
+        }
+        let contains = |n: &[u8]| files.windows(n.len()).any(|w| w == n);
+        for s in &secrets {
+            let raw = s.expose_secret();
+            // For the RSA key, look for a 32-byte slice of its PEM body and of the raw key.
+            let probe = if raw.len() > 64 {
+                &raw[raw.len() / 2..raw.len() / 2 + 32]
+            } else {
+                raw
+            };
+            assert!(!contains(probe), "raw key bytes in the store");
+            assert!(
+                !contains(key::hex(probe).as_bytes()),
+                "hex key bytes in the store"
+            );
+            assert!(
+                !contains(Base64::encode_string(&raw[..30]).as_bytes()),
+                "base64 key bytes in the store"
+            );
+        }
+    }
+}
