@@ -1891,3 +1891,187 @@ print("{}")
         ],
     );
 }
+
+/// Aliases belong to a region, as on AWS: the same name (`alias/sops`) in two regions names
+/// two keys, each region resolves and lists its own, an alias ARN of another region is not
+/// found, and `alias/angou/default` is one key per region. Through the server and the CLI.
+#[test]
+fn an_alias_name_belongs_to_each_region() {
+    let (_d, home) = store();
+    let s = Server::start(&home, &["--allow-unsigned"]);
+    let regions = ["us-east-1", "eu-west-1"];
+    let mut keys = Vec::new();
+    for r in regions {
+        let (st, v) = s.call_as("CreateKey", json!({}), Some(r));
+        assert_eq!(st, 200, "{v}");
+        let id = v["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+        let (st, v) = s.call_as(
+            "CreateAlias",
+            json!({"AliasName": "alias/sops", "TargetKeyId": id}),
+            Some(r),
+        );
+        assert_eq!(st, 200, "{r}: {v}");
+        keys.push(id);
+    }
+    for (r, id) in regions.iter().zip(&keys) {
+        let alias_arn = format!("arn:aws:kms:{r}:000000000000:alias/sops");
+        let key_arn = format!("arn:aws:kms:{r}:000000000000:key/{id}");
+        for name in ["alias/sops", alias_arn.as_str()] {
+            let (st, v) = s.call_as(
+                "Encrypt",
+                json!({"KeyId": name, "Plaintext": b64(b"x")}),
+                Some(r),
+            );
+            assert_eq!((st, v["KeyId"].as_str()), (200, Some(key_arn.as_str())));
+        }
+        let (_, v) = s.call_as("ListAliases", json!({}), Some(r));
+        assert_eq!(
+            v["Aliases"],
+            json!([{"AliasName": "alias/sops", "AliasArn": alias_arn, "TargetKeyId": id}]),
+            "{r}"
+        );
+        let (_, v) = s.call_as(
+            "CreateAlias",
+            json!({"AliasName": "alias/sops", "TargetKeyId": id}),
+            Some(r),
+        );
+        assert_eq!(v["__type"], "AlreadyExistsException", "{r}");
+        // The other region's alias ARN is not found from here.
+        let other = regions.iter().find(|o| *o != r).unwrap();
+        let theirs = format!("arn:aws:kms:{other}:000000000000:alias/sops");
+        for op in ["DescribeKey", "Encrypt"] {
+            let (st, v) = s.call_as(
+                op,
+                json!({"KeyId": theirs, "Plaintext": b64(b"x")}),
+                Some(r),
+            );
+            assert_eq!(
+                (st, v["__type"].as_str()),
+                (400, Some("NotFoundException")),
+                "{op} {theirs} from {r}"
+            );
+        }
+    }
+    // A region without the alias does not see it; deleting one leaves the other.
+    let (_, v) = s.call_as(
+        "DescribeKey",
+        json!({"KeyId": "alias/sops"}),
+        Some("ap-south-1"),
+    );
+    assert_eq!(v["__type"], "NotFoundException");
+    let (st, _) = s.call_as(
+        "DeleteAlias",
+        json!({"AliasName": "alias/sops"}),
+        Some("eu-west-1"),
+    );
+    assert_eq!(st, 200);
+    let (_, v) = s.call_as(
+        "DescribeKey",
+        json!({"KeyId": "alias/sops"}),
+        Some("eu-west-1"),
+    );
+    assert_eq!(v["__type"], "NotFoundException");
+    let (_, v) = s.call_as(
+        "DescribeKey",
+        json!({"KeyId": "alias/sops"}),
+        Some("us-east-1"),
+    );
+    assert_eq!(v["KeyMetadata"]["KeyId"], keys[0]);
+    drop(s);
+
+    // The CLI with --region: the same name in two regions, each its own key.
+    for (r, id) in regions.iter().zip(&keys) {
+        angou(
+            &home,
+            &[
+                "kms",
+                "--region",
+                r,
+                "create-alias",
+                "--alias-name",
+                "alias/cli",
+                "--target-key-id",
+                id,
+            ],
+        );
+    }
+    for (r, id) in regions.iter().zip(&keys) {
+        let v = angou(
+            &home,
+            &[
+                "kms",
+                "--region",
+                r,
+                "describe-key",
+                "--key-id",
+                "alias/cli",
+            ],
+        );
+        assert_eq!(v["KeyMetadata"]["KeyId"], id.as_str(), "{r}");
+        let v = angou(&home, &["kms", "--region", r, "list-aliases"]);
+        let names: Vec<&str> = v["Aliases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["AliasName"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["alias/cli", "alias/sops"][..names.len()],
+            "{r}: {v}"
+        );
+    }
+    let out = Command::new(assert_cmd::cargo::cargo_bin("angou"))
+        .arg("--home")
+        .arg(&home)
+        .env("ANGOU_STATE_DIR", home.with_extension("marks"))
+        .args([
+            "kms",
+            "--region",
+            "us-east-1",
+            "describe-key",
+            "--key-id",
+            "arn:aws:kms:eu-west-1:000000000000:alias/cli",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("(NotFoundException)"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // alias/angou/default: one key per region, made on first use in each.
+    let mut defaults = Vec::new();
+    for r in regions {
+        let v = angou(
+            &home,
+            &[
+                "kms",
+                "--region",
+                r,
+                "encrypt",
+                "--key-id",
+                "alias/angou/default",
+                "--plaintext",
+                "aGk=",
+            ],
+        );
+        let arn = v["KeyId"].as_str().unwrap().to_owned();
+        assert!(arn.starts_with(&format!("arn:aws:kms:{r}:")), "{arn}");
+        let again = angou(
+            &home,
+            &[
+                "kms",
+                "--region",
+                r,
+                "describe-key",
+                "--key-id",
+                "alias/angou/default",
+            ],
+        );
+        assert_eq!(again["KeyMetadata"]["Arn"], arn.as_str());
+        defaults.push(arn);
+    }
+    assert_ne!(defaults[0], defaults[1]);
+}

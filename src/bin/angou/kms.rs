@@ -17,7 +17,7 @@ use crate::failure::Failure;
 pub struct KmsArgs {
     #[command(subcommand)]
     pub op: Op,
-    /// The AWS region keys are made in and looked up in (keys of another region are not found)
+    /// The AWS region keys and aliases are made in and looked up in (those of another region are not found)
     #[arg(long, global = true, default_value = kms::key::DEFAULT_REGION, value_name = "REGION")]
     pub region: String,
     /// The 12-digit account in every ARN

@@ -7,10 +7,40 @@ use time::Duration;
 use super::clock;
 use super::key::{self, Alias, Home, KeyId, KeyManager, KeySpec};
 use super::session::{Kms, Session};
-use super::store::Rotation;
+use super::store::{Rotation, State};
 use super::{validation, wire_spec};
 use crate::error::{Error, KmsError};
 use crate::kms::AliasEntry;
+
+/// Rewrites the aliases of a store written before aliases had a region (FORMAT.md §5.3):
+/// such a store keys `aliases` by name (`alias/x`), one namespace for every region. Each such
+/// alias now belongs to the region and account of the key it points at (the default home for
+/// a key with the old ARN form or a key that is gone), keyed by its ARN there. An alias already
+/// in the ARN form wins over an old one of the same name and home. Runs on the state as
+/// verified, before each operation; the next commit seals the new form (as the old key ARN
+/// form is handled).
+pub(super) fn upgrade_aliases(state: &mut State) {
+    if !state.aliases.keys().any(|k| k.starts_with("alias/")) {
+        return;
+    }
+    let old: Vec<(String, String)> = state
+        .aliases
+        .iter()
+        .filter(|(k, _)| k.starts_with("alias/"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (name, target) in old {
+        state.aliases.remove(&name);
+        let home = state
+            .keys
+            .iter()
+            .find(|k| k.metadata.key_id.as_str() == target)
+            .map(|k| Home::of_arn(&k.metadata.arn))
+            .unwrap_or_default();
+        let arn = format!("arn:aws:kms:{}:{}:{name}", home.region(), home.account());
+        state.aliases.entry(arn).or_insert(target);
+    }
+}
 
 impl Session<'_> {
     /// Resolves a key id, key ARN, alias or alias ARN in the caller's region and account (an
@@ -41,7 +71,7 @@ impl Session<'_> {
         };
         let found = if r.starts_with("alias/") {
             let alias = Alias::parse(r)?;
-            match self.state.aliases.get(alias.as_str()).cloned() {
+            match self.state.aliases.get(&alias.arn(self.home)).cloned() {
                 Some(id) => KeyId::parse(&id).and_then(|id| self.index(&id)),
                 None if self.create_default && alias.as_str() == key::DEFAULT_ALIAS => {
                     Some(self.create_default()?)
@@ -69,9 +99,8 @@ impl Session<'_> {
             period_days: 365,
             next: clock::format_time(self.now + Duration::days(365)),
         });
-        self.state
-            .aliases
-            .insert(key::DEFAULT_ALIAS.into(), meta.key_id.to_string());
+        let default = Alias::parse(key::DEFAULT_ALIAS)?.arn(self.home);
+        self.state.aliases.insert(default, meta.key_id.to_string());
         Ok(i)
     }
 
@@ -111,7 +140,7 @@ impl Kms {
             json!({"AliasName": alias, "TargetKeyId": target}),
             |s| {
                 let a = Alias::parse_user(alias)?;
-                if s.state.aliases.contains_key(a.as_str()) {
+                if s.state.aliases.contains_key(&a.arn(s.home)) {
                     return Err(KmsError::AlreadyExists {
                         what: format!("alias {alias}"),
                     }
@@ -120,7 +149,7 @@ impl Kms {
                 let i = s.resolve(target)?;
                 s.not_pending(i)?;
                 let id = s.key(i).metadata.key_id.to_string();
-                s.state.aliases.insert(a.as_str().into(), id);
+                s.state.aliases.insert(a.arn(s.home), id);
                 Ok(())
             },
         )
@@ -136,7 +165,7 @@ impl Kms {
             json!({"AliasName": alias, "TargetKeyId": target}),
             |s| {
                 let a = Alias::parse_user(alias)?;
-                let Some(current) = s.state.aliases.get(a.as_str()).cloned() else {
+                let Some(current) = s.state.aliases.get(&a.arn(s.home)).cloned() else {
                     return Err(KmsError::NotFound {
                         what: format!("alias {alias}"),
                     }
@@ -146,7 +175,7 @@ impl Kms {
                 s.not_pending(i)?;
                 s.same_kind_as(&current, i, alias)?;
                 let id = s.key(i).metadata.key_id.to_string();
-                s.state.aliases.insert(a.as_str().into(), id);
+                s.state.aliases.insert(a.arn(s.home), id);
                 Ok(())
             },
         )
@@ -161,7 +190,7 @@ impl Kms {
             let a = Alias::parse_user(alias)?;
             s.state
                 .aliases
-                .remove(a.as_str())
+                .remove(&a.arn(s.home))
                 .map(|_| ())
                 .ok_or_else(|| {
                     KmsError::NotFound {
@@ -172,8 +201,9 @@ impl Kms {
         })
     }
 
-    /// Lists the aliases of this handle's region and account (an alias lives where its key
-    /// does), optionally only those of one key.
+    /// Lists the aliases of this handle's region and account (an alias belongs to the region
+    /// and account it was created in, as on AWS; the same name may exist in another region),
+    /// optionally only those of one key.
     ///
     /// # Errors
     /// [`KmsError::NotFound`] for an unknown key.
@@ -187,22 +217,17 @@ impl Kms {
                 None => None,
             };
             let home = s.home;
-            let here: std::collections::BTreeSet<&str> = s
-                .state
-                .keys
-                .iter()
-                .filter(|k| Home::of_arn(&k.metadata.arn) == *home)
-                .map(|k| k.metadata.key_id.as_str())
-                .collect();
             Ok(s.state
                 .aliases
                 .iter()
-                .filter(|(_, t)| here.contains(t.as_str()))
                 .filter(|(_, t)| only.as_ref().is_none_or(|o| o == *t))
-                .map(|(name, target)| AliasEntry {
-                    alias_name: name.clone(),
-                    alias_arn: Alias::parse(name).map(|a| a.arn(home)).unwrap_or_default(),
-                    target_key_id: target.clone(),
+                .filter_map(|(arn, target)| match Home::split_arn(arn) {
+                    Some((h, name)) if h == *home => Some(AliasEntry {
+                        alias_name: name.to_owned(),
+                        alias_arn: arn.clone(),
+                        target_key_id: target.clone(),
+                    }),
+                    _ => None,
                 })
                 .collect())
         })

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use super::audit;
 use super::clock;
 use super::integrity::{self, Checkpoint};
+use super::key::Alias;
 use super::session::{AuditInfo, Checked, Kms};
 use super::store;
 use crate::error::{Error, KmsError};
@@ -164,11 +165,14 @@ impl Kms {
     /// # Errors
     /// As [`Kms::audit_verify`].
     pub fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<Value>, Error> {
-        let o = self.open_for_audit()?;
+        let mut o = self.open_for_audit()?;
+        super::aliases::upgrade_aliases(&mut o.state);
+        // An alias name is looked up in this handle's region and account; an alias ARN as is.
         let key = filter.key_id.as_deref().map(|k| {
+            let arn = Alias::parse(k).map(|a| a.arn(&self.home_region));
             o.state
                 .aliases
-                .get(k)
+                .get(arn.as_deref().unwrap_or(k))
                 .cloned()
                 .unwrap_or_else(|| k.rsplit('/').next().unwrap_or(k).to_owned())
         });

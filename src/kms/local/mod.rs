@@ -61,7 +61,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::kms::{Clock, EncryptionContext, Home};
+    use crate::kms::{AuditFilter, Clock, EncryptionContext, Home};
     use crate::secret::SecretVec;
 
     /// A key stored with the ARN form angou wrote before real AWS ARNs still works: its
@@ -110,6 +110,89 @@ mod tests {
             Err(Error::Kms(KmsError::NotFound { .. }))
         ));
         assert!(other.list_keys().unwrap().is_empty());
+    }
+
+    /// A store written before aliases had a region keys them by name alone (one namespace):
+    /// each alias still resolves, from its key's region and account only, lists there only,
+    /// and the next commit rewrites it to its ARN there. Its key may also carry the old
+    /// `arn:angou:kms:local` ARN (an alias of such a key belongs to the default home).
+    #[test]
+    fn aliases_stored_by_name_alone_keep_working() {
+        let dir = tempfile::tempdir().unwrap();
+        let us = Kms::open(dir.path(), Clock::System);
+        let eu = us
+            .clone()
+            .with_region(Home::new("eu-west-1", key::DEFAULT_ACCOUNT).unwrap());
+        let a = us.create_key("", KeySpec::SymmetricDefault).unwrap().key_id;
+        let b = eu.create_key("", KeySpec::SymmetricDefault).unwrap().key_id;
+        let old_arn = format!("{}key/{a}", key::LEGACY_ARN_PREFIX);
+        // Put the store back as an older angou wrote it.
+        us.run("Test", json!({}), |s| {
+            s.state.keys[0].metadata.arn = old_arn.clone();
+            s.state.aliases.clear();
+            s.state.aliases.insert("alias/first".into(), a.to_string());
+            s.state.aliases.insert("alias/second".into(), b.to_string());
+            Ok(())
+        })
+        .unwrap();
+        let state = || std::fs::read_to_string(dir.path().join(store::STATE_FILE)).unwrap();
+        assert!(
+            state().contains("\"alias/first\":"),
+            "the old form was not written"
+        );
+        assert_eq!(us.describe_key("alias/first").unwrap().key_id, a);
+        assert_eq!(eu.describe_key("alias/second").unwrap().key_id, b);
+        let eu_arn = "arn:aws:kms:eu-west-1:000000000000:alias/second";
+        assert_eq!(eu.describe_key(eu_arn).unwrap().key_id, b);
+        for (k, r) in [
+            (&us, "alias/second"),
+            (&us, eu_arn),
+            (&eu, "alias/first"),
+            (&eu, "arn:aws:kms:eu-west-1:000000000000:alias/first"),
+        ] {
+            assert!(
+                matches!(
+                    k.describe_key(r),
+                    Err(Error::Kms(KmsError::NotFound { .. }))
+                ),
+                "{r} from {:?}",
+                k.region()
+            );
+        }
+        let names = |k: &Kms| -> Vec<String> {
+            k.list_aliases(None)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.alias_name)
+                .collect()
+        };
+        assert_eq!(names(&us), ["alias/first"]);
+        assert_eq!(names(&eu), ["alias/second"]);
+        // Rewritten to the ARN form by the commits since.
+        let s = state();
+        assert!(s.contains("\"arn:aws:kms:us-east-1:000000000000:alias/first\":"));
+        assert!(s.contains("\"arn:aws:kms:eu-west-1:000000000000:alias/second\":"));
+        assert!(!s.contains("\"alias/first\":") && !s.contains("\"alias/second\":"));
+        // The name is free in the other region now.
+        eu.create_alias("alias/first", b.as_str()).unwrap();
+        assert_eq!(eu.describe_key("alias/first").unwrap().key_id, b);
+        assert_eq!(us.describe_key("alias/first").unwrap().key_id, a);
+        // And the audit filter names an alias in the handle's region.
+        let f = |alias: &str| AuditFilter {
+            key_id: Some(alias.into()),
+            operation: Some("DescribeKey".into()),
+            since: None,
+        };
+        let ids = |k: &Kms, alias: &str| -> Vec<String> {
+            k.audit_entries(&f(alias))
+                .unwrap()
+                .iter()
+                .map(|e| e["key_id"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        };
+        assert!(ids(&us, "alias/first").iter().all(|x| x == a.as_str()));
+        assert!(ids(&eu, "alias/first").iter().all(|x| x == b.as_str()));
+        assert!(!ids(&eu, "alias/first").is_empty());
     }
 
     /// The at-rest check: no master key's bytes (raw, hex or base64) appear in any store file.

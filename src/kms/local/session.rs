@@ -515,6 +515,8 @@ impl Kms {
                 k.metadata.arn = k.metadata.key_id.arn(&Home::default());
             }
         }
+        // Aliases keyed by name alone (before aliases had a region) take their key's home.
+        super::aliases::upgrade_aliases(state);
         let mut entries = match self.maintain(state, kek, now) {
             Ok(e) => e,
             Err(e) => {
