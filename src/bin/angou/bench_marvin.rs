@@ -45,6 +45,9 @@ pub struct MarvinBenchArgs {
     /// Distinct ciphertexts per class, used in turn
     #[arg(long, default_value_t = 64, value_name = "N")]
     pub pool: usize,
+    /// Backends to measure in process (repeatable; default: every one in this build)
+    #[arg(long = "backend", value_name = "B")]
+    pub backends: Vec<Backend>,
     /// Do not measure over the server
     #[arg(long = "no-server")]
     pub no_server: bool,
@@ -732,7 +735,12 @@ pub fn run(args: MarvinBenchArgs) -> Result<(), Failure> {
         let key = PrivateKey::generate(args.bits)
             .map_err(|e| Failure::new(format!("bench: rsa key generation failed: {e}")))?;
         let cts = ciphertexts(&key.public_key().to_der(), args.pool)?;
-        for &b in Backend::available() {
+        let backends = if args.backends.is_empty() {
+            Backend::available().to_vec()
+        } else {
+            args.backends.clone()
+        };
+        for b in backends {
             if !args.json {
                 eprintln!("measuring in-process decryption on {b}…");
             }
