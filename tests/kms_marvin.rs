@@ -32,7 +32,13 @@ impl Server {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("angou"))
             .arg("--home")
             .arg(home)
-            .args(["kms", "serve", "--listen", "127.0.0.1:0", "--allow-unsigned"])
+            .args([
+                "kms",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--allow-unsigned",
+            ])
             .env_remove("ANGOU_FAKE_NOW")
             .env("ANGOU_STATE_DIR", home.with_extension("marks"))
             .stdout(Stdio::piped())

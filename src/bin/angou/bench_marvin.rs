@@ -296,15 +296,17 @@ fn rounds(
 fn erfc(x: f64) -> f64 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t * (-z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-        .exp();
+    let r = t
+        * (-z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87
+                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
     if x >= 0.0 { r } else { 2.0 - r }
 }
 
@@ -412,7 +414,12 @@ fn paired(d: &[f64]) -> (f64, f64, f64, f64, f64) {
     let p_sign = p_normal((pos - n / 2.0) / (n / 4.0).sqrt());
     let abs: Vec<f64> = nz.iter().map(|x| x.abs()).collect();
     let (r, ties) = ranks(&abs);
-    let w: f64 = r.iter().zip(&nz).filter(|(_, x)| **x > 0.0).map(|(r, _)| r).sum();
+    let w: f64 = r
+        .iter()
+        .zip(&nz)
+        .filter(|(_, x)| **x > 0.0)
+        .map(|(r, _)| r)
+        .sum();
     let var = n * (n + 1.0) * (2.0 * n + 1.0) / 24.0 - ties / 48.0;
     let p_wilcoxon = p_normal((w - n * (n + 1.0) / 4.0) / var.sqrt());
     let mut s = d.to_vec();
@@ -512,7 +519,11 @@ fn analyse(samples: &[Vec<u64>], ok: &[usize]) -> Value {
 fn write_csv(dir: &std::path::Path, samples: &[Vec<u64>]) -> Result<(), Failure> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Failure::new(format!("bench: cannot make {}: {e}", dir.display())))?;
-    let mut out = CLASSES.iter().map(|c| c.name()).collect::<Vec<_>>().join(",");
+    let mut out = CLASSES
+        .iter()
+        .map(|c| c.name())
+        .collect::<Vec<_>>()
+        .join(",");
     out.push('\n');
     for r in 0..samples[0].len() {
         let row: Vec<String> = samples
@@ -811,7 +822,15 @@ fn print_report(r: &Value) {
         }
         println!(
             "{:<20} {:>8} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
-            "class", "n", "decrypted", "mean µs", "sd µs", "p05 µs", "median µs", "IQR µs", "p99 µs"
+            "class",
+            "n",
+            "decrypted",
+            "mean µs",
+            "sd µs",
+            "p05 µs",
+            "median µs",
+            "IQR µs",
+            "p99 µs"
         );
         for c in run["classes"].as_array().into_iter().flatten() {
             println!(
@@ -828,7 +847,7 @@ fn print_report(r: &Value) {
             );
         }
         println!(
-            "{:<41} {:>8} {:>21} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {}",
+            "{:<41} {:>8} {:>21} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
             "pair (a - b)",
             "Δmed µs",
             "95% CI µs",
@@ -838,7 +857,6 @@ fn print_report(r: &Value) {
             "sign p",
             "Wilc. p",
             "box",
-            ""
         );
         for p in run["pairs"].as_array().into_iter().flatten() {
             let ci = &p["median_paired_diff_ci95_us"];
@@ -873,7 +891,7 @@ fn print_report(r: &Value) {
     }
     println!();
     println!(
-        "DIFFERENT: some test's p-value is below 0.05 after Bonferroni correction (21 pairs × 5 tests)."
+        "A pair is marked DIFFERENT when one of its tests' p-values is below 0.05 after Bonferroni correction (21 pairs × 5 tests); Δmed is the median of the paired differences and its 95% CI bounds the smallest difference this run could have seen."
     );
     println!(
         "Valid and refused ciphertexts get different answers (a plaintext or InvalidCiphertextException), so a difference between them is expected and tells an attacker nothing the answer does not; what matters is any difference among refused classes."
