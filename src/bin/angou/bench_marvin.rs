@@ -934,9 +934,14 @@ mod tests {
         sa.sort_by(f64::total_cmp);
         sb.sort_by(f64::total_cmp);
         assert!(kolmogorov_smirnov(&sa, &sb).1 < 1e-10);
-        let d: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x - y).collect();
-        let (ps, pw, _, lo, hi) = paired(&d);
-        assert!(ps > 1e-4 && pw > 1e-4 && lo <= 0.0 && hi >= 0.0);
+        // Differences symmetric about zero: no test may see a shift; shifted, all must.
+        let d: Vec<f64> = a.iter().flat_map(|x| [x - 500.0, 500.0 - x]).collect();
+        let (ps, pw, med, lo, hi) = paired(&d);
+        assert!(ps > 0.99 && pw > 0.99 && med == 0.0 && lo < 0.0 && hi > 0.0);
+        let d: Vec<f64> = d.iter().map(|x| x + 100.0).collect();
+        let (ps, pw, med, lo, hi) = paired(&d);
+        assert!(ps < 1e-10 && pw < 1e-10 && med == 100.0 && lo > 50.0 && hi < 150.0);
+        assert!(mann_whitney(&a, &b) > 1e-3 && welch(&a, &b).2 > 1e-3);
         assert!((erfc(0.0) - 1.0).abs() < 1e-6 && (p_normal(1.96) - 0.05).abs() < 1e-3);
     }
 }
