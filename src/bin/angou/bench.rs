@@ -41,6 +41,9 @@ pub struct BenchArgs {
 pub enum BenchTarget {
     /// Load on `angou kms serve` (and moto's server, as ratios): requests/s, p50/p99, peak RSS
     Kms(crate::bench_kms::KmsBenchArgs),
+    /// Marvin timing study of RSA-OAEP decryption: valid and invalid ciphertext classes over
+    /// `angou kms serve` and in process, with statistical tests per pair (docs/MARVIN.md)
+    Marvin(crate::bench_marvin::MarvinBenchArgs),
 }
 
 fn cpu_features() -> Vec<(&'static str, bool)> {
@@ -115,8 +118,10 @@ fn progress(quiet: bool, what: &str) {
 }
 
 pub fn run(args: BenchArgs) -> Result<(), Failure> {
-    if let Some(BenchTarget::Kms(k)) = args.target {
-        return crate::bench_kms::run(k);
+    match args.target {
+        Some(BenchTarget::Kms(k)) => return crate::bench_kms::run(k),
+        Some(BenchTarget::Marvin(m)) => return crate::bench_marvin::run(m),
+        None => {}
     }
     // Every backend named, once each, in the order given (default: every one in the build).
     let mut backends: Vec<Backend> = Vec::new();

@@ -57,12 +57,12 @@ pub struct KmsBenchArgs {
     pub json: bool,
 }
 
-const REGION: &str = "us-east-1";
+pub(crate) const REGION: &str = "us-east-1";
 
 /// A server under load: its address and process.
-struct Target {
+pub(crate) struct Target {
     name: &'static str,
-    addr: String,
+    pub(crate) addr: String,
     child: Child,
     key_id: String,
 }
@@ -94,14 +94,14 @@ impl Target {
 }
 
 /// One keep-alive connection that signs every request.
-struct Client {
+pub(crate) struct Client {
     addr: String,
     conn: Option<BufReader<TcpStream>>,
     creds: Arc<(String, SecretAccessKey)>,
 }
 
 impl Client {
-    fn new(addr: &str, creds: Arc<(String, SecretAccessKey)>) -> Client {
+    pub(crate) fn new(addr: &str, creds: Arc<(String, SecretAccessKey)>) -> Client {
         Client {
             addr: addr.to_owned(),
             conn: None,
@@ -193,7 +193,7 @@ impl Client {
         Ok((status, body))
     }
 
-    fn call_ok(&mut self, op: &str, body: &Value) -> Result<Value, Failure> {
+    pub(crate) fn call_ok(&mut self, op: &str, body: &Value) -> Result<Value, Failure> {
         let (status, out) = self
             .call(op, body.to_string().as_bytes())
             .map_err(|e| Failure::new(format!("bench: {op} failed: {e}")))?;
@@ -218,7 +218,7 @@ fn free_port() -> Result<u16, Failure> {
 /// Starts `angou kms serve` on a fresh store; signs with an access key made by
 /// `create-access-key`. Falls back to `--allow-unsigned` when this build does not check
 /// signatures yet (requests stay signed, so the client's cost is the same).
-fn start_angou(
+pub(crate) fn start_angou(
     server: Option<&Path>,
     home: &Path,
     creds: &mut Option<Arc<(String, SecretAccessKey)>>,

@@ -4,6 +4,7 @@
 mod aws_cli;
 mod bench;
 mod bench_kms;
+mod bench_marvin;
 mod cli;
 mod decrypt;
 mod demo;
