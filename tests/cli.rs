@@ -13,6 +13,9 @@ use tempfile::TempDir;
 #[path = "support/tools.rs"]
 mod tools;
 
+#[path = "support/server.rs"]
+mod server;
+
 #[path = "cli/conveniences.rs"]
 mod conveniences;
 

@@ -3,59 +3,27 @@
 //! the one same answer and the one same audit entry. Functional, not timing: the timing study
 //! is `angou bench marvin` (docs/MARVIN.md).
 
+#[path = "support/server.rs"]
+mod server;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use base64ct::{Base64, Encoding};
 use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
 use serde_json::{Value, json};
+use server::{Server, audit, store};
 use sha2::{Digest, Sha256};
 
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(home: &Path) -> Server {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("angou"))
-            .arg("--home")
-            .arg(home)
-            .args([
-                "kms",
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--allow-unsigned",
-            ])
-            .env_remove("ANGOU_FAKE_NOW")
-            .env("ANGOU_STATE_DIR", home.with_extension("marks"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let first: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
-        let addr = first["Listen"].as_str().unwrap().to_owned();
-        assert!(addr.starts_with("127.0.0.1:"));
-        Server { child, addr }
-    }
-
+/// Requests on fresh connections, without a signature.
+trait Call {
     /// One request on a fresh connection: (status, raw body).
+    fn call(&self, op: &str, body: &Value) -> (u16, Vec<u8>);
+}
+
+impl Call for Server {
     fn call(&self, op: &str, body: &Value) -> (u16, Vec<u8>) {
         let body = body.to_string();
         let raw = format!(
@@ -86,22 +54,6 @@ impl Server {
         r.read_exact(&mut out).unwrap();
         (code, out)
     }
-}
-
-fn audit(home: &Path) -> Vec<Value> {
-    let out = Command::new(assert_cmd::cargo::cargo_bin("angou"))
-        .arg("--home")
-        .arg(home)
-        .env("ANGOU_STATE_DIR", home.with_extension("marks"))
-        .args(["kms", "audit"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 fn mgf1_xor(seed: &[u8], out: &mut [u8]) {
@@ -169,9 +121,8 @@ fn shape(e: &Value) -> Value {
 /// either — it is pinned here so a change of behaviour is seen.
 #[test]
 fn every_marvin_class_gets_one_answer_and_one_audit_shape() {
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("store");
-    let server = Server::start(&home);
+    let (_dir, home) = store();
+    let server = Server::start(&home, &["--allow-unsigned"]);
     for spec in ["RSA_2048", "RSA_3072"] {
         let (st, created) = server.call(
             "CreateKey",

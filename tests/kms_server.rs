@@ -1,62 +1,34 @@
 //! `angou kms serve`: the real binary on 127.0.0.1 (a free port), driven by a minimal raw
 //! HTTP client and, when installed, by the real AWS CLI and boto3.
 
+#[path = "support/server.rs"]
+mod server;
 #[path = "support/tools.rs"]
 mod tools;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use base64ct::{Base64, Encoding};
 use serde_json::{Value, json};
+use server::{Server, access_key, angou, audit, aws_env_without_endpoint, store};
 
-/// A running server, stopped (and reaped) on drop.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(home: &Path, args: &[&str]) -> Server {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("angou"))
-            .arg("--home")
-            .arg(home)
-            .args(["kms", "serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .env_remove("ANGOU_FAKE_NOW")
-            .env("ANGOU_STATE_DIR", home.with_extension("marks"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let first: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
-        let addr = first["Listen"].as_str().unwrap().to_owned();
-        let scheme = if args.contains(&"--tls-cert") {
-            "https"
-        } else {
-            "http"
-        };
-        assert_eq!(first["Endpoint"], format!("{scheme}://{addr}"));
-        assert!(addr.starts_with("127.0.0.1:"));
-        Server { child, addr }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
+/// Requests on fresh connections, without a signature.
+trait Raw {
     /// One request on a fresh connection; (status, JSON body).
     fn call(&self, op: &str, body: Value) -> (u16, Value) {
         self.call_as(op, body, None)
     }
 
+    /// The same, with an `Authorization` header naming `region` when given (a signature
+    /// that cannot be right).
+    fn call_as(&self, op: &str, body: Value, region: Option<&str>) -> (u16, Value);
+}
+
+impl Raw for Server {
     fn call_as(&self, op: &str, body: Value, region: Option<&str>) -> (u16, Value) {
         let body = body.to_string();
         let auth = region.map_or(String::new(), |r| {
@@ -69,29 +41,6 @@ impl Server {
         );
         let (status, body) = raw_exchange(&self.addr, raw.as_bytes());
         (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
-    }
-
-    fn sigterm(&mut self) -> std::process::ExitStatus {
-        self.signal("-TERM")
-    }
-
-    fn signal(&mut self, which: &str) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args([which, &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -130,39 +79,6 @@ fn read_response(s: &mut TcpStream) -> (u16, Vec<u8>) {
     (status, body)
 }
 
-fn angou(home: &Path, args: &[&str]) -> Value {
-    let out = Command::new(assert_cmd::cargo::cargo_bin("angou"))
-        .arg("--home")
-        .arg(home)
-        .env("ANGOU_STATE_DIR", home.with_extension("marks"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "angou {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
-}
-
-/// The audit entries (`angou kms audit` prints one JSON object a line).
-fn audit(home: &Path) -> Vec<Value> {
-    let out = Command::new(assert_cmd::cargo::cargo_bin("angou"))
-        .arg("--home")
-        .arg(home)
-        .env("ANGOU_STATE_DIR", home.with_extension("marks"))
-        .args(["kms", "audit"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 /// The audit log as text, to search for what must never be in it.
 fn audit_text(home: &Path) -> String {
     audit(home)
@@ -170,18 +86,6 @@ fn audit_text(home: &Path) -> String {
         .map(Value::to_string)
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// An access key made by `angou kms create-access-key --user USER`: (id, secret).
-fn access_key(home: &Path, user: &str) -> (String, String) {
-    let v = angou(home, &["kms", "create-access-key", "--user", user]);
-    (
-        v["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned(),
-        v["AccessKey"]["SecretAccessKey"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-    )
 }
 
 /// A request signed with `key` for `region` at `at` (SigV4, the way the SDKs sign: every
@@ -248,12 +152,6 @@ fn signed_call(addr: &str, op: &str, body: Value, key: (&str, &str), region: &st
     );
     let (st, b) = raw_exchange(addr, &raw);
     (st, serde_json::from_slice(&b).unwrap_or(Value::Null))
-}
-
-fn store() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("store");
-    (dir, home)
 }
 
 fn b64(b: &[u8]) -> String {
@@ -1261,7 +1159,7 @@ fn tls_serves_signed_requests_and_keeps_its_limits() {
             ])
             .arg(ca)
             .args(args);
-            aws_env(&mut c, dir.path(), (&id, &secret));
+            aws_env_without_endpoint(&mut c, dir.path(), (&id, &secret));
             c.output().unwrap()
         };
         let out = aws(
@@ -1307,7 +1205,7 @@ assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"tls"
         let mut c = Command::new(&python);
         c.args(["-c", script, &format!("https://{}", s.addr)])
             .arg(&cert);
-        aws_env(&mut c, dir.path(), (&id, &secret));
+        aws_env_without_endpoint(&mut c, dir.path(), (&id, &secret));
         let out = c.output().unwrap();
         assert!(
             out.status.success(),
@@ -1428,29 +1326,6 @@ fn files_with_old_arn_stanzas_still_decrypt() {
     assert_eq!(out.stdout, b"written before real ARNs");
 }
 
-/// Environment for the AWS clients: the access key `(id, secret)`, no config files or
-/// instance metadata of the machine, no proxy.
-fn aws_env(cmd: &mut Command, dir: &Path, key: (&str, &str)) {
-    cmd.env("AWS_ACCESS_KEY_ID", key.0)
-        .env("AWS_SECRET_ACCESS_KEY", key.1)
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            dir.join("no-aws-credentials"),
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_PAGER", "")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_ENDPOINT_URL_KMS")
-        .env_remove("HTTP_PROXY")
-        .env_remove("HTTPS_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("https_proxy");
-}
-
 /// The flow with the real AWS CLI (`awscli` from PyPI), unchanged but for
 /// `--endpoint-url`: CreateKey, CreateAlias, GenerateDataKey with a context, Decrypt with it
 /// (InvalidCiphertextException without it), ReEncrypt, RotateKeyOnDemand, Decrypt of the old
@@ -1478,7 +1353,7 @@ fn the_aws_cli_runs_the_flow_unchanged() {
             "json",
         ])
         .args(args);
-        aws_env(&mut c, dir.path(), key);
+        aws_env_without_endpoint(&mut c, dir.path(), key);
         let out = c.output().unwrap();
         (
             out.status.code().unwrap_or(-1),
@@ -1763,7 +1638,7 @@ print(base64.b64encode(out["CiphertextBlob"]).decode())
         e["CiphertextBlob"].as_str().unwrap(),
         &cli_key,
     ]);
-    aws_env(&mut c, dir.path(), (&key_id, &secret));
+    aws_env_without_endpoint(&mut c, dir.path(), (&key_id, &secret));
     let out = c.output().unwrap();
     assert!(
         out.status.success(),
@@ -1803,7 +1678,7 @@ fn boto3_tags_pairs_and_byok() {
     let run = |script: &str, args: &[&str]| -> Value {
         let mut c = Command::new(&python);
         c.arg("-c").arg(script).arg(s.endpoint()).args(args);
-        aws_env(&mut c, dir.path(), (&key_id, &secret));
+        aws_env_without_endpoint(&mut c, dir.path(), (&key_id, &secret));
         let out = c.output().unwrap();
         assert!(
             out.status.success(),

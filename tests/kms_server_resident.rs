@@ -5,81 +5,33 @@
 //! and the server's next request must see it; and a server killed under load must have
 //! audited every request it answered.
 
+#[path = "support/server.rs"]
+mod server;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use server::{Server, Stderr, store};
 
-struct Server {
-    child: Child,
-    addr: String,
-    stderr: Arc<Mutex<String>>,
+/// Starts the server with unsigned requests allowed, keeping what it tells its operator.
+fn serve(home: &Path) -> Server {
+    Server::start_with(home, &marks(home), &["--allow-unsigned"], Stderr::Keep)
 }
 
-impl Server {
-    fn start(home: &Path) -> Server {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("angou"))
-            .arg("--home")
-            .arg(home)
-            .args([
-                "kms",
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--allow-unsigned",
-            ])
-            .env_remove("ANGOU_FAKE_NOW")
-            .env("ANGOU_STATE_DIR", marks(home))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let first: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        Server {
-            child,
-            addr: first["Listen"].as_str().unwrap().to_owned(),
-            stderr,
-        }
-    }
+/// Requests to the server, each on a connection of its own.
+trait Call {
+    /// One request on a fresh connection; (status, JSON body).
+    fn call(&self, op: &str, body: &Value) -> (u16, Value);
+}
 
+impl Call for Server {
     fn call(&self, op: &str, body: &Value) -> (u16, Value) {
         call(&mut connect(&self.addr), &self.addr, op, body)
-    }
-
-    /// What the server told its operator since it started.
-    fn log(&self) -> String {
-        // The detail is written before the answer is sent, but let the pipe drain.
-        std::thread::sleep(Duration::from_millis(100));
-        self.stderr.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -135,9 +87,8 @@ fn cli(home: &Path, args: &[&str]) -> std::process::Output {
 
 /// A served store with one key; (server, key id).
 fn served() -> (tempfile::TempDir, PathBuf, Server, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("store");
-    let server = Server::start(&home);
+    let (dir, home) = store();
+    let server = serve(&home);
     let (code, v) = server.call("CreateKey", &json!({"Description": "resident"}));
     assert_eq!(code, 200, "{v}");
     let id = v["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
@@ -334,8 +285,7 @@ fn killed_under_load_every_answered_request_is_audited() {
     while answered.lock().unwrap().len() < 40 {
         std::thread::sleep(Duration::from_millis(5));
     }
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
+    server.kill();
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     for c in clients {
         c.join().unwrap();

@@ -1,13 +1,11 @@
 //! `angou kms` corrected against the AWS CLI (issue 11): the same flags, answers, errors and
 //! recipes as `aws kms`, and the same refusals, so a script written for one runs on the other.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-
 use base64ct::{Base64, Encoding};
 use serde_json::{Value, json};
 
 use super::*;
+use crate::server::{Server, Stderr};
 
 /// A throw-away store and the `angou kms` commands run on it.
 struct Kms {
@@ -726,46 +724,15 @@ fn query_and_text_output_follow_the_aws_cli() {
     );
 }
 
-/// A running `angou kms serve` for `aws kms` to talk to; stopped when dropped.
-struct Server {
-    child: Child,
-    endpoint: String,
-}
-
-impl Server {
-    fn start(k: &Kms) -> Server {
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("angou"))
-            .env("ANGOU_STATE_DIR", k.e.p("marks"))
-            .env_remove("ANGOU_FAKE_NOW")
-            .arg("--home")
-            .arg(k.e.p("home"))
-            .args([
-                "kms",
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--allow-unsigned",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let v: Value = serde_json::from_str(&first).unwrap_or(Value::Null);
-        let endpoint = v["Endpoint"].as_str().unwrap_or_default().to_owned();
-        assert!(endpoint.starts_with("http://127.0.0.1:"), "{first:?}");
-        Server { child, endpoint }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A running `angou kms serve` on `k`'s store for `aws kms` to talk to, unsigned requests
+/// allowed; stopped when dropped.
+fn serve(k: &Kms) -> Server {
+    Server::start_with(
+        &k.e.p("home"),
+        &k.e.p("marks"),
+        &["--allow-unsigned"],
+        Stderr::Discard,
+    )
 }
 
 /// Fields that differ between two runs by nature: ids, ARNs, dates, ciphertexts, data keys.
@@ -829,14 +796,15 @@ fn aws_kms_against_the_server_prints_what_angou_kms_prints() {
         return;
     };
     let theirs = Kms::new();
-    let server = Server::start(&theirs);
+    let server = serve(&theirs);
+    let endpoint = server.endpoint();
     let aws = |args: &[&str]| -> (i32, Value, String) {
         let out = std::process::Command::new(&python)
             .args([
                 "-m",
                 "awscli",
                 "--endpoint-url",
-                &server.endpoint,
+                &endpoint,
                 "--no-sign-request",
             ])
             .args(["--region", "us-east-1", "--output", "json", "kms"])

@@ -2,33 +2,61 @@
 //! 127.0.0.1 (a free port) over a store, stop it with SIGTERM or on drop, make access keys,
 //! and give the AWS tools an environment that sees only the test's credentials.
 //!
-//! Included by each test binary that needs it with `#[path = …] mod server;`.
+//! Included by each test binary that needs it with `#[path = …] mod server;` (tests/cli.rs
+//! includes it for tests/cli/aws_cli.rs).
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::Value;
+
+/// Where a server's standard error goes.
+pub enum Stderr {
+    /// To the test's own standard error.
+    Inherit,
+    /// Nowhere.
+    Discard,
+    /// Into a buffer that [`Server::log`] reads.
+    Keep,
+}
 
 /// A running server, stopped (and reaped) on drop.
 pub struct Server {
     child: Child,
-    addr: String,
+    /// `127.0.0.1:PORT`, where it listens.
+    pub addr: String,
+    first: Value,
+    stderr: Option<Arc<Mutex<String>>>,
 }
 
 impl Server {
-    /// Starts `angou kms serve` on `home` and waits for its first stdout line.
+    /// Starts `angou kms serve` on `home` (marks in `HOME.marks`) and waits for its first
+    /// stdout line; its standard error goes to the test's.
     pub fn start(home: &Path, args: &[&str]) -> Server {
+        Server::start_with(home, &home.with_extension("marks"), args, Stderr::Inherit)
+    }
+
+    /// Starts `angou kms serve` on `home` with `ANGOU_STATE_DIR=marks` and waits for its
+    /// first stdout line, which must name a `Listen` address on 127.0.0.1 and the
+    /// `Endpoint` (`https://` with `--tls-cert`, else `http://`) of that address.
+    pub fn start_with(home: &Path, marks: &Path, args: &[&str], stderr: Stderr) -> Server {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("angou"))
             .arg("--home")
             .arg(home)
             .args(["kms", "serve", "--listen", "127.0.0.1:0"])
             .args(args)
             .env_remove("ANGOU_FAKE_NOW")
-            .env("ANGOU_STATE_DIR", home.with_extension("marks"))
+            .env("ANGOU_STATE_DIR", marks)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(match stderr {
+                Stderr::Inherit => Stdio::inherit(),
+                Stderr::Discard => Stdio::null(),
+                Stderr::Keep => Stdio::piped(),
+            })
             .spawn()
             .unwrap();
         let mut line = String::new();
@@ -37,8 +65,35 @@ impl Server {
             .unwrap();
         let first: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
         let addr = first["Listen"].as_str().unwrap().to_owned();
+        let scheme = if args.contains(&"--tls-cert") {
+            "https"
+        } else {
+            "http"
+        };
+        assert_eq!(first["Endpoint"], format!("{scheme}://{addr}"));
         assert!(addr.starts_with("127.0.0.1:"));
-        Server { child, addr }
+        let stderr = child.stderr.take().map(|mut err| {
+            let kept = Arc::new(Mutex::new(String::new()));
+            let sink = kept.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = err.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    sink.lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            });
+            kept
+        });
+        Server {
+            child,
+            addr,
+            first,
+            stderr,
+        }
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -46,17 +101,50 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
-    /// SIGTERM, then waits: the server must finish and exit 0.
-    pub fn stop(mut self) {
+    /// The first line the server printed, as JSON.
+    pub fn first(&self) -> &Value {
+        &self.first
+    }
+
+    /// What the server told its operator since it started (started with [`Stderr::Keep`]).
+    pub fn log(&self) -> String {
+        // The detail is written before the answer is sent, but let the pipe drain.
+        std::thread::sleep(Duration::from_millis(100));
+        self.stderr
+            .as_ref()
+            .expect("started with Stderr::Keep")
+            .lock()
+            .unwrap()
+            .clone()
+    }
+
+    /// Sends signal `which` (`-TERM`, `-INT`, …) and waits for the server to exit.
+    pub fn signal(&mut self, which: &str) -> ExitStatus {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
-                .args(["-TERM", &pid])
+                .args([which, &pid])
                 .status()
                 .unwrap()
                 .success()
         );
-        assert!(self.child.wait().unwrap().success());
+        self.child.wait().unwrap()
+    }
+
+    /// SIGTERM, then waits.
+    pub fn sigterm(&mut self) -> ExitStatus {
+        self.signal("-TERM")
+    }
+
+    /// SIGKILL, then waits: the server gets no chance to finish anything.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, then waits: the server must finish and exit 0.
+    pub fn stop(mut self) {
+        assert!(self.sigterm().success());
     }
 }
 
@@ -122,13 +210,21 @@ pub fn audit(home: &Path) -> Vec<Value> {
 
 /// Environment for the AWS clients: the access key `(id, secret)`, the server as the KMS
 /// endpoint through `AWS_ENDPOINT_URL_KMS` (what the README tells users to export), region
-/// `us-east-1`, no config files, instance metadata or proxy of the machine.
+/// `us-east-1`, `HOME` in `dir`, and what [`aws_env_without_endpoint`] sets.
 pub fn aws_env(cmd: &mut Command, dir: &Path, key: (&str, &str), endpoint: &str) {
+    aws_env_without_endpoint(cmd, dir, key);
+    cmd.env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL_KMS", endpoint)
+        .env("HOME", dir);
+}
+
+/// Environment for AWS clients given their endpoint otherwise (`--endpoint-url`): the access
+/// key `(id, secret)`, default region `us-east-1`, no endpoint, config files, instance
+/// metadata or proxy of the machine.
+pub fn aws_env_without_endpoint(cmd: &mut Command, dir: &Path, key: (&str, &str)) {
     cmd.env("AWS_ACCESS_KEY_ID", key.0)
         .env("AWS_SECRET_ACCESS_KEY", key.1)
-        .env("AWS_REGION", "us-east-1")
         .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL_KMS", endpoint)
         .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
         .env(
             "AWS_SHARED_CREDENTIALS_FILE",
@@ -136,10 +232,10 @@ pub fn aws_env(cmd: &mut Command, dir: &Path, key: (&str, &str), endpoint: &str)
         )
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_PAGER", "")
-        .env("HOME", dir)
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_SESSION_TOKEN")
         .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_KMS")
         .env_remove("HTTP_PROXY")
         .env_remove("HTTPS_PROXY")
         .env_remove("http_proxy")

@@ -288,26 +288,17 @@ mod tests {
             ),
             ("X-Amz-Target".into(), b"TrentService.DescribeKey".to_vec()),
         ];
-        let refs: Vec<(&str, &[u8])> = headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_slice()))
-            .collect();
-        let req = Request {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &refs,
-            body: &body,
-        };
-        let s = sigv4::sign(
-            &req,
-            Credentials {
-                access_key_id: id,
-                secret,
-            },
-            "us-east-1",
-            now,
-        );
+        let s = post(&headers, &body, |req| {
+            sigv4::sign(
+                req,
+                Credentials {
+                    access_key_id: id,
+                    secret,
+                },
+                "us-east-1",
+                now,
+            )
+        });
         headers.push(("X-Amz-Date".into(), s.x_amz_date.into_bytes()));
         headers.push(("Authorization".into(), s.authorization.into_bytes()));
         (headers, body)
@@ -319,19 +310,25 @@ mod tests {
         body: &[u8],
         now: time::OffsetDateTime,
     ) -> Result<sigv4::Verified, AuthError> {
+        post(headers, body, |req| {
+            sigv4::verify(req, now, |id| {
+                kms.access_key_secret(id).unwrap().map(|c| c.secret)
+            })
+        })
+    }
+
+    /// `f` of the request `POST /` with `headers` and `body`.
+    fn post<R>(headers: &[(String, Vec<u8>)], body: &[u8], f: impl FnOnce(&Request<'_>) -> R) -> R {
         let refs: Vec<(&str, &[u8])> = headers
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_slice()))
             .collect();
-        let req = Request {
+        f(&Request {
             method: "POST",
             path: "/",
             query: "",
             headers: &refs,
             body,
-        };
-        sigv4::verify(&req, now, |id| {
-            kms.access_key_secret(id).unwrap().map(|c| c.secret)
         })
     }
 

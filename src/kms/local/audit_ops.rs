@@ -7,7 +7,7 @@ use super::audit;
 use super::clock;
 use super::integrity::{self, Checkpoint};
 use super::key::Alias;
-use super::session::{AuditInfo, Checked, Kms};
+use super::session::{AuditInfo, Kms};
 use super::store;
 use crate::error::{Error, KmsError};
 use crate::kms::{AuditFilter, RepairReport};
@@ -52,22 +52,7 @@ impl Kms {
                 Ok((Ok(()), vec![refused(self.clock.now())]))
             });
         }
-        let Checked {
-            _lock,
-            opened,
-            created: mut entries,
-        } = self.open_checked(false)?;
-        let integrity::Opened {
-            keys, mut state, ..
-        } = opened;
-        entries.push(refused(self.clock.now()));
-        integrity::commit(
-            &self.paths,
-            &keys,
-            &mut state,
-            entries,
-            self.marks.as_deref(),
-        )
+        self.commit_checked(false, |_, _| Ok(((), vec![refused(self.clock.now())])))
     }
 
     /// Opens the store without an operation of its own (audit reads), completing an

@@ -277,6 +277,22 @@ impl Kms {
     }
 
     /// A fresh random data key of the requested size.
+    /// Within `GenerateDataKey(WithoutPlaintext)`: a fresh data key of `size` and that key
+    /// encrypted under `key` for `ctx`.
+    fn new_data_key(
+        s: &mut Session<'_>,
+        key: &str,
+        size: DataKeySize,
+        ctx: &EncryptionContext,
+    ) -> Result<(SecretVec, Encrypted), Error> {
+        s.info.context = Some(ctx.clone());
+        let dk = Self::fresh_data_key(size)?;
+        let i = s.resolve(key)?;
+        s.data_key_capable(i)?;
+        let e = s.encrypt_with(i, dk.expose_secret(), ctx, None)?;
+        Ok((dk, e))
+    }
+
     fn fresh_data_key(size: DataKeySize) -> Result<SecretVec, Error> {
         let mut dk = vec![0u8; Self::data_key_len(size)?];
         crate::secret::fill_random(&mut dk)?;
@@ -308,11 +324,7 @@ impl Kms {
             "GenerateDataKey",
             json!({"KeyId": key, "Size": format!("{size:?}")}),
             |s| {
-                s.info.context = Some(ctx.clone());
-                let dk = Self::fresh_data_key(size)?;
-                let i = s.resolve(key)?;
-                s.data_key_capable(i)?;
-                let e = s.encrypt_with(i, dk.expose_secret(), ctx, None)?;
+                let (dk, e) = Self::new_data_key(s, key, size, ctx)?;
                 Ok(Decrypted {
                     plaintext: dk,
                     ciphertext_blob: e.ciphertext_blob,
@@ -337,13 +349,7 @@ impl Kms {
         self.run_creating(
             "GenerateDataKeyWithoutPlaintext",
             json!({"KeyId": key, "Size": format!("{size:?}")}),
-            |s| {
-                s.info.context = Some(ctx.clone());
-                let dk = Self::fresh_data_key(size)?;
-                let i = s.resolve(key)?;
-                s.data_key_capable(i)?;
-                s.encrypt_with(i, dk.expose_secret(), ctx, None)
-            },
+            |s| Self::new_data_key(s, key, size, ctx).map(|(_, e)| e),
         )
     }
 

@@ -459,6 +459,18 @@ impl Kms {
                 self.apply(state, &keys.kek, create, Some((op, params)), f)
             });
         }
+        self.commit_checked(create, |state, keys| {
+            self.apply(state, &keys.kek, create, Some((op, params)), f)
+        })?
+    }
+
+    /// Opens the store checked and under its lock (`create`: making it when absent), lets
+    /// `f` change the state and name the audit entries to add after those of the opening,
+    /// and commits them all; then `f`'s result.
+    pub(super) fn commit_checked<T, F>(&self, create: bool, f: F) -> Result<T, Error>
+    where
+        F: FnOnce(&mut State, &store::RootKeys) -> Result<(T, Vec<Map<String, Value>>), Error>,
+    {
         let Checked {
             _lock,
             opened,
@@ -467,7 +479,7 @@ impl Kms {
         let integrity::Opened {
             keys, mut state, ..
         } = opened;
-        let (result, more) = self.apply(&mut state, &keys.kek, create, Some((op, params)), f)?;
+        let (out, more) = f(&mut state, &keys)?;
         entries.extend(more);
         integrity::commit(
             &self.paths,
@@ -476,7 +488,7 @@ impl Kms {
             entries,
             self.marks.as_deref(),
         )?;
-        result
+        Ok(out)
     }
 
     pub(super) fn opener(&self) -> resident::Opener<'_> {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ErrorKind;
 use super::shapes::{Context, Validate};
-use super::validate::{self as v, Checks};
+use super::validate::Checks;
 use super::wire::{self, Blob, SecretBlob};
 use super::{ApiError, context, dry_run, key, store, unsupported_if};
 use crate::kms::{
@@ -46,8 +46,7 @@ pub struct GenerateDataKeyPairRequest {
 
 impl Validate for GenerateDataKeyPairRequest {
     fn check(&self, c: &mut Checks) {
-        c.required("keyId", &self.key_id);
-        c.length("keyId", self.key_id.as_deref(), v::KEY_ID_LEN);
+        c.key_id("keyId", &self.key_id, true);
         c.required("keyPairSpec", &self.key_pair_spec);
         c.one_of(
             "keyPairSpec",
@@ -93,8 +92,7 @@ pub struct GetParametersForImportRequest {
 
 impl Validate for GetParametersForImportRequest {
     fn check(&self, c: &mut Checks) {
-        c.required("keyId", &self.key_id);
-        c.length("keyId", self.key_id.as_deref(), v::KEY_ID_LEN);
+        c.key_id("keyId", &self.key_id, true);
         c.required("wrappingAlgorithm", &self.wrapping_algorithm);
         c.one_of(
             "wrappingAlgorithm",
@@ -163,19 +161,11 @@ fn material_id(c: &mut Checks, v: &Option<String>) {
 
 impl Validate for ImportKeyMaterialRequest {
     fn check(&self, c: &mut Checks) {
-        c.required("keyId", &self.key_id);
-        c.length("keyId", self.key_id.as_deref(), v::KEY_ID_LEN);
-        c.required("importToken", &self.import_token);
-        c.blob_length(
-            "importToken",
-            self.import_token.as_ref().map(|b| b.0.len()),
-            v::CIPHERTEXT_LEN,
-        );
-        c.required("encryptedKeyMaterial", &self.encrypted_key_material);
-        c.blob_length(
+        c.key_id("keyId", &self.key_id, true);
+        c.ciphertext("importToken", self.import_token.as_ref().map(|b| b.0.len()));
+        c.ciphertext(
             "encryptedKeyMaterial",
             self.encrypted_key_material.as_ref().map(|b| b.0.len()),
-            v::CIPHERTEXT_LEN,
         );
         c.one_of(
             "expirationModel",
@@ -218,8 +208,7 @@ pub struct DeleteImportedKeyMaterialRequest {
 
 impl Validate for DeleteImportedKeyMaterialRequest {
     fn check(&self, c: &mut Checks) {
-        c.required("keyId", &self.key_id);
-        c.length("keyId", self.key_id.as_deref(), v::KEY_ID_LEN);
+        c.key_id("keyId", &self.key_id, true);
         material_id(c, &self.key_material_id);
     }
 }

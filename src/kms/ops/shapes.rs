@@ -31,20 +31,8 @@ pub trait Validate {
 /// An encryption context on the wire.
 pub type Context = BTreeMap<String, String>;
 
-fn key_id(c: &mut Checks, field: &str, value: &Option<String>, required: bool) {
-    if required {
-        c.required(field, value);
-    }
-    c.length(field, value.as_deref(), v::KEY_ID_LEN);
-}
-
 fn algorithm(c: &mut Checks, field: &str, value: &Option<String>) {
     c.one_of(field, value.as_deref(), v::ENCRYPTION_ALGORITHMS);
-}
-
-fn page(c: &mut Checks, limit: Option<i64>, marker: &Option<String>) {
-    c.range("limit", limit, v::LIMIT);
-    c.marker(marker.as_deref());
 }
 
 fn alias_name(c: &mut Checks, value: &Option<String>) {
@@ -69,7 +57,7 @@ pub struct KeyRequest {
 
 impl Validate for KeyRequest {
     fn check(&self, c: &mut Checks) {
-        key_id(c, "keyId", &self.key_id, true);
+        c.key_id("keyId", &self.key_id, true);
         c.grant_tokens(&self.grant_tokens);
     }
 }
@@ -178,7 +166,7 @@ pub struct ListKeysRequest {
 
 impl Validate for ListKeysRequest {
     fn check(&self, c: &mut Checks) {
-        page(c, self.limit, &self.marker);
+        c.page(self.limit, &self.marker);
     }
 }
 
@@ -218,7 +206,7 @@ pub struct AliasRequest {
 impl Validate for AliasRequest {
     fn check(&self, c: &mut Checks) {
         alias_name(c, &self.alias_name);
-        key_id(c, "targetKeyId", &self.target_key_id, true);
+        c.key_id("targetKeyId", &self.target_key_id, true);
     }
 }
 
@@ -250,8 +238,8 @@ pub struct ListAliasesRequest {
 
 impl Validate for ListAliasesRequest {
     fn check(&self, c: &mut Checks) {
-        key_id(c, "keyId", &self.key_id, false);
-        page(c, self.limit, &self.marker);
+        c.key_id("keyId", &self.key_id, false);
+        c.page(self.limit, &self.marker);
     }
 }
 
@@ -292,7 +280,7 @@ pub struct ScheduleKeyDeletionRequest {
 
 impl Validate for ScheduleKeyDeletionRequest {
     fn check(&self, c: &mut Checks) {
-        key_id(c, "keyId", &self.key_id, true);
+        c.key_id("keyId", &self.key_id, true);
         c.range("pendingWindowInDays", self.pending_window_in_days, (1, 365));
     }
 }
@@ -332,7 +320,7 @@ pub struct EnableKeyRotationRequest {
 
 impl Validate for EnableKeyRotationRequest {
     fn check(&self, c: &mut Checks) {
-        key_id(c, "keyId", &self.key_id, true);
+        c.key_id("keyId", &self.key_id, true);
         c.range(
             "rotationPeriodInDays",
             self.rotation_period_in_days,
@@ -373,13 +361,13 @@ pub struct ListKeyRotationsRequest {
 
 impl Validate for ListKeyRotationsRequest {
     fn check(&self, c: &mut Checks) {
-        key_id(c, "keyId", &self.key_id, true);
+        c.key_id("keyId", &self.key_id, true);
         c.one_of(
             "includeKeyMaterial",
             self.include_key_material.as_deref(),
             &["ALL_KEY_MATERIAL", "ROTATIONS_ONLY"],
         );
-        page(c, self.limit, &self.marker);
+        c.page(self.limit, &self.marker);
     }
 }
 
@@ -432,7 +420,7 @@ pub struct EncryptRequest {
 
 impl Validate for EncryptRequest {
     fn check(&self, c: &mut Checks) {
-        key_id(c, "keyId", &self.key_id, true);
+        c.key_id("keyId", &self.key_id, true);
         c.required("plaintext", &self.plaintext);
         c.blob_length(
             "plaintext",
@@ -478,14 +466,12 @@ pub struct DecryptRequest {
 
 impl Validate for DecryptRequest {
     fn check(&self, c: &mut Checks) {
-        c.required("ciphertextBlob", &self.ciphertext_blob);
-        c.blob_length(
+        c.ciphertext(
             "ciphertextBlob",
             self.ciphertext_blob.as_ref().map(|b| b.0.len()),
-            v::CIPHERTEXT_LEN,
         );
         c.grant_tokens(&self.grant_tokens);
-        key_id(c, "keyId", &self.key_id, false);
+        c.key_id("keyId", &self.key_id, false);
         algorithm(c, "encryptionAlgorithm", &self.encryption_algorithm);
     }
 }
@@ -531,14 +517,12 @@ pub struct ReEncryptRequest {
 
 impl Validate for ReEncryptRequest {
     fn check(&self, c: &mut Checks) {
-        c.required("ciphertextBlob", &self.ciphertext_blob);
-        c.blob_length(
+        c.ciphertext(
             "ciphertextBlob",
             self.ciphertext_blob.as_ref().map(|b| b.0.len()),
-            v::CIPHERTEXT_LEN,
         );
-        key_id(c, "sourceKeyId", &self.source_key_id, false);
-        key_id(c, "destinationKeyId", &self.destination_key_id, true);
+        c.key_id("sourceKeyId", &self.source_key_id, false);
+        c.key_id("destinationKeyId", &self.destination_key_id, true);
         algorithm(
             c,
             "sourceEncryptionAlgorithm",
@@ -591,7 +575,7 @@ pub struct GenerateDataKeyRequest {
 
 impl Validate for GenerateDataKeyRequest {
     fn check(&self, c: &mut Checks) {
-        key_id(c, "keyId", &self.key_id, true);
+        c.key_id("keyId", &self.key_id, true);
         c.range("numberOfBytes", self.number_of_bytes, v::NUMBER_OF_BYTES);
         c.one_of("keySpec", self.key_spec.as_deref(), &["AES_256", "AES_128"]);
         c.grant_tokens(&self.grant_tokens);

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::shapes::{Empty, Validate};
-use super::validate::{self as v, Checks};
+use super::validate::Checks;
 use super::{ApiError, key, page, store};
 use crate::kms::{Kms, Tag};
 
@@ -60,8 +60,7 @@ pub struct TagResourceRequest {
 
 impl Validate for TagResourceRequest {
     fn check(&self, c: &mut Checks) {
-        c.required("keyId", &self.key_id);
-        c.length("keyId", self.key_id.as_deref(), v::KEY_ID_LEN);
+        c.key_id("keyId", &self.key_id, true);
         c.required("tags", &self.tags);
         check_tags(c, "tags", &self.tags);
     }
@@ -79,8 +78,7 @@ pub struct UntagResourceRequest {
 
 impl Validate for UntagResourceRequest {
     fn check(&self, c: &mut Checks) {
-        c.required("keyId", &self.key_id);
-        c.length("keyId", self.key_id.as_deref(), v::KEY_ID_LEN);
+        c.key_id("keyId", &self.key_id, true);
         c.required("tagKeys", &self.tag_keys);
         for k in self.tag_keys.iter().flatten() {
             c.length("tagKeys.member", Some(k), (1, 128));
@@ -102,10 +100,8 @@ pub struct ListResourceTagsRequest {
 
 impl Validate for ListResourceTagsRequest {
     fn check(&self, c: &mut Checks) {
-        c.required("keyId", &self.key_id);
-        c.length("keyId", self.key_id.as_deref(), v::KEY_ID_LEN);
-        c.range("limit", self.limit, v::LIMIT);
-        c.marker(self.marker.as_deref());
+        c.key_id("keyId", &self.key_id, true);
+        c.page(self.limit, &self.marker);
     }
 }
 
@@ -134,8 +130,7 @@ pub struct UpdateKeyDescriptionRequest {
 
 impl Validate for UpdateKeyDescriptionRequest {
     fn check(&self, c: &mut Checks) {
-        c.required("keyId", &self.key_id);
-        c.length("keyId", self.key_id.as_deref(), v::KEY_ID_LEN);
+        c.key_id("keyId", &self.key_id, true);
         c.required("description", &self.description);
         c.length("description", self.description.as_deref(), (0, 8192));
     }

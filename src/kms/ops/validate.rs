@@ -151,6 +151,27 @@ impl Checks {
         }
     }
 
+    /// A key id, key ARN, alias name or alias ARN: 1 to 2048 characters, and there when
+    /// `required`.
+    pub(crate) fn key_id(&mut self, field: &str, value: &Option<String>, required: bool) {
+        if required {
+            self.required(field, value);
+        }
+        self.length(field, value.as_deref(), KEY_ID_LEN);
+    }
+
+    /// A required ciphertext blob (of `len` bytes when there), 1 to 6144 bytes.
+    pub(crate) fn ciphertext(&mut self, field: &str, len: Option<usize>) {
+        self.required(field, &len);
+        self.blob_length(field, len, CIPHERTEXT_LEN);
+    }
+
+    /// `Limit` (1 to 1000) and `Marker` of a paged list.
+    pub(crate) fn page(&mut self, limit: Option<i64>, marker: &Option<String>) {
+        self.range("limit", limit, LIMIT);
+        self.marker(marker.as_deref());
+    }
+
     /// `GrantTokens`: at most 10, each 1 to 8192 characters.
     pub(crate) fn grant_tokens(&mut self, value: &Option<Vec<String>>) {
         let Some(tokens) = value else { return };
