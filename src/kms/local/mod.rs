@@ -55,6 +55,18 @@ pub(crate) fn validation(reason: impl Into<String>) -> Error {
     .into()
 }
 
+/// A store in `dir` (system clock) with one symmetric key, for unit tests: (handle, key id).
+#[cfg(test)]
+fn store_with_symmetric_key(dir: &std::path::Path) -> (Kms, String) {
+    let k = Kms::open(dir, crate::kms::Clock::System);
+    let id = k
+        .create_key("", KeySpec::SymmetricDefault)
+        .unwrap()
+        .key_id
+        .to_string();
+    (k, id)
+}
+
 #[cfg(test)]
 mod tests {
     use base64ct::{Base64, Encoding};
@@ -199,12 +211,7 @@ mod tests {
     #[test]
     fn master_key_bytes_never_appear_in_the_store() {
         let dir = tempfile::tempdir().unwrap();
-        let k = Kms::open(dir.path(), Clock::System);
-        let sym = k
-            .create_key("", KeySpec::SymmetricDefault)
-            .unwrap()
-            .key_id
-            .to_string();
+        let (k, sym) = store_with_symmetric_key(dir.path());
         k.rotate_key_on_demand(&sym).unwrap();
         let rsa_id = k
             .create_key("", KeySpec::Rsa2048)

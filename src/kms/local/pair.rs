@@ -153,19 +153,14 @@ impl Kms {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kms::{Clock, KeySpec};
+    use crate::kms::KeySpec;
 
     /// The encrypted private key decrypts (under the same context only) to the plaintext one,
     /// which is PKCS#8 of the returned public key; the WithoutPlaintext twin returns none.
     #[test]
     fn pair_private_key_round_trips_under_its_context() {
         let dir = tempfile::tempdir().unwrap();
-        let k = Kms::open(dir.path(), Clock::System);
-        let id = k
-            .create_key("", KeySpec::SymmetricDefault)
-            .unwrap()
-            .key_id
-            .to_string();
+        let (k, id) = crate::kms::local::store_with_symmetric_key(dir.path());
         let mut ctx = EncryptionContext::new();
         ctx.insert("app", "x");
         let p = k

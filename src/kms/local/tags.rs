@@ -250,7 +250,6 @@ impl Kms {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kms::Clock;
 
     fn tag(k: &str, v: &str) -> Tag {
         Tag {
@@ -263,12 +262,7 @@ mod tests {
     #[test]
     fn tag_rules_hold_at_their_edges() {
         let dir = tempfile::tempdir().unwrap();
-        let k = Kms::open(dir.path(), Clock::System);
-        let id = k
-            .create_key("", KeySpec::SymmetricDefault)
-            .unwrap()
-            .key_id
-            .to_string();
+        let (k, id) = crate::kms::local::store_with_symmetric_key(dir.path());
         k.tag_resource(
             &id,
             &[tag(&"k".repeat(128), &"v".repeat(256)), tag("e", "")],
