@@ -59,7 +59,7 @@ impl Validate for GenerateDataKeyPairRequest {
 
 /// The response of `GenerateDataKeyPair` (and, without `PrivateKeyPlaintext`,
 /// `GenerateDataKeyPairWithoutPlaintext`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GenerateDataKeyPairResponse {
     /// The private key (PKCS#8 DER), encrypted under the KMS key.
@@ -116,7 +116,7 @@ impl Validate for GetParametersForImportRequest {
 }
 
 /// The response of `GetParametersForImport`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GetParametersForImportResponse {
     /// The key ARN.
@@ -187,7 +187,7 @@ impl Validate for ImportKeyMaterialRequest {
 }
 
 /// The response of `ImportKeyMaterial` and `DeleteImportedKeyMaterial`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct KeyMaterialResponse {
     /// The key ARN.

@@ -8,6 +8,7 @@
 //! refuses before the store (a body that does not parse, a value out of range, an unknown
 //! operation, `DryRun`) is recorded with [`Kms::record_refused`].
 
+pub mod backend;
 pub mod error;
 pub mod import;
 pub mod shapes;
@@ -19,6 +20,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
+pub use backend::Backend;
 pub use error::{ApiError, ErrorKind};
 use shapes::*;
 use wire::{Blob, SecretBlob};

@@ -147,7 +147,7 @@ impl Validate for CreateKeyRequest {
 }
 
 /// The response of `CreateKey` and `DescribeKey`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct KeyMetadataResponse {
     /// The key.
@@ -171,7 +171,7 @@ impl Validate for ListKeysRequest {
 }
 
 /// One entry of `ListKeys`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct KeyListEntry {
     /// The key id.
@@ -181,7 +181,7 @@ pub struct KeyListEntry {
 }
 
 /// The response of `ListKeys`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListKeysResponse {
     /// This page.
@@ -244,7 +244,7 @@ impl Validate for ListAliasesRequest {
 }
 
 /// One entry of `ListAliases`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AliasListEntry {
     /// `alias/…`.
@@ -256,7 +256,7 @@ pub struct AliasListEntry {
 }
 
 /// The response of `ListAliases`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListAliasesResponse {
     /// This page.
@@ -286,7 +286,7 @@ impl Validate for ScheduleKeyDeletionRequest {
 }
 
 /// The response of `ScheduleKeyDeletion`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ScheduleKeyDeletionResponse {
     /// The key ARN.
@@ -301,7 +301,7 @@ pub struct ScheduleKeyDeletionResponse {
 
 /// The response of operations that answer with the key's ARN only (`CancelKeyDeletion`,
 /// `RotateKeyOnDemand`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct KeyIdResponse {
     /// The key ARN.
@@ -330,7 +330,7 @@ impl Validate for EnableKeyRotationRequest {
 }
 
 /// The response of `GetKeyRotationStatus`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GetKeyRotationStatusResponse {
     /// Whether automatic rotation is on.
@@ -372,7 +372,7 @@ impl Validate for ListKeyRotationsRequest {
 }
 
 /// One entry of `ListKeyRotations`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RotationsListEntry {
     /// The key id.
@@ -388,7 +388,7 @@ pub struct RotationsListEntry {
 }
 
 /// The response of `ListKeyRotations`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListKeyRotationsResponse {
     /// This page.
@@ -433,7 +433,7 @@ impl Validate for EncryptRequest {
 }
 
 /// The response of `Encrypt`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct EncryptResponse {
     /// The ciphertext.
@@ -477,7 +477,7 @@ impl Validate for DecryptRequest {
 }
 
 /// The response of `Decrypt`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DecryptResponse {
     /// The key ARN.
@@ -538,7 +538,7 @@ impl Validate for ReEncryptRequest {
 }
 
 /// The response of `ReEncrypt`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ReEncryptResponse {
     /// The new ciphertext.
@@ -583,7 +583,7 @@ impl Validate for GenerateDataKeyRequest {
 }
 
 /// The response of `GenerateDataKey`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GenerateDataKeyResponse {
     /// The data key, encrypted.
@@ -595,7 +595,7 @@ pub struct GenerateDataKeyResponse {
 }
 
 /// The response of `GenerateDataKeyWithoutPlaintext`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GenerateDataKeyWithoutPlaintextResponse {
     /// The data key, encrypted.
@@ -628,7 +628,7 @@ impl Validate for GenerateRandomRequest {
 }
 
 /// The response of `GenerateRandom`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GenerateRandomResponse {
     /// The random bytes.
@@ -636,7 +636,7 @@ pub struct GenerateRandomResponse {
 }
 
 /// The response of `GetPublicKey`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GetPublicKeyResponse {
     /// The key ARN.
@@ -654,5 +654,5 @@ pub struct GetPublicKeyResponse {
 }
 
 /// An empty response (`{}`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Empty {}

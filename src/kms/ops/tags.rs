@@ -106,7 +106,7 @@ impl Validate for ListResourceTagsRequest {
 }
 
 /// The response of `ListResourceTags`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListResourceTagsResponse {
     /// This page, sorted by tag key.

@@ -57,7 +57,7 @@ pub(crate) fn epoch(text: &str) -> Option<f64> {
 }
 
 /// A key's metadata as AWS returns it (`KeyMetadata`).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct KeyMetadata {
     /// The 12-digit account.
