@@ -472,6 +472,15 @@ pub enum FormatError {
     /// Encryption was asked for with no recipients.
     #[error("no recipients given")]
     NoRecipients,
+    /// A rewrap would leave the file with no recipient stanza.
+    #[error("the result would have no recipient stanza, and nobody could decrypt it")]
+    NoStanzaLeft,
+    /// A header would hold the same recipient twice (or two identical stanzas).
+    #[error("the result would hold {key} twice")]
+    DuplicateRecipient {
+        /// The key (as `angou inspect` names it) or the stanza type, at most 200 characters.
+        key: String,
+    },
 }
 
 /// Failures of the local KMS ([`crate::kms`]), named after the cloud's error codes.

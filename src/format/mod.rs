@@ -26,6 +26,7 @@
 
 pub mod armor;
 pub mod header;
+pub mod rewrap;
 pub mod stream;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -248,28 +249,7 @@ impl<R: BufRead> Decryptor<R> {
         I: IntoIterator,
         I::Item: Identity,
     {
-        let identities: Vec<I::Item> = identities.into_iter().collect();
-        let mut file_key = None;
-        'search: for s in self.header.stanzas() {
-            let mut failure = None;
-            for identity in &identities {
-                match identity.unwrap_stanza(s) {
-                    Some(Ok(key)) => {
-                        file_key = Some(key);
-                        break 'search;
-                    }
-                    Some(Err(e)) => {
-                        failure.get_or_insert(e);
-                    }
-                    None => {}
-                }
-            }
-            if let Some(e) = failure {
-                return Err(e);
-            }
-        }
-        let file_key = file_key.ok_or(FormatError::NoMatch)?;
-        self.header.verify_mac(&file_key)?;
+        let file_key = find_file_key(&self.header, identities)?;
         let mut nonce = [0u8; PAYLOAD_NONCE_LEN];
         read_exact_or(&mut self.input, &mut nonce, "payload nonce")?;
         Ok(StreamReader::new(
@@ -277,6 +257,38 @@ impl<R: BufRead> Decryptor<R> {
             payload_key(self.header.cipher(), &file_key, &nonce),
         ))
     }
+}
+
+/// The file key of `header`, verified by its MAC: stanzas in file order, each offered to
+/// every identity (see [`Decryptor::decrypt`]).
+pub(crate) fn find_file_key<I>(header: &Header, identities: I) -> Result<FileKey, Error>
+where
+    I: IntoIterator,
+    I::Item: Identity,
+{
+    let identities: Vec<I::Item> = identities.into_iter().collect();
+    let mut file_key = None;
+    'search: for s in header.stanzas() {
+        let mut failure = None;
+        for identity in &identities {
+            match identity.unwrap_stanza(s) {
+                Some(Ok(key)) => {
+                    file_key = Some(key);
+                    break 'search;
+                }
+                Some(Err(e)) => {
+                    failure.get_or_insert(e);
+                }
+                None => {}
+            }
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+    }
+    let file_key = file_key.ok_or(FormatError::NoMatch)?;
+    header.verify_mac(&file_key)?;
+    Ok(file_key)
 }
 
 fn read_exact_or<R: Read>(r: &mut R, buf: &mut [u8], what: &'static str) -> Result<(), Error> {
