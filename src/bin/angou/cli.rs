@@ -54,8 +54,10 @@ pub enum Command {
     /// Decrypt a file; writes nothing to -o unless the whole file verifies
     #[command(after_help = EXIT_CODES)]
     Decrypt(DecryptArgs),
-    /// Describe an encrypted file without any key
+    /// Describe encrypted files without any key; --json lists the keys each depends on
     Inspect(InspectArgs),
+    /// Change the recipients of encrypted files without re-encrypting their payload
+    Rewrap(crate::rewrap::RewrapArgs),
     /// Measure cipher throughput on this machine (tables, or --json)
     Bench(crate::bench::BenchArgs),
     /// The local KMS: keys that never leave the store, data keys, rotation, audit

@@ -2,7 +2,7 @@
 //! input != output, FIFOs and devices written into (never replaced), and regular-file output
 //! through a temp file that becomes the target only on success.
 
-mod pending;
+pub mod pending;
 mod text;
 
 use std::fs::{self, File};

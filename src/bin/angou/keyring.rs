@@ -128,6 +128,24 @@ pub fn identities_for<'s>(
     stores: &'s Stores,
 ) -> Result<Vec<Box<dyn Identity + 's>>, Failure> {
     let mut identities = files;
+    let extra = header_identities(header, !identities.is_empty(), flags, home, stores)?;
+    identities.extend(extra);
+    Ok(identities)
+}
+
+/// What `header`'s stanzas call for beyond the identity files (see [`identities_for`]); for
+/// commands that keep one list of identity files across several inputs.
+///
+/// # Errors
+/// "no identities given" (usage) when `have_files` is false and nothing else could open it.
+pub fn header_identities<'s>(
+    header: &Header,
+    have_files: bool,
+    flags: &IdentityFlags<'_>,
+    home: Option<&Path>,
+    stores: &'s Stores,
+) -> Result<Vec<Box<dyn Identity + 's>>, Failure> {
+    let mut identities: Vec<Box<dyn Identity + 's>> = Vec::new();
     let stanzas = header.stanzas();
     if stanzas.iter().any(|s| s.kind == angou::kms::KMS_STANZA) {
         identities.push(Box::new(angou::kms::KmsIdentity {
@@ -141,7 +159,7 @@ pub fn identities_for<'s>(
     {
         let pass = crate::passphrase::obtain(flags.passphrase_file, false)?;
         identities.push(Box::new(PassphraseIdentity::new(pass)));
-    } else if identities.is_empty() {
+    } else if identities.is_empty() && !have_files {
         return Err(Failure::usage("no identities given").hint(
             "pass -i IDENTITY_FILE or -k KEY_FILE (angou inspect shows who the file is for)",
         ));

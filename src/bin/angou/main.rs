@@ -18,6 +18,7 @@ mod keys;
 mod kms;
 mod manual;
 mod passphrase;
+mod rewrap;
 mod serve;
 
 use clap::Parser;
@@ -37,6 +38,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Kms(a) => kms::run(a, home),
         Command::Bench(a) => bench::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Rewrap(a) => rewrap::run(a, home),
         Command::Completions(a) => manual::completions(a),
         Command::Man(a) => manual::man(a),
     }
@@ -117,6 +119,30 @@ fn check_paths(command: &Command) -> Result<(), Failure> {
             {
                 return Err(missing(what, flag));
             }
+        }
+        Command::Rewrap(a) => {
+            named.extend(
+                a.identities
+                    .iter()
+                    .map(|p| ("identity file", "-i", p.as_path())),
+            );
+            named.extend(a.key_files.iter().map(|p| ("key file", "-k", p.as_path())));
+            named.extend(
+                a.passphrase_file
+                    .as_deref()
+                    .map(|p| ("passphrase file", "--passphrase-file", p)),
+            );
+            named.extend(
+                a.recipients_files
+                    .iter()
+                    .map(|p| ("recipients file", "-R", p.as_path())),
+            );
+            named.extend(
+                a.add_key_files
+                    .iter()
+                    .map(|p| ("key file", "--add-key-file", p.as_path())),
+            );
+            named.extend(a.files.iter().map(|p| ("input file", "", p.as_path())));
         }
         Command::Demo
         | Command::Keygen(_)

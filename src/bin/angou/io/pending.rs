@@ -179,6 +179,11 @@ impl Pending {
         }
     }
 
+    /// The open file (for its permissions; writes go through [`Write`]).
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
     /// Makes the file durable and puts it at the target: fsync, link (or rename when
     /// `replace`), fsync the folder. Without `replace` an existing target is never touched;
     /// with it, only a regular file or a symlink is replaced, never a device or FIFO.
