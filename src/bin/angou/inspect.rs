@@ -19,8 +19,13 @@ pub struct InspectArgs {
     /// is for (repeatable)
     #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
     pub recipients_files: Vec<PathBuf>,
-    /// Encrypted file (default or "-": standard input)
-    pub input: Option<PathBuf>,
+    /// Walk the folders among the inputs (all files below them, symlinks not followed)
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+    /// Encrypted files (default or "-": standard input). Several files, or -r, give one
+    /// report with the keys the set depends on
+    #[arg(value_name = "FILE")]
+    pub inputs: Vec<PathBuf>,
 }
 
 fn json_str(s: &str) -> String {
@@ -38,8 +43,11 @@ fn json_str(s: &str) -> String {
 }
 
 pub fn run(args: InspectArgs) -> Result<(), Failure> {
+    if args.recursive || args.inputs.len() > 1 {
+        return crate::inventory::run(&args);
+    }
     let listed = crate::keys::load_ssh_keys(&args.recipients_files)?;
-    let input = InputSpec::from_arg(args.input.as_deref());
+    let input = InputSpec::from_arg(args.inputs.first().map(PathBuf::as_path));
     let reader = input.open(true)?;
     let mut detected = Input::detect(BufReader::with_capacity(256 * 1024, reader))?;
     let armored = detected.is_armored();
@@ -57,6 +65,7 @@ pub fn run(args: InspectArgs) -> Result<(), Failure> {
     });
     let stanza_count = header.stanzas().len();
     let ssh = crate::keys::ssh_stanza_keys(header.stanzas(), &listed);
+    let numbered = crate::inventory::stanza_keys(header.stanzas());
     drop(decryptor);
     let payload_len = io::copy(&mut detected, &mut io::sink())
         .map_err(|e| Failure::from(e).context(input.describe()))?;
@@ -91,11 +100,12 @@ pub fn run(args: InspectArgs) -> Result<(), Failure> {
             })
             .collect();
         println!(
-            "{{\"format\":{},\"version_line\":{},\"payload_cipher\":{},\"armored\":{armored},\"stanzas\":[{}],\"ssh_stanzas\":[{}],\"header_bytes\":{header_len},\"payload_bytes\":{payload_len},\"chunks\":{chunks},\"chunk_size\":{CHUNK_LEN},\"plaintext_bytes\":{},\"well_formed_length\":{shape_ok}}}",
+            "{{\"format\":{},\"version_line\":{},\"payload_cipher\":{},\"armored\":{armored},\"stanzas\":[{}],\"recipients\":{},\"ssh_stanzas\":[{}],\"header_bytes\":{header_len},\"payload_bytes\":{payload_len},\"chunks\":{chunks},\"chunk_size\":{CHUNK_LEN},\"plaintext_bytes\":{},\"well_formed_length\":{shape_ok}}}",
             json_str(format),
             json_str(version),
             json_str(cipher.name()),
             list.join(","),
+            serde_json::Value::Array(numbered),
             ssh_list.join(","),
             if shape_ok {
                 plaintext.to_string()
@@ -116,6 +126,14 @@ pub fn run(args: InspectArgs) -> Result<(), Failure> {
     println!("recipients      {stanza_count} stanza(s)");
     for (kind, n) in &stanzas {
         println!("                  {n} × {kind}");
+    }
+    for r in &numbered {
+        println!(
+            "                  #{} {}: {}",
+            r["index"],
+            r["type"].as_str().unwrap_or_default(),
+            r["key"].as_str().or(r["note"].as_str()).unwrap_or_default()
+        );
     }
     for (kind, tag, key) in &ssh {
         let key = key.as_deref().unwrap_or(if listed.is_empty() {

@@ -11,6 +11,7 @@ mod demo;
 mod encrypt;
 mod failure;
 mod inspect;
+mod inventory;
 mod io;
 mod keygen;
 mod keyring;
@@ -90,7 +91,7 @@ fn check_paths(command: &Command) -> Result<(), Failure> {
             ));
         }
         Command::Inspect(a) => {
-            named.extend(a.input.as_deref().map(|p| ("input file", "", p)));
+            named.extend(a.inputs.iter().map(|p| ("input file", "", p.as_path())));
         }
         Command::Pubkey(a) => named.push(("identity file", "-i", a.identity.as_path())),
         Command::Kms(a) => {
