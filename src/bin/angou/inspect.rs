@@ -43,7 +43,7 @@ fn json_str(s: &str) -> String {
 }
 
 pub fn run(args: InspectArgs) -> Result<(), Failure> {
-    if args.recursive || args.inputs.len() > 1 {
+    if args.recursive || args.inputs.len() > 1 || args.inputs.iter().any(|p| p.is_dir()) {
         return crate::inventory::run(&args);
     }
     let listed = crate::keys::load_ssh_keys(&args.recipients_files)?;
