@@ -77,7 +77,11 @@ pub struct Stanza {
 }
 
 /// Something a file can be encrypted to.
-pub trait Recipient {
+///
+/// `Send + Sync` so that one set of recipients can serve several files at once (the CLI
+/// encrypts many files on a small thread pool); every recipient is key material or a handle
+/// on a thread-safe KMS backend.
+pub trait Recipient: Send + Sync {
     /// Wraps `file_key` into one or more stanzas.
     ///
     /// # Errors
@@ -86,7 +90,10 @@ pub trait Recipient {
 }
 
 /// Something that can decrypt files: tries to unwrap the file key from one stanza.
-pub trait Identity {
+///
+/// `Send + Sync` for the same reason as [`Recipient`]: one set of identities opens many files
+/// at once.
+pub trait Identity: Send + Sync {
     /// `None` if the stanza is not for this identity (or it cannot tell);
     /// `Some(Err(_))` if it is, but is malformed or fails; `Some(Ok(key))` on success.
     fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, Error>>;
