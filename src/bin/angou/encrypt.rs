@@ -47,14 +47,22 @@ pub struct EncryptArgs {
     /// Write to FILE (default: standard output); a FIFO or device is written into, never replaced
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Replace OUTPUT if it is an existing regular file
+    /// Write each INPUT to DIR/INPUT.age (armored or not); needed with several inputs
+    #[arg(long, value_name = "DIR", conflicts_with = "output")]
+    pub output_dir: Option<PathBuf>,
+    /// With --output-dir: encrypt N files at once, so their KMS calls overlap
+    #[arg(short = 'j', long, value_name = "N", default_value_t = crate::batch::DEFAULT_JOBS,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+    /// Replace OUTPUT (or the files in --output-dir) if it is an existing regular file
     #[arg(long)]
     pub force: bool,
     /// No progress bar
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// File to encrypt (default or "-": standard input)
-    pub input: Option<PathBuf>,
+    /// File to encrypt (default or "-": standard input); several need --output-dir
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
 }
 
 pub fn run(args: EncryptArgs, home: Option<&std::path::Path>) -> Result<(), Failure> {
@@ -75,35 +83,89 @@ pub fn run(args: EncryptArgs, home: Option<&std::path::Path>) -> Result<(), Fail
     // Parse and validate everything before touching the output.
     let stores = crate::keyring::Stores::default();
     let recipients = crate::keyring::recipients_from(&recipient_flags(&args), home, &stores)?;
-    let input = InputSpec::from_arg(args.input.as_deref());
     let content = if args.armor {
         Content::Text
     } else {
         Content::Binary
     };
-    let output = OutputSpec::plan(args.output.as_deref(), &input, args.force, content)?;
-    let encryptor = if use_passphrase {
-        let pass = crate::passphrase::obtain(args.passphrase_file.as_deref(), true)?;
-        Encryptor::with_passphrase(
-            angou::passphrase::PassphraseRecipient::new(pass).with_work_factor(args.work_factor),
-        )
-    } else {
-        Encryptor::with_recipients(recipients.iter().map(|b| b.as_ref()))?
+    let batch = crate::batch::plan(
+        &args.inputs,
+        args.output.as_deref(),
+        args.output_dir.as_deref(),
+        crate::batch::Naming::AddSuffix,
+        args.force,
+        content,
+    )?;
+    if let Some(jobs) = batch {
+        let pass = if use_passphrase {
+            Some(crate::passphrase::obtain(
+                args.passphrase_file.as_deref(),
+                true,
+            )?)
+        } else {
+            None
+        };
+        // Each file gets its own Encryptor, so its own file key and its own KMS calls.
+        let results = crate::batch::run_pool(&jobs, args.jobs.into(), |job| {
+            let encryptor = encryptor(&args, &recipients, pass.clone())?;
+            encrypt_file(encryptor, args.armor, &job.input, &job.output, true)
+        });
+        let paths = jobs.iter().map(|j| j.path.as_path());
+        return crate::batch::report(
+            paths.zip(results),
+            "encrypted",
+            "nothing was left in --output-dir for them",
+        );
     }
-    .with_cipher(args.cipher);
+    let input = InputSpec::from_arg(args.inputs.first().map(PathBuf::as_path));
+    let output = OutputSpec::plan(args.output.as_deref(), &input, args.force, content)?;
+    let pass = if use_passphrase {
+        Some(crate::passphrase::obtain(
+            args.passphrase_file.as_deref(),
+            true,
+        )?)
+    } else {
+        None
+    };
+    let encryptor = encryptor(&args, &recipients, pass)?;
+    encrypt_file(encryptor, args.armor, &input, &output, args.quiet)
+}
 
-    let mut reader = input.open(args.quiet)?;
+/// The Encryptor for one file: to the passphrase if there is one, else to `recipients`.
+fn encryptor<'a>(
+    args: &EncryptArgs,
+    recipients: &'a [Box<dyn angou::recipient::Recipient + 'a>],
+    pass: Option<angou::secret::SecretVec>,
+) -> Result<Encryptor<'a>, Failure> {
+    Ok(match pass {
+        Some(pass) => Encryptor::with_passphrase(
+            angou::passphrase::PassphraseRecipient::new(pass).with_work_factor(args.work_factor),
+        ),
+        None => Encryptor::with_recipients(recipients.iter().map(|b| b.as_ref()))?,
+    }
+    .with_cipher(args.cipher))
+}
+
+/// Encrypts `input` to `output` (a temp file, committed only when complete).
+fn encrypt_file(
+    encryptor: Encryptor<'_>,
+    armor: bool,
+    input: &InputSpec,
+    output: &OutputSpec,
+    quiet: bool,
+) -> Result<(), Failure> {
+    let mut reader = input.open(quiet)?;
     let mut out = output.open()?;
-    if args.armor {
+    if armor {
         let armored = ArmoredWriter::new(&mut out)?;
         let mut w = encryptor.wrap_output(armored)?;
         w.copy_from(&mut reader)
-            .map_err(|e| read_failure(e, &input))?;
+            .map_err(|e| read_failure(e, input))?;
         w.finish()?.finish()?;
     } else {
         let mut w = encryptor.wrap_output(&mut out)?;
         w.copy_from(&mut reader)
-            .map_err(|e| read_failure(e, &input))?;
+            .map_err(|e| read_failure(e, input))?;
         w.finish()?;
     }
     out.commit()

@@ -3,7 +3,7 @@
 //! added here once and all of them accept it.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use angou::format::header::Header;
 use angou::passphrase::PassphraseIdentity;
@@ -16,6 +16,8 @@ use crate::failure::Failure;
 #[derive(Default)]
 pub struct Stores {
     local: OnceLock<angou::kms::Kms>,
+    /// The passphrase of passphrase files, or why there is none: asked for once per command.
+    passphrase: Mutex<Option<Result<angou::secret::SecretVec, Failure>>>,
 }
 
 impl Stores {
@@ -26,6 +28,22 @@ impl Stores {
         }
         let opened = crate::kms::open_store(home)?;
         Ok(self.local.get_or_init(|| opened))
+    }
+
+    /// The passphrase for passphrase files (`file`, else ANGOU_PASSPHRASE, else a prompt),
+    /// obtained on first use; later calls, from any thread, get the same answer (or the same
+    /// failure) without asking again.
+    pub fn passphrase(&self, file: Option<&Path>) -> Result<angou::secret::SecretVec, Failure> {
+        let mut slot = self.passphrase.lock().unwrap_or_else(|e| e.into_inner());
+        let got = slot.get_or_insert_with(|| crate::passphrase::obtain(file, false));
+        match got {
+            Ok(pass) => Ok(pass.clone()),
+            Err(f) => Err(Failure {
+                message: f.message.clone(),
+                hint: f.hint.clone(),
+                code: f.code,
+            }),
+        }
     }
 }
 
@@ -115,26 +133,9 @@ pub fn identity_files(flags: &IdentityFlags<'_>) -> Result<Vec<Box<dyn Identity>
     Ok(identities)
 }
 
-/// `files` (from [`identity_files`]) plus what `header`'s stanzas call for: the local store for
-/// `angou.dev/v1/kms` stanzas, the passphrase for a passphrase file.
-///
-/// # Errors
-/// "no identities given" (usage) when nothing could open the file.
-pub fn identities_for<'s>(
-    header: &Header,
-    files: Vec<Box<dyn Identity + 's>>,
-    flags: &IdentityFlags<'_>,
-    home: Option<&Path>,
-    stores: &'s Stores,
-) -> Result<Vec<Box<dyn Identity + 's>>, Failure> {
-    let mut identities = files;
-    let extra = header_identities(header, !identities.is_empty(), flags, home, stores)?;
-    identities.extend(extra);
-    Ok(identities)
-}
-
-/// What `header`'s stanzas call for beyond the identity files (see [`identities_for`]); for
-/// commands that keep one list of identity files across several inputs.
+/// What `header`'s stanzas call for beyond the identity files (from [`identity_files`], kept
+/// for every input): the local store for `angou.dev/v1/kms` stanzas, the passphrase for a
+/// passphrase file (asked for once per command, see [`Stores::passphrase`]).
 ///
 /// # Errors
 /// "no identities given" (usage) when `have_files` is false and nothing else could open it.
@@ -157,7 +158,7 @@ pub fn header_identities<'s>(
         .iter()
         .any(|s| s.kind == angou::recipient::SCRYPT_STANZA)
     {
-        let pass = crate::passphrase::obtain(flags.passphrase_file, false)?;
+        let pass = stores.passphrase(flags.passphrase_file)?;
         identities.push(Box::new(PassphraseIdentity::new(pass)));
     } else if identities.is_empty() && !have_files {
         return Err(Failure::usage("no identities given").hint(

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod aws_cli;
+mod batch;
 mod bench;
 mod bench_kms;
 mod bench_marvin;
@@ -53,13 +54,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
 fn keys_passphrase_and_input<'a>(
     key_files: &'a [std::path::PathBuf],
     passphrase_file: Option<&'a std::path::Path>,
-    input: Option<&'a std::path::Path>,
+    inputs: &'a [std::path::PathBuf],
 ) -> impl Iterator<Item = (&'static str, &'static str, &'a std::path::Path)> {
     key_files
         .iter()
         .map(|p| ("key file", "-k", p.as_path()))
         .chain(passphrase_file.map(|p| ("passphrase file", "--passphrase-file", p)))
-        .chain(std::iter::once(("input file", "", data_input(input))))
+        .chain(data_inputs(inputs).map(|p| ("input file", "", p)))
 }
 
 fn check_paths(command: &Command) -> Result<(), Failure> {
@@ -75,7 +76,7 @@ fn check_paths(command: &Command) -> Result<(), Failure> {
             named.extend(keys_passphrase_and_input(
                 &a.key_files,
                 a.passphrase_file.as_deref(),
-                a.input.as_deref(),
+                &a.inputs,
             ));
         }
         Command::Decrypt(a) => {
@@ -87,7 +88,7 @@ fn check_paths(command: &Command) -> Result<(), Failure> {
             named.extend(keys_passphrase_and_input(
                 &a.key_files,
                 a.passphrase_file.as_deref(),
-                a.input.as_deref(),
+                &a.inputs,
             ));
         }
         Command::Inspect(a) => {
@@ -160,9 +161,10 @@ fn check_paths(command: &Command) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The data input of encrypt and decrypt: standard input unless a file is named.
-fn data_input(arg: Option<&std::path::Path>) -> &std::path::Path {
-    arg.unwrap_or(std::path::Path::new("-"))
+/// The data inputs of encrypt and decrypt: standard input unless files are named.
+fn data_inputs(args: &[std::path::PathBuf]) -> impl Iterator<Item = &std::path::Path> {
+    let stdin = args.is_empty().then(|| std::path::Path::new("-"));
+    args.iter().map(|p| p.as_path()).chain(stdin)
 }
 
 /// Refuses (exit 2) a command line on which two arguments would read standard input: the

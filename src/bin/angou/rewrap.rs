@@ -58,6 +58,10 @@ pub struct RewrapArgs {
     /// Replace an existing file at -o or in --output-dir
     #[arg(long)]
     pub force: bool,
+    /// Rewrap N files at once, so their KMS calls overlap
+    #[arg(short = 'j', long, value_name = "N", default_value_t = crate::batch::DEFAULT_JOBS,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
     /// Encrypted files to rewrap (in place unless -o or --output-dir)
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -109,9 +113,9 @@ pub fn run(args: RewrapArgs, home: Option<&Path>) -> Result<(), Failure> {
     let files = crate::keyring::identity_files(&ids)?;
     let stores = crate::keyring::Stores::default();
     let recipients = crate::keyring::recipients_from(&add, home, &stores)?;
-    let mut failed = 0;
-    for (input, target) in args.files.iter().zip(&targets) {
-        let result = rewrap_one(
+    let jobs: Vec<_> = args.files.iter().zip(&targets).collect();
+    if let [(input, target)] = jobs[..] {
+        return rewrap_one(
             input,
             target,
             &args,
@@ -121,25 +125,26 @@ pub fn run(args: RewrapArgs, home: Option<&Path>) -> Result<(), Failure> {
             &stores,
             &recipients,
         );
-        if let Err(f) = result {
-            failed += 1;
-            if args.files.len() == 1 {
-                return Err(f);
-            }
-            eprintln!("error: {}: {}", input.display(), f.message);
-            if let Some(h) = &f.hint {
-                eprintln!("hint: {h}");
-            }
-        }
     }
-    if failed > 0 {
-        return Err(Failure::new(format!(
-            "{failed} of {} files were not rewrapped (each left as it was)",
-            args.files.len()
-        ))
-        .hint("see the errors above"));
-    }
-    Ok(())
+    // What the headers call for that may ask the user (the key store's passphrase, a
+    // passphrase file's) is asked now, once, not by several workers at once.
+    crate::batch::prepare(args.files.iter().map(PathBuf::as_path), |header| {
+        let _ = crate::keyring::header_identities(header, !files.is_empty(), &ids, home, &stores);
+    });
+    let results = crate::batch::run_pool(&jobs, args.jobs.into(), |(input, target)| {
+        rewrap_one(
+            input,
+            target,
+            &args,
+            &files,
+            &ids,
+            home,
+            &stores,
+            &recipients,
+        )
+    });
+    let paths = args.files.iter().map(PathBuf::as_path);
+    crate::batch::report(paths.zip(results), "rewrapped", "each was left as it was")
 }
 
 /// Decides every output before any work: refuses a missing input, -o naming the input, and
