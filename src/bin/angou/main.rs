@@ -17,6 +17,7 @@ mod keys;
 mod kms;
 mod manual;
 mod passphrase;
+mod remote;
 mod serve;
 
 use clap::Parser;

@@ -194,7 +194,12 @@ impl Remote {
                     "the KMS at {endpoint} answered {status}with something that is not an AWS KMS answer"
                 )
             }
+            // Credentials that cannot be loaded surface as an unclassified dispatch failure.
             SdkError::ConstructionFailure(_) => format!(
+                "could not make a request to the KMS at {endpoint}: {}",
+                chain(&err)
+            ),
+            SdkError::DispatchFailure(d) if d.is_other() || d.is_user() => format!(
                 "could not make a request to the KMS at {endpoint}: {}",
                 chain(&err)
             ),
@@ -204,14 +209,22 @@ impl Remote {
     }
 }
 
-/// An error and its sources, each once, joined with `: ` (the SDK's own rendering adds its
-/// `Debug` form, which is for developers).
+/// An error and its sources, each once, joined with `: `, without the SDK's category words
+/// (its own rendering adds its `Debug` form, which is for developers).
 fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    const CATEGORIES: &[&str] = &[
+        "dispatch failure",
+        "failed to construct request",
+        "io error",
+        "other",
+        "timeout",
+        "user error",
+    ];
     let mut parts: Vec<String> = Vec::new();
     let mut next = Some(err);
     while let Some(e) = next {
         let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
+        if !CATEGORIES.contains(&text.as_str()) && !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }
         next = e.source();
