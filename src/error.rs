@@ -628,6 +628,12 @@ pub enum KmsError {
         /// When it expired (RFC 3339).
         at: String,
     },
+    /// A remote KMS client could not be set up (no region, a bad endpoint URL, no runtime).
+    #[error("remote KMS: {reason}")]
+    Remote {
+        /// What is missing or wrong.
+        reason: String,
+    },
 }
 
 impl KmsError {
@@ -656,6 +662,7 @@ impl KmsError {
             KmsError::IncorrectKeyMaterial { .. } => "IncorrectKeyMaterialException",
             KmsError::InvalidImportToken { .. } => "InvalidImportTokenException",
             KmsError::ExpiredImportToken { .. } => "ExpiredImportTokenException",
+            KmsError::Remote { .. } => "ValidationException",
         }
     }
 }

@@ -43,6 +43,8 @@ pub mod http;
 mod local;
 pub mod ops;
 mod recipient;
+#[cfg(feature = "aws")]
+pub mod remote;
 
 use std::path::PathBuf;
 

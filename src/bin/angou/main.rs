@@ -19,6 +19,7 @@ mod keys;
 mod kms;
 mod manual;
 mod passphrase;
+mod remote;
 mod rewrap;
 mod serve;
 
