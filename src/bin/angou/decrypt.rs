@@ -4,8 +4,6 @@ use std::io::BufReader;
 use std::path::PathBuf;
 
 use angou::format::{Decryptor, Input};
-use angou::passphrase::PassphraseIdentity;
-use angou::recipient::Identity;
 
 use crate::failure::Failure;
 use crate::io::{Content, InputSpec, OutputSpec};
@@ -39,21 +37,13 @@ pub struct DecryptArgs {
 }
 
 pub fn run(args: DecryptArgs, home: Option<&std::path::Path>) -> Result<(), Failure> {
-    // Declared first so it outlives the identities that borrow it (drop order).
-    #[allow(clippy::needless_late_init)]
-    let store: Option<angou::kms::Kms>;
-    let mut identities: Vec<Box<dyn Identity + '_>> = Vec::new();
-    for f in &args.identities {
-        identities.extend(crate::keys::load_identities(
-            f,
-            args.passphrase_file.as_deref(),
-        )?);
-    }
-    for f in &args.key_files {
-        for k in crate::keys::load_symmetric_keys(f)? {
-            identities.push(Box::new(k));
-        }
-    }
+    let flags = crate::keyring::IdentityFlags {
+        identities: &args.identities,
+        key_files: &args.key_files,
+        context: &args.context,
+        passphrase_file: args.passphrase_file.as_deref(),
+    };
+    let files = crate::keyring::identity_files(&flags)?;
     let input = InputSpec::from_arg(args.input.as_deref());
     let output = OutputSpec::plan(
         args.output.as_deref(),
@@ -65,30 +55,9 @@ pub fn run(args: DecryptArgs, home: Option<&std::path::Path>) -> Result<(), Fail
     let detected = Input::detect(BufReader::with_capacity(256 * 1024, reader))?;
     let decryptor =
         Decryptor::new(detected).map_err(|e| Failure::from(e).context(input.describe()))?;
-    let uses_kms = decryptor
-        .header()
-        .stanzas()
-        .iter()
-        .any(|s| s.kind == angou::kms::KMS_STANZA);
-    store = if uses_kms {
-        Some(crate::kms::open_store(home)?)
-    } else {
-        None
-    };
-    if let Some(store) = &store {
-        identities.push(Box::new(angou::kms::KmsIdentity {
-            kms: store,
-            context: crate::kms::parse_context(&args.context)?,
-        }));
-    }
-    if decryptor.is_passphrase() {
-        let pass = crate::passphrase::obtain(args.passphrase_file.as_deref(), false)?;
-        identities.push(Box::new(PassphraseIdentity::new(pass)));
-    } else if identities.is_empty() {
-        return Err(Failure::usage("no identities given").hint(
-            "pass -i IDENTITY_FILE or -k KEY_FILE (angou inspect shows who the file is for)",
-        ));
-    }
+    let stores = crate::keyring::Stores::default();
+    let identities =
+        crate::keyring::identities_for(decryptor.header(), files, &flags, home, &stores)?;
     let passphrase_file = decryptor.is_passphrase();
     let mut plaintext = decryptor
         .decrypt(identities.iter().map(|b| b.as_ref()))

@@ -7,7 +7,6 @@ use angou::error::Error;
 use angou::format::Encryptor;
 use angou::format::armor::ArmoredWriter;
 use angou::format::header::PayloadCipher;
-use angou::recipient::Recipient;
 
 use crate::failure::Failure;
 use crate::io::{Content, InputSpec, OutputSpec};
@@ -60,10 +59,7 @@ pub struct EncryptArgs {
 
 pub fn run(args: EncryptArgs, home: Option<&std::path::Path>) -> Result<(), Failure> {
     let use_passphrase = args.passphrase || args.passphrase_file.is_some();
-    let has_keys = !args.recipients.is_empty()
-        || !args.recipients_files.is_empty()
-        || !args.key_files.is_empty()
-        || !args.kms.is_empty();
+    let has_keys = recipient_flags(&args).any();
     if !args.context.is_empty() && args.kms.is_empty() {
         return Err(Failure::usage("an encryption context (-c) needs --kms")
             .hint("the context is bound to the KMS-wrapped file key; add --kms KEY"));
@@ -77,36 +73,8 @@ pub fn run(args: EncryptArgs, home: Option<&std::path::Path>) -> Result<(), Fail
             .hint("add -r age1…, -r key.pub.pem, -R FILE, -k KEY_FILE, --kms KEY or -p"));
     }
     // Parse and validate everything before touching the output.
-    // Declared first so it outlives the recipients that borrow it (drop order).
-    #[allow(clippy::needless_late_init)]
-    let store: Option<angou::kms::Kms>;
-    let mut recipients: Vec<Box<dyn Recipient + '_>> = Vec::new();
-    for r in &args.recipients {
-        recipients.push(crate::keys::parse_recipient_arg(r)?);
-    }
-    for f in &args.recipients_files {
-        recipients.extend(crate::keys::load_recipients_file(f)?);
-    }
-    for f in &args.key_files {
-        for k in crate::keys::load_symmetric_keys(f)? {
-            recipients.push(Box::new(k));
-        }
-    }
-    store = if args.kms.is_empty() {
-        None
-    } else {
-        Some(crate::kms::open_store(home)?)
-    };
-    let context = crate::kms::parse_context(&args.context)?;
-    if let Some(store) = &store {
-        for key in &args.kms {
-            recipients.push(Box::new(angou::kms::KmsRecipient {
-                kms: store,
-                key: key.clone(),
-                context: context.clone(),
-            }));
-        }
-    }
+    let stores = crate::keyring::Stores::default();
+    let recipients = crate::keyring::recipients_from(&recipient_flags(&args), home, &stores)?;
     let input = InputSpec::from_arg(args.input.as_deref());
     let content = if args.armor {
         Content::Text
@@ -139,6 +107,17 @@ pub fn run(args: EncryptArgs, home: Option<&std::path::Path>) -> Result<(), Fail
         w.finish()?;
     }
     out.commit()
+}
+
+/// The recipients that `args` name.
+fn recipient_flags(args: &EncryptArgs) -> crate::keyring::RecipientFlags<'_> {
+    crate::keyring::RecipientFlags {
+        recipients: &args.recipients,
+        recipients_files: &args.recipients_files,
+        key_files: &args.key_files,
+        kms: &args.kms,
+        context: &args.context,
+    }
 }
 
 fn read_failure(e: io::Error, input: &InputSpec) -> Failure {

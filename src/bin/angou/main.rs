@@ -13,6 +13,7 @@ mod failure;
 mod inspect;
 mod io;
 mod keygen;
+mod keyring;
 mod keys;
 mod kms;
 mod manual;

@@ -1,0 +1,150 @@
+//! The recipients and identities a command line names, built in one place for every command
+//! that wraps or unwraps file keys (`encrypt`, `decrypt`, `rewrap`): a new kind of key is
+//! added here once and all of them accept it.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use angou::format::header::Header;
+use angou::passphrase::PassphraseIdentity;
+use angou::recipient::{Identity, Recipient};
+
+use crate::failure::Failure;
+
+/// The key stores a command opened, alive as long as the recipients and identities that
+/// borrow them. Each is opened at most once, and only when a key or stanza needs it.
+#[derive(Default)]
+pub struct Stores {
+    local: OnceLock<angou::kms::Kms>,
+}
+
+impl Stores {
+    /// The local key store at `home`, opened on first use.
+    pub fn local(&self, home: Option<&Path>) -> Result<&angou::kms::Kms, Failure> {
+        if let Some(kms) = self.local.get() {
+            return Ok(kms);
+        }
+        let opened = crate::kms::open_store(home)?;
+        Ok(self.local.get_or_init(|| opened))
+    }
+}
+
+/// The flags that name recipients to wrap a file key for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RecipientFlags<'a> {
+    /// `-r`: age1…, age1pq1…, ssh-… recipients or PEM public key paths.
+    pub recipients: &'a [String],
+    /// `-R`: recipients files.
+    pub recipients_files: &'a [PathBuf],
+    /// Symmetric key files.
+    pub key_files: &'a [PathBuf],
+    /// Local KMS keys (id, ARN or alias).
+    pub kms: &'a [String],
+    /// `-c`: the encryption context bound to KMS-wrapped file keys.
+    pub context: &'a [String],
+}
+
+impl RecipientFlags<'_> {
+    /// Whether any recipient is named.
+    pub fn any(&self) -> bool {
+        !self.recipients.is_empty()
+            || !self.recipients_files.is_empty()
+            || !self.key_files.is_empty()
+            || !self.kms.is_empty()
+    }
+}
+
+/// Every recipient `flags` name, in flag order (-r, -R, -k, --kms). Opens the local store in
+/// `stores` if a KMS key is named.
+pub fn recipients_from<'s>(
+    flags: &RecipientFlags<'_>,
+    home: Option<&Path>,
+    stores: &'s Stores,
+) -> Result<Vec<Box<dyn Recipient + 's>>, Failure> {
+    let mut recipients: Vec<Box<dyn Recipient + 's>> = Vec::new();
+    for r in flags.recipients {
+        recipients.push(crate::keys::parse_recipient_arg(r)?);
+    }
+    for f in flags.recipients_files {
+        recipients.extend(crate::keys::load_recipients_file(f)?);
+    }
+    for f in flags.key_files {
+        for k in crate::keys::load_symmetric_keys(f)? {
+            recipients.push(Box::new(k));
+        }
+    }
+    if !flags.kms.is_empty() {
+        let store = stores.local(home)?;
+        let context = crate::kms::parse_context(flags.context)?;
+        for key in flags.kms {
+            recipients.push(Box::new(angou::kms::KmsRecipient {
+                kms: store,
+                key: key.clone(),
+                context: context.clone(),
+            }));
+        }
+    }
+    Ok(recipients)
+}
+
+/// The flags that name identities to unwrap a file key with.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IdentityFlags<'a> {
+    /// `-i`: identity files.
+    pub identities: &'a [PathBuf],
+    /// `-k`: symmetric key files.
+    pub key_files: &'a [PathBuf],
+    /// `-c`: the encryption context of KMS-wrapped file keys.
+    pub context: &'a [String],
+    /// `--passphrase-file`.
+    pub passphrase_file: Option<&'a Path>,
+}
+
+/// The identities in the files `flags` name (-i, then -k). Read before any input, so a wrong
+/// key file is refused before anything else happens.
+pub fn identity_files(flags: &IdentityFlags<'_>) -> Result<Vec<Box<dyn Identity>>, Failure> {
+    let mut identities: Vec<Box<dyn Identity>> = Vec::new();
+    for f in flags.identities {
+        identities.extend(crate::keys::load_identities(f, flags.passphrase_file)?);
+    }
+    for f in flags.key_files {
+        for k in crate::keys::load_symmetric_keys(f)? {
+            identities.push(Box::new(k));
+        }
+    }
+    Ok(identities)
+}
+
+/// `files` (from [`identity_files`]) plus what `header`'s stanzas call for: the local store for
+/// `angou.dev/v1/kms` stanzas, the passphrase for a passphrase file.
+///
+/// # Errors
+/// "no identities given" (usage) when nothing could open the file.
+pub fn identities_for<'s>(
+    header: &Header,
+    files: Vec<Box<dyn Identity + 's>>,
+    flags: &IdentityFlags<'_>,
+    home: Option<&Path>,
+    stores: &'s Stores,
+) -> Result<Vec<Box<dyn Identity + 's>>, Failure> {
+    let mut identities = files;
+    let stanzas = header.stanzas();
+    if stanzas.iter().any(|s| s.kind == angou::kms::KMS_STANZA) {
+        identities.push(Box::new(angou::kms::KmsIdentity {
+            kms: stores.local(home)?,
+            context: crate::kms::parse_context(flags.context)?,
+        }));
+    }
+    if stanzas
+        .iter()
+        .any(|s| s.kind == angou::recipient::SCRYPT_STANZA)
+    {
+        let pass = crate::passphrase::obtain(flags.passphrase_file, false)?;
+        identities.push(Box::new(PassphraseIdentity::new(pass)));
+    } else if identities.is_empty() {
+        return Err(Failure::usage("no identities given").hint(
+            "pass -i IDENTITY_FILE or -k KEY_FILE (angou inspect shows who the file is for)",
+        ));
+    }
+    Ok(identities)
+}
