@@ -27,20 +27,20 @@
 //! let key = Kms::open(&dir, Clock::System).with_region(home.clone())
 //!     .create_key("files", KeySpec::SymmetricDefault)?.key_id.arn(&home);
 //! let store = dir.clone();
-//! let regions = Regions::new(move |region: &str| -> Result<Arc<dyn Backend>, angou::Error> {
+//! let regions = Arc::new(Regions::new(move |region: &str| -> Result<Arc<dyn Backend>, angou::Error> {
 //!     let home = Home::new(region, "111122223333")?;
 //!     Ok(Arc::new(Kms::open(&store, Clock::System).with_region(home)))
-//! });
+//! }));
 //! let mut context = EncryptionContext::new();
 //! context.insert("purpose", "doc");
 //!
-//! let recipient = AwsKmsRecipient::new(&regions, &key, context.clone())?;
+//! let recipient = AwsKmsRecipient::new(Arc::clone(&regions), &key, context.clone())?;
 //! let mut file = Vec::new();
 //! let mut w = Encryptor::with_recipients([&recipient])?.wrap_output(&mut file)?;
 //! w.write_all(b"kept under a KMS key")?;
 //! w.finish()?;
 //!
-//! let identity = AwsKmsIdentity::new(&regions, AllowPolicy::keys([key.as_str()])?, context);
+//! let identity = AwsKmsIdentity::new(regions, AllowPolicy::keys([key.as_str()])?, context);
 //! let mut out = Vec::new();
 //! Decryptor::new(&file[..])?.decrypt([&identity])?.read_to_end(&mut out)?;
 //! assert_eq!(out, b"kept under a KMS key");
@@ -203,19 +203,23 @@ fn stanza(operation: &'static str, asked: &Arn, key: &Arn, body: Vec<u8>) -> Res
 /// one wraps it with `Encrypt`. Either way the stanza records the key ARN the KMS answered
 /// with (an alias ARN is resolved by the KMS, at encryption time) and its `CiphertextBlob`.
 #[derive(Debug)]
-pub struct AwsKmsRecipient<'a> {
-    regions: &'a Regions,
+pub struct AwsKmsRecipient {
+    regions: Arc<Regions>,
     key: Arn,
     context: EncryptionContext,
 }
 
-impl<'a> AwsKmsRecipient<'a> {
+impl AwsKmsRecipient {
     /// A recipient for `key`, a key ARN or alias ARN, reached through `regions` by the ARN's
     /// region, with `context` bound to the wrapped file key.
     ///
     /// # Errors
     /// [`FormatError::MalformedStanza`] if `key` is not a KMS key or alias ARN.
-    pub fn new(regions: &'a Regions, key: &str, context: EncryptionContext) -> Result<Self, Error> {
+    pub fn new(
+        regions: Arc<Regions>,
+        key: &str,
+        context: EncryptionContext,
+    ) -> Result<Self, Error> {
         Ok(AwsKmsRecipient {
             regions,
             key: Arn::parse(key)?,
@@ -228,7 +232,7 @@ impl<'a> AwsKmsRecipient<'a> {
     }
 }
 
-impl Recipient for AwsKmsRecipient<'_> {
+impl Recipient for AwsKmsRecipient {
     fn wrap(&self, file_key: &FileKey) -> Result<Vec<Stanza>, Error> {
         const OP: &str = "Encrypt";
         let answer = self
@@ -404,17 +408,17 @@ enum Outcome {
 /// tried; each is remembered, and [`AwsKmsIdentity::explain`] turns the `NoMatch` that ends
 /// such a search into [`KmsError::NoKeyOpened`], naming every key and why.
 #[derive(Debug)]
-pub struct AwsKmsIdentity<'a> {
-    regions: &'a Regions,
+pub struct AwsKmsIdentity {
+    regions: Arc<Regions>,
     allow: AllowPolicy,
     context: EncryptionContext,
     attempts: Mutex<Vec<(Arn, Outcome)>>,
 }
 
-impl<'a> AwsKmsIdentity<'a> {
+impl AwsKmsIdentity {
     /// An identity for the keys `allow` allows, reached through `regions`, expecting
     /// `context`.
-    pub fn new(regions: &'a Regions, allow: AllowPolicy, context: EncryptionContext) -> Self {
+    pub fn new(regions: Arc<Regions>, allow: AllowPolicy, context: EncryptionContext) -> Self {
         AwsKmsIdentity {
             regions,
             allow,
@@ -476,7 +480,7 @@ impl<'a> AwsKmsIdentity<'a> {
     }
 }
 
-impl Identity for AwsKmsIdentity<'_> {
+impl Identity for AwsKmsIdentity {
     fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, Error>> {
         if stanza.kind != AWS_KMS_STANZA {
             return None;

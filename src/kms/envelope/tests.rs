@@ -86,22 +86,24 @@ impl World {
     }
 
     /// Regions served by the store in `ACCOUNT`; the regions in `dead` fail every call.
-    fn regions(&self, dead: &[&str], lie: Option<Lie>) -> Regions {
+    fn regions(&self, dead: &[&str], lie: Option<Lie>) -> Arc<Regions> {
         let (dir, calls, connects) = (
             self.dir.path().to_owned(),
             Arc::clone(&self.calls),
             Arc::clone(&self.connects),
         );
         let dead: Vec<String> = dead.iter().map(|s| (*s).to_owned()).collect();
-        Regions::new(move |region: &str| -> Result<Arc<dyn Backend>, Error> {
-            connects.fetch_add(1, Ordering::SeqCst);
-            Ok(Arc::new(Counted {
-                inner: Kms::open(&dir, Clock::System).with_region(Home::new(region, ACCOUNT)?),
-                calls: Arc::clone(&calls),
-                dead: dead.iter().any(|d| d == region),
-                lie,
-            }))
-        })
+        Arc::new(Regions::new(
+            move |region: &str| -> Result<Arc<dyn Backend>, Error> {
+                connects.fetch_add(1, Ordering::SeqCst);
+                Ok(Arc::new(Counted {
+                    inner: Kms::open(&dir, Clock::System).with_region(Home::new(region, ACCOUNT)?),
+                    calls: Arc::clone(&calls),
+                    dead: dead.iter().any(|d| d == region),
+                    lie,
+                }))
+            },
+        ))
     }
 
     fn calls(&self) -> Vec<String> {
@@ -127,7 +129,7 @@ fn encrypt(recipients: &[&dyn Recipient], plaintext: &[u8]) -> Result<Vec<u8>, E
     Ok(file)
 }
 
-fn decrypt(file: &[u8], identity: &AwsKmsIdentity<'_>) -> Result<Vec<u8>, Error> {
+fn decrypt(file: &[u8], identity: &AwsKmsIdentity) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
     let mut r = Decryptor::new(file)
         .and_then(|d| d.decrypt([identity]))
@@ -149,8 +151,8 @@ fn the_first_kms_key_makes_the_file_key_and_each_key_alone_opens_the_file() {
     let (eu, us) = (world.key(EU, ACCOUNT), world.key(US, ACCOUNT));
     let regions = world.regions(&[], None);
     let age = x25519::SecretKey::generate().unwrap();
-    let a = AwsKmsRecipient::new(&regions, &eu, context("x")).unwrap();
-    let b = AwsKmsRecipient::new(&regions, &us, context("x")).unwrap();
+    let a = AwsKmsRecipient::new(Arc::clone(&regions), &eu, context("x")).unwrap();
+    let b = AwsKmsRecipient::new(Arc::clone(&regions), &us, context("x")).unwrap();
     let plaintext = vec![9u8; 3 * 65536 + 1];
     let file = encrypt(&[&age.public_key(), &a, &b], &plaintext).unwrap();
     assert_eq!(
@@ -180,7 +182,7 @@ fn the_first_kms_key_makes_the_file_key_and_each_key_alone_opens_the_file() {
     for key in [&eu, &us] {
         world.forget_calls();
         let only = AwsKmsIdentity::new(
-            &regions,
+            Arc::clone(&regions),
             AllowPolicy::keys([key.as_str()]).unwrap(),
             context("x"),
         );
@@ -200,7 +202,7 @@ fn a_key_not_allowed_is_refused_without_contacting_it() {
     let (eu, other) = (world.key(EU, ACCOUNT), world.key(US, ACCOUNT));
     let regions = world.regions(&[], None);
     let file = encrypt(
-        &[&AwsKmsRecipient::new(&regions, &eu, context("x")).unwrap()],
+        &[&AwsKmsRecipient::new(Arc::clone(&regions), &eu, context("x")).unwrap()],
         b"s",
     )
     .unwrap();
@@ -217,7 +219,7 @@ fn a_key_not_allowed_is_refused_without_contacting_it() {
             .with_discovery("aws-cn", [ACCOUNT])
             .unwrap(),
     ] {
-        let identity = AwsKmsIdentity::new(&fresh, policy.clone(), context("x"));
+        let identity = AwsKmsIdentity::new(Arc::clone(&fresh), policy.clone(), context("x"));
         match decrypt(&file, &identity) {
             Err(Error::Kms(KmsError::NoKeyOpened {
                 attempts,
@@ -243,7 +245,7 @@ fn discovery_opens_keys_of_its_accounts_only() {
     let eu = world.key(EU, ACCOUNT);
     let regions = world.regions(&[], None);
     let file = encrypt(
-        &[&AwsKmsRecipient::new(&regions, &eu, context("x")).unwrap()],
+        &[&AwsKmsRecipient::new(Arc::clone(&regions), &eu, context("x")).unwrap()],
         b"d",
     )
     .unwrap();
@@ -251,7 +253,11 @@ fn discovery_opens_keys_of_its_accounts_only() {
         .with_discovery("aws", [OTHER_ACCOUNT, ACCOUNT])
         .unwrap();
     assert_eq!(
-        decrypt(&file, &AwsKmsIdentity::new(&regions, policy, context("x"))).unwrap(),
+        decrypt(
+            &file,
+            &AwsKmsIdentity::new(Arc::clone(&regions), policy, context("x"))
+        )
+        .unwrap(),
         b"d"
     );
     for (partition, accounts) in [
@@ -300,13 +306,17 @@ fn a_wrong_context_is_refused() {
     let eu = world.key(EU, ACCOUNT);
     let regions = world.regions(&[], None);
     let file = encrypt(
-        &[&AwsKmsRecipient::new(&regions, &eu, context("x")).unwrap()],
+        &[&AwsKmsRecipient::new(Arc::clone(&regions), &eu, context("x")).unwrap()],
         b"c",
     )
     .unwrap();
     let allow = AllowPolicy::keys([eu.as_str()]).unwrap();
     for wrong in [context("y"), EncryptionContext::new()] {
-        let err = decrypt(&file, &AwsKmsIdentity::new(&regions, allow.clone(), wrong)).unwrap_err();
+        let err = decrypt(
+            &file,
+            &AwsKmsIdentity::new(Arc::clone(&regions), allow.clone(), wrong),
+        )
+        .unwrap_err();
         assert!(
             matches!(&err, Error::Kms(KmsError::NoKeyOpened { attempts, not_allowed })
                 if attempts.contains("InvalidCiphertextException") && not_allowed.is_empty()),
@@ -325,8 +335,8 @@ fn a_failing_key_falls_through_to_the_next_and_all_failures_are_named() {
     let regions = world.regions(&[], None);
     let file = encrypt(
         &[
-            &AwsKmsRecipient::new(&regions, &eu, context("x")).unwrap(),
-            &AwsKmsRecipient::new(&regions, &us, context("x")).unwrap(),
+            &AwsKmsRecipient::new(Arc::clone(&regions), &eu, context("x")).unwrap(),
+            &AwsKmsRecipient::new(Arc::clone(&regions), &us, context("x")).unwrap(),
         ],
         b"f",
     )
@@ -336,7 +346,7 @@ fn a_failing_key_falls_through_to_the_next_and_all_failures_are_named() {
     assert_eq!(
         decrypt(
             &file,
-            &AwsKmsIdentity::new(&regions, both.clone(), context("x"))
+            &AwsKmsIdentity::new(Arc::clone(&regions), both.clone(), context("x"))
         )
         .unwrap(),
         b"f"
@@ -345,7 +355,7 @@ fn a_failing_key_falls_through_to_the_next_and_all_failures_are_named() {
     let us_dead = world.regions(&[US], None);
     let err = decrypt(
         &file,
-        &AwsKmsIdentity::new(&us_dead, both.clone(), context("x")),
+        &AwsKmsIdentity::new(Arc::clone(&us_dead), both.clone(), context("x")),
     )
     .unwrap_err();
     let Error::Kms(KmsError::NoKeyOpened { attempts, .. }) = &err else {
@@ -363,7 +373,11 @@ fn a_failing_key_falls_through_to_the_next_and_all_failures_are_named() {
 
     world.store(EU, ACCOUNT).enable_key(&eu).unwrap();
     assert_eq!(
-        decrypt(&file, &AwsKmsIdentity::new(&us_dead, both, context("x"))).unwrap(),
+        decrypt(
+            &file,
+            &AwsKmsIdentity::new(Arc::clone(&us_dead), both, context("x"))
+        )
+        .unwrap(),
         b"f"
     );
 }
@@ -376,7 +390,7 @@ fn decrypt_pins_the_recorded_key() {
     let (a, b) = (world.key(EU, ACCOUNT), world.key(EU, ACCOUNT));
     let regions = world.regions(&[], None);
     let file = encrypt(
-        &[&AwsKmsRecipient::new(&regions, &a, context("x")).unwrap()],
+        &[&AwsKmsRecipient::new(Arc::clone(&regions), &a, context("x")).unwrap()],
         b"p",
     )
     .unwrap();
@@ -393,7 +407,7 @@ fn decrypt_pins_the_recorded_key() {
     let allow = AllowPolicy::keys([a.as_str(), b.as_str()]).unwrap();
     let err = decrypt(
         &swapped,
-        &AwsKmsIdentity::new(&regions, allow, context("x")),
+        &AwsKmsIdentity::new(Arc::clone(&regions), allow, context("x")),
     )
     .unwrap_err();
     assert!(err.to_string().contains("IncorrectKeyException"), "{err}");
@@ -412,15 +426,19 @@ fn an_alias_arn_is_recorded_as_its_key_arn() {
         .unwrap();
     let regions = world.regions(&[], None);
     let alias = format!("arn:aws:kms:{EU}:{ACCOUNT}:alias/files");
-    let first = AwsKmsRecipient::new(&regions, &alias, context("x")).unwrap();
-    let second = AwsKmsRecipient::new(&regions, &alias, context("x")).unwrap();
+    let first = AwsKmsRecipient::new(Arc::clone(&regions), &alias, context("x")).unwrap();
+    let second = AwsKmsRecipient::new(Arc::clone(&regions), &alias, context("x")).unwrap();
     let file = encrypt(&[&first, &second], b"a").unwrap();
     for s in stanzas(&file) {
         assert_eq!(s.args, std::slice::from_ref(&key));
     }
     let allow = AllowPolicy::keys([key.as_str()]).unwrap();
     assert_eq!(
-        decrypt(&file, &AwsKmsIdentity::new(&regions, allow, context("x"))).unwrap(),
+        decrypt(
+            &file,
+            &AwsKmsIdentity::new(Arc::clone(&regions), allow, context("x"))
+        )
+        .unwrap(),
         b"a"
     );
 }
@@ -453,7 +471,7 @@ fn a_kms_answering_wrongly_is_refused() {
     ];
     for (lie, says) in lies {
         let regions = world.regions(&[], Some(lie));
-        let r = AwsKmsRecipient::new(&regions, &eu, context("x")).unwrap();
+        let r = AwsKmsRecipient::new(Arc::clone(&regions), &eu, context("x")).unwrap();
         let err = encrypt(&[&r], b"l").unwrap_err();
         assert!(
             matches!(&err, Error::Kms(KmsError::UnexpectedAnswer { reason, .. }) if reason.contains(says)),
@@ -474,7 +492,7 @@ fn a_recipient_needs_an_arn() {
         "arn:aws:kms:eu-west-1:1:key/x",
     ] {
         assert!(
-            AwsKmsRecipient::new(&regions, bad, context("x")).is_err(),
+            AwsKmsRecipient::new(Arc::clone(&regions), bad, context("x")).is_err(),
             "{bad}"
         );
     }
