@@ -555,7 +555,7 @@ pub enum KmsError {
     /// A KMS reached through [`crate::kms::ops::Backend`] answered with an error; the AWS
     /// exception name is kept (`AccessDeniedException`, `DisabledException`, …).
     #[error("{operation} with {key} failed: {exception}: {message}")]
-    Remote {
+    RemoteCall {
         /// The AWS operation (`GenerateDataKey`, `Encrypt`, `Decrypt`).
         operation: &'static str,
         /// The key ARN asked for.
@@ -680,7 +680,7 @@ impl KmsError {
             KmsError::InvalidImportToken { .. } => "InvalidImportTokenException",
             KmsError::ExpiredImportToken { .. } => "ExpiredImportTokenException",
             // Errors of a remote KMS's answers: never the local store's, so never in its log.
-            KmsError::Remote { .. }
+            KmsError::RemoteCall { .. }
             | KmsError::UnexpectedAnswer { .. }
             | KmsError::NoKeyOpened { .. } => "KMSInternalException",
         }

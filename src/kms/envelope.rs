@@ -144,7 +144,7 @@ fn clean(message: &str) -> String {
 }
 
 fn remote(operation: &'static str, key: &Arn, e: &ApiError) -> Error {
-    KmsError::Remote {
+    KmsError::RemoteCall {
         operation,
         key: key.to_string(),
         exception: e.kind.name().to_owned(),
@@ -331,7 +331,17 @@ impl AllowPolicy {
     /// # Errors
     /// As [`AllowPolicy::keys`].
     pub fn parse_list(text: &str) -> Result<AllowPolicy, Error> {
-        AllowPolicy::keys(
+        let mut policy = AllowPolicy::default();
+        policy.add_list(text)?;
+        Ok(policy)
+    }
+
+    /// Adds the key ARNs of a configured allow-list (see [`AllowPolicy::parse_list`]).
+    ///
+    /// # Errors
+    /// As [`AllowPolicy::keys`].
+    pub fn add_list(&mut self, text: &str) -> Result<(), Error> {
+        self.add_keys(
             text.split(|c: char| c == ',' || c.is_whitespace())
                 .filter(|s| !s.is_empty()),
         )
@@ -447,7 +457,7 @@ impl AwsKmsIdentity {
                     not_allowed.push(key.to_string());
                     format!("{key} is not allowed (not contacted)")
                 }
-                Outcome::Failed(Error::Kms(KmsError::Remote {
+                Outcome::Failed(Error::Kms(KmsError::RemoteCall {
                     exception, message, ..
                 })) => format!("{key}: {exception}: {message}"),
                 Outcome::Failed(e) => format!("{key}: {e}"),

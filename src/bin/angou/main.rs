@@ -18,6 +18,7 @@ mod keys;
 mod kms;
 mod manual;
 mod passphrase;
+mod remote_keys;
 mod serve;
 
 use clap::Parser;
