@@ -39,6 +39,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod envelope;
 pub mod http;
 mod local;
 pub mod ops;

@@ -19,6 +19,10 @@ pub struct DecryptArgs {
     /// Encryption context of KMS-wrapped files: key=value (repeatable) or JSON
     #[arg(short = 'c', long = "encryption-context", value_name = "K=V")]
     pub context: Vec<String>,
+    #[command(flatten)]
+    pub allow: crate::remote_keys::AllowArgs,
+    #[command(flatten)]
+    pub remote: crate::remote_keys::RemoteArgs,
     /// Read the passphrase from FILE (first line; - reads standard input) instead of ANGOU_PASSPHRASE or a prompt
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
@@ -42,6 +46,7 @@ pub fn run(args: DecryptArgs, home: Option<&std::path::Path>) -> Result<(), Fail
         key_files: &args.key_files,
         context: &args.context,
         passphrase_file: args.passphrase_file.as_deref(),
+        allow: Some(&args.allow),
     };
     let files = crate::keyring::identity_files(&flags)?;
     let input = InputSpec::from_arg(args.input.as_deref());
@@ -55,13 +60,16 @@ pub fn run(args: DecryptArgs, home: Option<&std::path::Path>) -> Result<(), Fail
     let detected = Input::detect(BufReader::with_capacity(256 * 1024, reader))?;
     let decryptor =
         Decryptor::new(detected).map_err(|e| Failure::from(e).context(input.describe()))?;
-    let stores = crate::keyring::Stores::default();
+    let stores = crate::keyring::Stores::with_remote(args.remote.clone());
     let identities =
         crate::keyring::identities_for(decryptor.header(), files, &flags, home, &stores)?;
     let passphrase_file = decryptor.is_passphrase();
     let mut plaintext = decryptor
         .decrypt(identities.iter().map(|b| b.as_ref()))
-        .map_err(|e| crate::failure::decrypt_failure(e, passphrase_file))?;
+        .map_err(|e| match stores.remote.failure(e) {
+            Ok(explained) => explained,
+            Err(e) => crate::failure::decrypt_failure(e, passphrase_file),
+        })?;
     // A regular file is written to a temp file that becomes the target only after the last
     // chunk verifies; on any error it is removed. A stream (standard output, a FIFO, a
     // device) gets each chunk once it verifies, and a failure says how much went out.

@@ -20,6 +20,7 @@ mod kms;
 mod manual;
 mod passphrase;
 mod remote;
+mod remote_keys;
 mod rewrap;
 mod serve;
 

@@ -58,6 +58,12 @@ pub struct RewrapArgs {
     /// Replace an existing file at -o or in --output-dir
     #[arg(long)]
     pub force: bool,
+    /// Which remote KMS keys may unwrap the files' aws-kms stanzas (as decrypt)
+    #[command(flatten)]
+    pub allow: crate::remote_keys::AllowArgs,
+    /// Where remote KMS keys are reached (as encrypt and decrypt)
+    #[command(flatten)]
+    pub remote: crate::remote_keys::RemoteArgs,
     /// Encrypted files to rewrap (in place unless -o or --output-dir)
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -105,9 +111,10 @@ pub fn run(args: RewrapArgs, home: Option<&Path>) -> Result<(), Failure> {
         key_files: &args.key_files,
         context: &args.context,
         passphrase_file: args.passphrase_file.as_deref(),
+        allow: Some(&args.allow),
     };
     let files = crate::keyring::identity_files(&ids)?;
-    let stores = crate::keyring::Stores::default();
+    let stores = crate::keyring::Stores::with_remote(args.remote.clone());
     let recipients = crate::keyring::recipients_from(&add, home, &stores)?;
     let mut failed = 0;
     for (input, target) in args.files.iter().zip(&targets) {
