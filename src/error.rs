@@ -561,6 +561,38 @@ pub enum KmsError {
         /// Why.
         reason: String,
     },
+    /// A KMS reached through [`crate::kms::ops::Backend`] answered with an error; the AWS
+    /// exception name is kept (`AccessDeniedException`, `DisabledException`, …).
+    #[error("{operation} with {key} failed: {exception}: {message}")]
+    RemoteCall {
+        /// The AWS operation (`GenerateDataKey`, `Encrypt`, `Decrypt`).
+        operation: &'static str,
+        /// The key ARN asked for.
+        key: String,
+        /// The AWS exception name.
+        exception: String,
+        /// The KMS's message (control characters replaced, at most 300 characters).
+        message: String,
+    },
+    /// A KMS answered with something angou refuses: another key than the one asked for, a
+    /// data key that is not 16 bytes, a ciphertext that no stanza can hold.
+    #[error("the KMS answered {operation} with {key} wrongly: {reason}")]
+    UnexpectedAnswer {
+        /// The AWS operation.
+        operation: &'static str,
+        /// The key ARN asked for.
+        key: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// None of a file's `angou.dev/v1/aws-kms` stanzas could be opened (docs/FORMAT.md §5.8).
+    #[error("no KMS key could open the file: {attempts}")]
+    NoKeyOpened {
+        /// Per stanza: its key ARN and why it did not open (not allowed, or the exception).
+        attempts: String,
+        /// The key ARNs that were not allowed, and so never contacted.
+        not_allowed: Vec<String>,
+    },
     /// The key store cannot be read or written safely.
     #[error("key store error: {reason}")]
     Store {
@@ -628,6 +660,12 @@ pub enum KmsError {
         /// When it expired (RFC 3339).
         at: String,
     },
+    /// A remote KMS client could not be set up (no region, a bad endpoint URL, no runtime).
+    #[error("remote KMS: {reason}")]
+    Remote {
+        /// What is missing or wrong.
+        reason: String,
+    },
 }
 
 impl KmsError {
@@ -656,6 +694,11 @@ impl KmsError {
             KmsError::IncorrectKeyMaterial { .. } => "IncorrectKeyMaterialException",
             KmsError::InvalidImportToken { .. } => "InvalidImportTokenException",
             KmsError::ExpiredImportToken { .. } => "ExpiredImportTokenException",
+            KmsError::Remote { .. } => "ValidationException",
+            // Errors of a remote KMS's answers: never the local store's, so never in its log.
+            KmsError::RemoteCall { .. }
+            | KmsError::UnexpectedAnswer { .. }
+            | KmsError::NoKeyOpened { .. } => "KMSInternalException",
         }
     }
 }

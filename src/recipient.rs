@@ -8,9 +8,10 @@
 //! | [`RSA_STANZA`] (angou) | [`crate::pk::rsa::PublicKey`] | [`crate::pk::rsa::PrivateKey`] |
 //! | [`SYMMETRIC_STANZA`] (angou) | [`SymmetricKey`] | [`SymmetricKey`] |
 //! | [`KMS_STANZA`] (angou) | `angou::kms::KmsRecipient` | `angou::kms::KmsIdentity` |
+//! | [`AWS_KMS_STANZA`] (angou) | `angou::kms::envelope::AwsKmsRecipient` | `angou::kms::envelope::AwsKmsIdentity` |
 //! | [`ssh::SSH_ED25519_STANZA`], [`ssh::SSH_RSA_STANZA`] (age v1) | [`crate::pk::ssh::PublicKey`] | [`crate::pk::ssh::PrivateKey`] |
 //!
-//! [`check_stanza`] knows the shape of all eight types, so a reader can refuse a malformed
+//! [`check_stanza`] knows the shape of all nine types, so a reader can refuse a malformed
 //! stanza of any of them whatever identities it holds (docs/FORMAT.md §4.3).
 //!
 //! Every stanza in a header wraps the same file key; the header MAC, keyed from the
@@ -30,8 +31,10 @@ use crate::error::{Error, FormatError, KeyError};
 use crate::pk::{rsa, x25519};
 use crate::secret::{FileKey, SecretArray, random_array};
 
+pub mod aws_kms;
 mod mlkem768x25519;
 pub mod ssh;
+pub use aws_kms::AWS_KMS_STANZA;
 pub use mlkem768x25519::{MLKEM768X25519_STANZA, check_post_quantum_mix};
 
 /// Stanza type of the age X25519 recipient.
@@ -87,6 +90,24 @@ pub trait Recipient: Send + Sync {
     /// # Errors
     /// Whatever wrapping fails with (randomness, a bad key).
     fn wrap(&self, file_key: &FileKey) -> Result<Vec<Stanza>, Error>;
+
+    /// Makes the file key itself, with its stanzas, instead of wrapping one it is given:
+    /// the hook by which a KMS recipient has the KMS generate the file key
+    /// (`GenerateDataKey`, docs/FORMAT.md §5.8). The default, `None`, leaves the file key to
+    /// the format, which draws it from the OS.
+    ///
+    /// [`crate::format::Encryptor`] asks its recipients in order; the first that answers
+    /// `Some` supplies the file's key and no later recipient is asked. Every other
+    /// recipient, before or after it, [`Recipient::wrap`]s that key. A failure (`Some(Err)`)
+    /// fails the encryption before anything is written.
+    ///
+    /// # Security
+    /// An implementation must return 16 bytes drawn from a cryptographically secure
+    /// generator it trusts as it trusts the OS's, never a derived or reused key: every
+    /// recipient of the file is protected by this key alone.
+    fn generate_file_key(&self) -> Option<Result<(FileKey, Vec<Stanza>), Error>> {
+        None
+    }
 }
 
 /// Something that can decrypt files: tries to unwrap the file key from one stanza.
@@ -107,11 +128,19 @@ impl<T: Recipient + ?Sized> Recipient for &T {
     fn wrap(&self, file_key: &FileKey) -> Result<Vec<Stanza>, Error> {
         <T as Recipient>::wrap(*self, file_key)
     }
+
+    fn generate_file_key(&self) -> Option<Result<(FileKey, Vec<Stanza>), Error>> {
+        <T as Recipient>::generate_file_key(*self)
+    }
 }
 
 impl<T: Recipient + ?Sized> Recipient for Box<T> {
     fn wrap(&self, file_key: &FileKey) -> Result<Vec<Stanza>, Error> {
         <T as Recipient>::wrap(self, file_key)
+    }
+
+    fn generate_file_key(&self) -> Option<Result<(FileKey, Vec<Stanza>), Error>> {
+        <T as Recipient>::generate_file_key(self)
     }
 }
 
@@ -168,6 +197,7 @@ pub fn check_stanza(stanza: &Stanza) -> Result<(), FormatError> {
             }
         }
         MLKEM768X25519_STANZA => mlkem768x25519::check(stanza)?,
+        AWS_KMS_STANZA => aws_kms::check(stanza)?,
         SCRYPT_STANZA => {
             let kind = SCRYPT_STANZA;
             if stanza.args.len() != 2 {

@@ -33,7 +33,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 
 use crate::error::{Error, FormatError};
 use crate::passphrase::PassphraseRecipient;
-use crate::recipient::{Identity, Recipient, SCRYPT_STANZA, check_stanza};
+use crate::recipient::{Identity, Recipient, SCRYPT_STANZA, Stanza, check_stanza};
 use crate::secret::{FileKey, SecretVec, random_array};
 use header::{Header, PayloadCipher};
 use stream::{PAYLOAD_NONCE_LEN, StreamReader, StreamWriter, payload_key};
@@ -128,20 +128,44 @@ impl<'a> Encryptor<'a> {
 
     /// Writes the header and payload nonce to `output` and returns the payload writer.
     ///
+    /// The file key is the one the first recipient whose [`Recipient::generate_file_key`]
+    /// answers supplies (a KMS's `GenerateDataKey`), else 16 bytes from the OS; every other
+    /// recipient wraps it. Stanzas are written in the recipients' order.
+    ///
     /// The writer must be finished with [`StreamWriter::finish`]: a writer dropped
     /// without it leaves a file that never decrypts. For armored output, wrap `output` in
     /// [`armor::ArmoredWriter`] and finish both (`writer.finish()?.finish()?`).
     ///
     /// # Errors
-    /// Wrapping failures, [`FormatError::MixedScrypt`] if a recipient produced a passphrase
+    /// Wrapping or key-generating failures, [`FormatError::MixedScrypt`] if a recipient produced a passphrase
     /// stanza beside others, [`FormatError::MixedPostQuantum`] if a post-quantum recipient is
     /// mixed with a classic one, or I/O errors.
     #[must_use = "the writer must be given the plaintext and then finished with `finish()`"]
     pub fn wrap_output<W: Write>(self, mut output: W) -> Result<StreamWriter<W>, Error> {
-        let file_key = FileKey::generate()?;
-        let mut stanzas = Vec::new();
+        // One recipient may supply the file key (a KMS's GenerateDataKey,
+        // `Recipient::generate_file_key`): the first that does, in order; the others wrap it.
+        // Stanzas stay in recipient order either way.
+        let mut made: Vec<Option<Vec<Stanza>>> = Vec::with_capacity(self.recipients.len());
+        let mut supplied = None;
         for r in &self.recipients {
-            stanzas.extend(r.wrap(&file_key)?);
+            if let Some(result) = r.generate_file_key() {
+                let (key, own) = result?;
+                supplied = Some(key);
+                made.push(Some(own));
+                break;
+            }
+            made.push(None);
+        }
+        let file_key = match supplied {
+            Some(key) => key,
+            None => FileKey::generate()?,
+        };
+        let mut stanzas = Vec::new();
+        for (i, r) in self.recipients.iter().enumerate() {
+            match made.get_mut(i).and_then(Option::take) {
+                Some(own) => stanzas.extend(own),
+                None => stanzas.extend(r.wrap(&file_key)?),
+            }
         }
         if let Some(p) = &self.passphrase {
             stanzas.extend(p.wrap(&file_key)?);

@@ -39,10 +39,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod envelope;
 pub mod http;
 mod local;
 pub mod ops;
 mod recipient;
+#[cfg(feature = "aws")]
+pub mod remote;
 
 use std::path::PathBuf;
 

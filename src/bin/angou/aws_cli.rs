@@ -377,6 +377,15 @@ fn json_pairs(text: &str) -> Result<Vec<(String, String)>, &'static str> {
 /// A failed operation, worded as the AWS CLI words it so scripts can grep the exception,
 /// with angou's exit codes (2: the command line was unusable; 1: the work failed) and hint.
 pub fn failure(operation: &str, e: &ApiError) -> Failure {
+    if e.kind == ErrorKind::Transport {
+        // No AWS exception: the KMS was not reached or did not answer as a KMS.
+        let hint = if e.message.starts_with("could not make a request") {
+            "check the credentials the AWS SDK looks for (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, --profile / AWS_PROFILE, `aws sso login`)"
+        } else {
+            "check --endpoint-url (or AWS_ENDPOINT_URL_KMS / AWS_ENDPOINT_URL) and that the KMS is running; the SDK already retried (AWS_MAX_ATTEMPTS)"
+        };
+        return Failure::new(e.message.clone()).hint(hint);
+    }
     // A local operator sees the store's own words (paths, integrity findings); the message
     // remote callers get is the fallback.
     let detail = e
@@ -388,7 +397,7 @@ pub fn failure(operation: &str, e: &ApiError) -> Failure {
     };
     f.message = format!(
         "An error occurred ({}) when calling the {operation} operation: {detail}",
-        e.kind.name()
+        e.code()
     );
     if f.hint.is_none() {
         f.hint = Some(kind_hint(e.kind).into());
@@ -415,6 +424,34 @@ fn kind_hint(kind: ErrorKind) -> &'static str {
         ErrorKind::InvalidKeyUsage => {
             "use a symmetric key for data keys and blobs, an RSA key with --encryption-algorithm RSAES_OAEP_SHA_256"
         }
+        ErrorKind::NotFound => {
+            "check the key id or alias and the region (--region): keys of another region are not found"
+        }
+        ErrorKind::Disabled => "enable the key with `angou kms enable-key --key-id KEY`",
+        ErrorKind::KmsInvalidState => "see `angou kms describe-key --key-id KEY`",
+        ErrorKind::InvalidCiphertext => {
+            "pass the same encryption context (-c) used when encrypting, and an unmodified blob"
+        }
+        ErrorKind::UnrecognizedClient
+        | ErrorKind::InvalidSignature
+        | ErrorKind::InvalidClientTokenId
+        | ErrorKind::ExpiredToken
+        | ErrorKind::IncompleteSignature
+        | ErrorKind::MissingAuthenticationToken
+        | ErrorKind::RequestExpired => {
+            "check the credentials the AWS SDK found (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, --profile / AWS_PROFILE, an expired SSO session) and the clock"
+        }
+        ErrorKind::AccessDenied => {
+            "the credentials' principal may not do this on this key: check the key policy and IAM policies"
+        }
+        ErrorKind::Throttling | ErrorKind::LimitExceeded => {
+            "the KMS refused the request rate after the SDK's retries: try again later, or raise AWS_MAX_ATTEMPTS"
+        }
+        ErrorKind::DependencyTimeout
+        | ErrorKind::KeyUnavailable
+        | ErrorKind::ServiceUnavailable
+        | ErrorKind::InternalFailure
+        | ErrorKind::KmsInternal => "a fault on the KMS's side: try again later",
         _ => "see `angou kms --help`",
     }
 }

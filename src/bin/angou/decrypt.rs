@@ -20,6 +20,10 @@ pub struct DecryptArgs {
     /// Encryption context of KMS-wrapped files: key=value (repeatable) or JSON
     #[arg(short = 'c', long = "encryption-context", value_name = "K=V")]
     pub context: Vec<String>,
+    #[command(flatten)]
+    pub allow: crate::remote_keys::AllowArgs,
+    #[command(flatten)]
+    pub remote: crate::remote_keys::RemoteArgs,
     /// Read the passphrase from FILE (first line; - reads standard input) instead of ANGOU_PASSPHRASE or a prompt
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
@@ -51,9 +55,10 @@ pub fn run(args: DecryptArgs, home: Option<&std::path::Path>) -> Result<(), Fail
         key_files: &args.key_files,
         context: &args.context,
         passphrase_file: args.passphrase_file.as_deref(),
+        allow: Some(&args.allow),
     };
     let files = crate::keyring::identity_files(&flags)?;
-    let stores = crate::keyring::Stores::default();
+    let stores = crate::keyring::Stores::with_remote(args.remote.clone());
     let batch = crate::batch::plan(
         &args.inputs,
         args.output.as_deref(),
@@ -115,9 +120,13 @@ fn decrypt_file(
         .map(|b| b.as_ref() as &dyn Identity)
         .chain(extra.iter().map(|b| b.as_ref() as &dyn Identity));
     let passphrase_file = decryptor.is_passphrase();
-    let mut plaintext = decryptor
-        .decrypt(identities)
-        .map_err(|e| crate::failure::decrypt_failure(e, passphrase_file))?;
+    let mut plaintext =
+        decryptor
+            .decrypt(identities)
+            .map_err(|e| match stores.remote.failure(e) {
+                Ok(explained) => explained,
+                Err(e) => crate::failure::decrypt_failure(e, passphrase_file),
+            })?;
     // A regular file is written to a temp file that becomes the target only after the last
     // chunk verifies; on any error it is removed. A stream (standard output, a FIFO, a
     // device) gets each chunk once it verifies, and a failure says how much went out.

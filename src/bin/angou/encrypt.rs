@@ -22,9 +22,13 @@ pub struct EncryptArgs {
     /// Encrypt to the symmetric key in KEY_FILE (from `angou keygen -t symmetric`; repeatable; - reads standard input)
     #[arg(short = 'k', long = "key-file", value_name = "KEY_FILE")]
     pub key_files: Vec<PathBuf>,
-    /// Wrap the file key through the local KMS with KEY (id, ARN or alias; repeatable)
+    /// Wrap the file key with KMS key KEY (repeatable): a key id or alias of the local store,
+    /// or an ARN: the local store's if it holds it, else a key in the remote KMS the AWS
+    /// configuration reaches for the ARN's region (key or alias ARN; needs the aws feature)
     #[arg(long = "kms", value_name = "KEY")]
     pub kms: Vec<String>,
+    #[command(flatten)]
+    pub remote: crate::remote_keys::RemoteArgs,
     /// Encryption context bound to the KMS-wrapped file key: key=value (repeatable) or JSON
     #[arg(short = 'c', long = "encryption-context", value_name = "K=V")]
     pub context: Vec<String>,
@@ -81,7 +85,7 @@ pub fn run(args: EncryptArgs, home: Option<&std::path::Path>) -> Result<(), Fail
             .hint("add -r age1…, -r key.pub.pem, -R FILE, -k KEY_FILE, --kms KEY or -p"));
     }
     // Parse and validate everything before touching the output.
-    let stores = crate::keyring::Stores::default();
+    let stores = crate::keyring::Stores::with_remote(args.remote.clone());
     let recipients = crate::keyring::recipients_from(&recipient_flags(&args), home, &stores)?;
     let content = if args.armor {
         Content::Text

@@ -144,6 +144,12 @@ fn hint_for(err: &Error) -> Option<&'static str> {
             KmsError::ExpiredImportToken { .. } => {
                 "run get-parameters-for-import again and wrap the material to the new public key"
             }
+            KmsError::RemoteCall { .. } => {
+                "check your AWS credentials, region and endpoint settings, and the key's state and policy (aws kms describe-key)"
+            }
+            KmsError::UnexpectedAnswer { .. } => {
+                "the endpoint does not answer as AWS KMS does; check which one is configured (AWS_ENDPOINT_URL_KMS, --endpoint-url)"
+            }
             _ => return None,
         },
         Error::Io(_) => "check the paths, permissions and free space",

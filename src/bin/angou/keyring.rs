@@ -16,11 +16,33 @@ use crate::failure::Failure;
 #[derive(Default)]
 pub struct Stores {
     local: OnceLock<angou::kms::Kms>,
+    /// Keys in a remote KMS (`--kms arn:…` not in the local store, `aws-kms` stanzas).
+    pub remote: crate::remote_keys::RemoteKeys,
     /// The passphrase of passphrase files, or why there is none: asked for once per command.
     passphrase: Mutex<Option<Result<angou::secret::SecretVec, Failure>>>,
 }
 
 impl Stores {
+    /// Stores whose remote KMS requests follow `remote` (--endpoint-url, --profile).
+    pub fn with_remote(remote: crate::remote_keys::RemoteArgs) -> Stores {
+        Stores {
+            local: OnceLock::new(),
+            remote: crate::remote_keys::RemoteKeys::new(remote),
+            passphrase: Mutex::default(),
+        }
+    }
+
+    /// Whether the local store holds `key` (an ARN): false when there is no store at all.
+    fn local_holds(&self, home: Option<&Path>, key: &str) -> Result<bool, Failure> {
+        match self.local(home)?.describe_key(key) {
+            Ok(_) => Ok(true),
+            Err(angou::Error::Kms(
+                angou::error::KmsError::NotFound { .. } | angou::error::KmsError::NoStore { .. },
+            )) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// The local key store at `home`, opened on first use.
     pub fn local(&self, home: Option<&Path>) -> Result<&angou::kms::Kms, Failure> {
         if let Some(kms) = self.local.get() {
@@ -91,17 +113,31 @@ pub fn recipients_from<'s>(
             recipients.push(Box::new(k));
         }
     }
-    if !flags.kms.is_empty() {
-        let store = stores.local(home)?;
-        let context = crate::kms::parse_context(flags.context)?;
-        for key in flags.kms {
+    let context = crate::kms::parse_context(flags.context)?;
+    let mut any_remote = false;
+    for key in flags.kms {
+        // An ARN the local store does not hold is a key in a remote KMS (remote_keys.rs).
+        if crate::remote_keys::is_remote(key, || stores.local_holds(home, key))? {
+            any_remote = true;
+            angou::kms::envelope::Arn::parse(key).map_err(|e| {
+                Failure::from(e)
+                    .into_usage()
+                    .hint("a remote KMS key is arn:aws:kms:REGION:ACCOUNT:key/ID or …:alias/NAME")
+            })?;
+            let regions = stores.remote.regions(key)?;
+            recipients.push(Box::new(
+                angou::kms::envelope::AwsKmsRecipient::new(regions, key, context.clone())
+                    .map_err(|e| Failure::from(e).into_usage())?,
+            ));
+        } else {
             recipients.push(Box::new(angou::kms::KmsRecipient {
-                kms: store,
+                kms: stores.local(home)?,
                 key: key.clone(),
                 context: context.clone(),
             }));
         }
     }
+    stores.remote.check_used(any_remote)?;
     Ok(recipients)
 }
 
@@ -116,6 +152,8 @@ pub struct IdentityFlags<'a> {
     pub context: &'a [String],
     /// `--passphrase-file`.
     pub passphrase_file: Option<&'a Path>,
+    /// The remote KMS keys decrypt may contact (`--kms`, `--kms-discovery`, …).
+    pub allow: Option<&'a crate::remote_keys::AllowArgs>,
 }
 
 /// The identities in the files `flags` name (-i, then -k). Read before any input, so a wrong
@@ -154,6 +192,14 @@ pub fn header_identities<'s>(
             context: crate::kms::parse_context(flags.context)?,
         }));
     }
+    let no_allow = crate::remote_keys::AllowArgs::default();
+    if let Some(remote) = stores.remote.identity(
+        header,
+        flags.allow.unwrap_or(&no_allow),
+        &crate::kms::parse_context(flags.context)?,
+    )? {
+        identities.push(Box::new(remote));
+    }
     if stanzas
         .iter()
         .any(|s| s.kind == angou::recipient::SCRYPT_STANZA)
@@ -161,6 +207,9 @@ pub fn header_identities<'s>(
         let pass = stores.passphrase(flags.passphrase_file)?;
         identities.push(Box::new(PassphraseIdentity::new(pass)));
     } else if identities.is_empty() && !have_files {
+        if let Some(f) = stores.remote.unavailable() {
+            return Err(f);
+        }
         return Err(Failure::usage("no identities given").hint(
             "pass -i IDENTITY_FILE or -k KEY_FILE (angou inspect shows who the file is for)",
         ));

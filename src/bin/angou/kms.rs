@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use angou::kms::ops::{self, import, shapes, tags};
+use angou::kms::ops::{self, Backend, import, shapes, tags};
 use angou::kms::{self, AuditFilter, Clock, EncryptionContext, Kms};
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -17,9 +17,13 @@ use crate::failure::Failure;
 pub struct KmsArgs {
     #[command(subcommand)]
     pub op: Op,
-    /// The AWS region keys and aliases are made in and looked up in (those of another region are not found)
-    #[arg(long, global = true, default_value = kms::key::DEFAULT_REGION, value_name = "REGION")]
-    pub region: String,
+    /// The AWS region keys and aliases are made in and looked up in (those of another region
+    /// are not found); default us-east-1 for the local store, and for a remote KMS the AWS
+    /// SDK's own (AWS_REGION, the profile's region)
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    #[command(flatten)]
+    pub remote: crate::remote::RemoteArgs,
     /// The 12-digit account in every ARN
     #[arg(long = "account-id", global = true, default_value = kms::key::DEFAULT_ACCOUNT, value_name = "ID")]
     pub account_id: String,
@@ -370,13 +374,14 @@ pub fn open_store(home: Option<&Path>) -> Result<Kms, Failure> {
 pub const PASSPHRASE_VAR: &str = "ANGOU_KMS_PASSPHRASE";
 
 /// Runs one AWS operation through the operation layer, as the server does.
-fn call<Req: Serialize>(kms: &Kms, operation: &str, req: &Req) -> Result<Value, Failure> {
+fn call<Req: Serialize>(kms: &dyn Backend, operation: &str, req: &Req) -> Result<Value, Failure> {
     // The request may hold a plaintext: its JSON is wiped after use.
     let mut body = zeroize::Zeroizing::new(Vec::with_capacity(8 * 1024));
     serde_json::to_writer(&mut *body, req)
         .map_err(|e| Failure::new(format!("cannot encode the {operation} request: {e}")))?;
-    let out =
-        ops::dispatch_local(kms, operation, &body).map_err(|e| aws_cli::failure(operation, &e))?;
+    let out = kms
+        .invoke(operation, &body)
+        .map_err(|e| aws_cli::failure(operation, &e))?;
     let mut v: Value = serde_json::from_slice(&out)
         .map_err(|e| Failure::new(format!("cannot read the {operation} answer: {e}")))?;
     aws_cli::cli_timestamps(&mut v);
@@ -385,7 +390,7 @@ fn call<Req: Serialize>(kms: &Kms, operation: &str, req: &Req) -> Result<Value, 
 
 /// A List operation read to its end, as the AWS CLI's paginators do: `{result_key: [...]}`.
 fn call_all<Req: Serialize>(
-    kms: &Kms,
+    kms: &dyn Backend,
     operation: &str,
     result_key: &str,
     mut req: impl FnMut(Option<String>) -> Req,
@@ -418,7 +423,15 @@ fn wire_context(ctx: &EncryptionContext) -> Option<shapes::Context> {
 
 pub fn run(args: KmsArgs, home: Option<&Path>) -> Result<(), Failure> {
     let printer = Printer::new(args.output, args.query.as_deref())?;
-    let region = kms::Home::new(&args.region, &args.account_id)
+    if let Some(target) = args.remote.target(args.region.as_deref()) {
+        if let Some(name) = local_only(&args.op) {
+            return Err(crate::remote::refuse_local_only(name));
+        }
+        let backend = crate::remote::connect(&target)?;
+        return printer.print(operation(backend.as_ref(), args.op)?);
+    }
+    let region = args.region.as_deref().unwrap_or(kms::key::DEFAULT_REGION);
+    let region = kms::Home::new(region, &args.account_id)
         .map_err(angou::Error::from)
         .map_err(|f| {
             Failure::from(f).hint("pass --region like us-east-1 and a 12-digit --account-id")
@@ -447,284 +460,6 @@ pub fn run(args: KmsArgs, home: Option<&Path>) -> Result<(), Failure> {
             }
             json!({"Home": kms.home().display().to_string(), "PassphraseProtected": kms.is_passphrase_protected(), "FakeClock": fake_clock})
         }
-        Op::CreateKey {
-            description,
-            key_spec,
-            key_usage,
-            origin,
-            tags,
-        } => call(
-            &kms,
-            "CreateKey",
-            &shapes::CreateKeyRequest {
-                description,
-                key_spec,
-                key_usage,
-                origin,
-                tags: (!tags.is_empty()).then(|| parse_tags(&tags)).transpose()?,
-                ..Default::default()
-            },
-        )?,
-        Op::TagResource { key, tags } => call(
-            &kms,
-            "TagResource",
-            &tags::TagResourceRequest {
-                key_id: some(&key.key_id),
-                tags: Some(parse_tags(&tags)?),
-            },
-        )?,
-        Op::UntagResource { key, tag_keys } => call(
-            &kms,
-            "UntagResource",
-            &tags::UntagResourceRequest {
-                key_id: some(&key.key_id),
-                tag_keys: Some(tag_keys),
-            },
-        )?,
-        Op::ListResourceTags(k) => call_all(&kms, "ListResourceTags", "Tags", |marker| {
-            tags::ListResourceTagsRequest {
-                key_id: some(&k.key_id),
-                limit: Some(50),
-                marker,
-            }
-        })?,
-        Op::UpdateKeyDescription { key, description } => call(
-            &kms,
-            "UpdateKeyDescription",
-            &tags::UpdateKeyDescriptionRequest {
-                key_id: some(&key.key_id),
-                description: Some(description),
-            },
-        )?,
-        Op::GenerateDataKeyPair(a) => call(&kms, "GenerateDataKeyPair", &pair_request(&a)?)?,
-        Op::GenerateDataKeyPairWithoutPlaintext(a) => call(
-            &kms,
-            "GenerateDataKeyPairWithoutPlaintext",
-            &pair_request(&a)?,
-        )?,
-        Op::GetParametersForImport {
-            key,
-            wrapping_algorithm,
-            wrapping_key_spec,
-        } => call(
-            &kms,
-            "GetParametersForImport",
-            &import::GetParametersForImportRequest {
-                key_id: some(&key.key_id),
-                wrapping_algorithm: Some(wrapping_algorithm),
-                wrapping_key_spec: Some(wrapping_key_spec),
-            },
-        )?,
-        Op::ImportKeyMaterial {
-            key,
-            import_token,
-            encrypted_key_material,
-            expiration_model,
-            valid_to,
-            import_type,
-        } => {
-            let valid_to = match valid_to.as_deref() {
-                None => None,
-                Some(t) => Some(
-                    kms::clock::parse_time(t)
-                        .map_err(|_| {
-                            Failure::usage(format!("--valid-to {t:?} is not an RFC 3339 time"))
-                                .hint("write it like 2030-01-01T00:00:00Z")
-                        })?
-                        .unix_timestamp() as f64,
-                ),
-            };
-            call(
-                &kms,
-                "ImportKeyMaterial",
-                &import::ImportKeyMaterialRequest {
-                    key_id: some(&key.key_id),
-                    import_token: Some(ops::wire::Blob(
-                        aws_cli::blob(&import_token, "--import-token")?.to_vec(),
-                    )),
-                    encrypted_key_material: Some(ops::wire::Blob(
-                        aws_cli::blob(&encrypted_key_material, "--encrypted-key-material")?
-                            .to_vec(),
-                    )),
-                    valid_to,
-                    expiration_model,
-                    import_type,
-                    ..Default::default()
-                },
-            )?
-        }
-        Op::DeleteImportedKeyMaterial {
-            key,
-            key_material_id,
-        } => call(
-            &kms,
-            "DeleteImportedKeyMaterial",
-            &import::DeleteImportedKeyMaterialRequest {
-                key_id: some(&key.key_id),
-                key_material_id,
-            },
-        )?,
-        Op::DescribeKey(k) => call(&kms, "DescribeKey", &key_request(&k))?,
-        Op::ListKeys => call_all(&kms, "ListKeys", "Keys", |marker| shapes::ListKeysRequest {
-            limit: Some(1000),
-            marker,
-        })?,
-        Op::CreateAlias {
-            alias_name,
-            target_key_id,
-        } => call(
-            &kms,
-            "CreateAlias",
-            &shapes::AliasRequest {
-                alias_name: Some(alias_name),
-                target_key_id: Some(target_key_id),
-            },
-        )?,
-        Op::UpdateAlias {
-            alias_name,
-            target_key_id,
-        } => call(
-            &kms,
-            "UpdateAlias",
-            &shapes::AliasRequest {
-                alias_name: Some(alias_name),
-                target_key_id: Some(target_key_id),
-            },
-        )?,
-        Op::DeleteAlias { alias_name } => call(
-            &kms,
-            "DeleteAlias",
-            &shapes::DeleteAliasRequest {
-                alias_name: Some(alias_name),
-            },
-        )?,
-        Op::ListAliases { key_id } => call_all(&kms, "ListAliases", "Aliases", |marker| {
-            shapes::ListAliasesRequest {
-                key_id: key_id.clone(),
-                limit: Some(1000),
-                marker,
-            }
-        })?,
-        Op::EnableKey(k) => call(&kms, "EnableKey", &key_request(&k))?,
-        Op::DisableKey(k) => call(&kms, "DisableKey", &key_request(&k))?,
-        Op::ScheduleKeyDeletion {
-            key,
-            pending_window_in_days,
-        } => call(
-            &kms,
-            "ScheduleKeyDeletion",
-            &shapes::ScheduleKeyDeletionRequest {
-                key_id: some(&key.key_id),
-                pending_window_in_days: pending_window_in_days.map(i64::from),
-            },
-        )?,
-        Op::CancelKeyDeletion(k) => call(&kms, "CancelKeyDeletion", &key_request(&k))?,
-        Op::EnableKeyRotation {
-            key,
-            rotation_period_in_days,
-        } => call(
-            &kms,
-            "EnableKeyRotation",
-            &shapes::EnableKeyRotationRequest {
-                key_id: some(&key.key_id),
-                rotation_period_in_days: rotation_period_in_days.map(i64::from),
-            },
-        )?,
-        Op::DisableKeyRotation(k) => call(&kms, "DisableKeyRotation", &key_request(&k))?,
-        Op::GetKeyRotationStatus(k) => call(&kms, "GetKeyRotationStatus", &key_request(&k))?,
-        Op::RotateKeyOnDemand(k) => call(&kms, "RotateKeyOnDemand", &key_request(&k))?,
-        Op::ListKeyRotations(k) => call_all(&kms, "ListKeyRotations", "Rotations", |marker| {
-            shapes::ListKeyRotationsRequest {
-                key_id: some(&k.key_id),
-                limit: Some(1000),
-                marker,
-                ..Default::default()
-            }
-        })?,
-        Op::Encrypt {
-            key,
-            plaintext,
-            context,
-            encryption_algorithm,
-        } => {
-            let ctx = parse_context(&context.context)?;
-            let pt = aws_cli::blob(&plaintext, "--plaintext")?;
-            call(
-                &kms,
-                "Encrypt",
-                &shapes::EncryptRequest {
-                    key_id: some(&key.key_id),
-                    plaintext: Some(ops::wire::SecretBlob(angou::secret::SecretVec::from_vec(
-                        pt.to_vec(),
-                    ))),
-                    encryption_context: wire_context(&ctx),
-                    encryption_algorithm,
-                    ..Default::default()
-                },
-            )?
-        }
-        Op::Decrypt {
-            ciphertext_blob,
-            key_id,
-            context,
-            encryption_algorithm,
-        } => {
-            let ctx = parse_context(&context.context)?;
-            let blob = aws_cli::blob(&ciphertext_blob, "--ciphertext-blob")?;
-            call(
-                &kms,
-                "Decrypt",
-                &shapes::DecryptRequest {
-                    ciphertext_blob: Some(ops::wire::Blob(blob.to_vec())),
-                    encryption_context: wire_context(&ctx),
-                    key_id,
-                    encryption_algorithm,
-                    ..Default::default()
-                },
-            )?
-        }
-        Op::ReEncrypt {
-            ciphertext_blob,
-            source_key_id,
-            source_context,
-            destination_key_id,
-            destination_context,
-            source_encryption_algorithm,
-            destination_encryption_algorithm,
-        } => {
-            let src = aws_cli::context(&source_context, "--source-encryption-context")?;
-            let dst = aws_cli::context(&destination_context, "--destination-encryption-context")?;
-            let blob = aws_cli::blob(&ciphertext_blob, "--ciphertext-blob")?;
-            call(
-                &kms,
-                "ReEncrypt",
-                &shapes::ReEncryptRequest {
-                    ciphertext_blob: Some(ops::wire::Blob(blob.to_vec())),
-                    source_encryption_context: wire_context(&src),
-                    source_key_id,
-                    destination_key_id: Some(destination_key_id),
-                    destination_encryption_context: wire_context(&dst),
-                    source_encryption_algorithm,
-                    destination_encryption_algorithm,
-                    ..Default::default()
-                },
-            )?
-        }
-        Op::GenerateDataKey(a) => call(&kms, "GenerateDataKey", &data_key_request(&a)?)?,
-        Op::GenerateDataKeyWithoutPlaintext(a) => call(
-            &kms,
-            "GenerateDataKeyWithoutPlaintext",
-            &data_key_request(&a)?,
-        )?,
-        Op::GenerateRandom { number_of_bytes } => call(
-            &kms,
-            "GenerateRandom",
-            &shapes::GenerateRandomRequest {
-                number_of_bytes,
-                ..Default::default()
-            },
-        )?,
-        Op::GetPublicKey(k) => call(&kms, "GetPublicKey", &key_request(&k))?,
         Op::CreateAccessKey { user } => {
             let user = user.unwrap_or_else(|| {
                 std::env::var("USER")
@@ -768,8 +503,311 @@ pub fn run(args: KmsArgs, home: Option<&Path>) -> Result<(), Failure> {
             Some(v) => v,
             None => return Ok(()),
         },
+        op => operation(&kms, op)?,
     };
     printer.print(answer)
+}
+
+/// The subcommands that are not AWS operations: they work on the local store only.
+fn local_only(op: &Op) -> Option<&'static str> {
+    Some(match op {
+        Op::Init { .. } => "init",
+        Op::Serve(_) => "serve",
+        Op::CreateAccessKey { .. } => "create-access-key",
+        Op::ListAccessKeys => "list-access-keys",
+        Op::DeleteAccessKey { .. } => "delete-access-key",
+        Op::Audit(_) => "audit",
+        _ => return None,
+    })
+}
+
+/// Runs one AWS operation on `kms`, the local store or a remote KMS alike.
+fn operation(kms: &dyn Backend, op: Op) -> Result<Value, Failure> {
+    Ok(match op {
+        Op::CreateKey {
+            description,
+            key_spec,
+            key_usage,
+            origin,
+            tags,
+        } => call(
+            kms,
+            "CreateKey",
+            &shapes::CreateKeyRequest {
+                description,
+                key_spec,
+                key_usage,
+                origin,
+                tags: (!tags.is_empty()).then(|| parse_tags(&tags)).transpose()?,
+                ..Default::default()
+            },
+        )?,
+        Op::TagResource { key, tags } => call(
+            kms,
+            "TagResource",
+            &tags::TagResourceRequest {
+                key_id: some(&key.key_id),
+                tags: Some(parse_tags(&tags)?),
+            },
+        )?,
+        Op::UntagResource { key, tag_keys } => call(
+            kms,
+            "UntagResource",
+            &tags::UntagResourceRequest {
+                key_id: some(&key.key_id),
+                tag_keys: Some(tag_keys),
+            },
+        )?,
+        Op::ListResourceTags(k) => call_all(kms, "ListResourceTags", "Tags", |marker| {
+            tags::ListResourceTagsRequest {
+                key_id: some(&k.key_id),
+                limit: Some(50),
+                marker,
+            }
+        })?,
+        Op::UpdateKeyDescription { key, description } => call(
+            kms,
+            "UpdateKeyDescription",
+            &tags::UpdateKeyDescriptionRequest {
+                key_id: some(&key.key_id),
+                description: Some(description),
+            },
+        )?,
+        Op::GenerateDataKeyPair(a) => call(kms, "GenerateDataKeyPair", &pair_request(&a)?)?,
+        Op::GenerateDataKeyPairWithoutPlaintext(a) => call(
+            kms,
+            "GenerateDataKeyPairWithoutPlaintext",
+            &pair_request(&a)?,
+        )?,
+        Op::GetParametersForImport {
+            key,
+            wrapping_algorithm,
+            wrapping_key_spec,
+        } => call(
+            kms,
+            "GetParametersForImport",
+            &import::GetParametersForImportRequest {
+                key_id: some(&key.key_id),
+                wrapping_algorithm: Some(wrapping_algorithm),
+                wrapping_key_spec: Some(wrapping_key_spec),
+            },
+        )?,
+        Op::ImportKeyMaterial {
+            key,
+            import_token,
+            encrypted_key_material,
+            expiration_model,
+            valid_to,
+            import_type,
+        } => {
+            let valid_to = match valid_to.as_deref() {
+                None => None,
+                Some(t) => Some(
+                    kms::clock::parse_time(t)
+                        .map_err(|_| {
+                            Failure::usage(format!("--valid-to {t:?} is not an RFC 3339 time"))
+                                .hint("write it like 2030-01-01T00:00:00Z")
+                        })?
+                        .unix_timestamp() as f64,
+                ),
+            };
+            call(
+                kms,
+                "ImportKeyMaterial",
+                &import::ImportKeyMaterialRequest {
+                    key_id: some(&key.key_id),
+                    import_token: Some(ops::wire::Blob(
+                        aws_cli::blob(&import_token, "--import-token")?.to_vec(),
+                    )),
+                    encrypted_key_material: Some(ops::wire::Blob(
+                        aws_cli::blob(&encrypted_key_material, "--encrypted-key-material")?
+                            .to_vec(),
+                    )),
+                    valid_to,
+                    expiration_model,
+                    import_type,
+                    ..Default::default()
+                },
+            )?
+        }
+        Op::DeleteImportedKeyMaterial {
+            key,
+            key_material_id,
+        } => call(
+            kms,
+            "DeleteImportedKeyMaterial",
+            &import::DeleteImportedKeyMaterialRequest {
+                key_id: some(&key.key_id),
+                key_material_id,
+            },
+        )?,
+        Op::DescribeKey(k) => call(kms, "DescribeKey", &key_request(&k))?,
+        Op::ListKeys => call_all(kms, "ListKeys", "Keys", |marker| shapes::ListKeysRequest {
+            limit: Some(1000),
+            marker,
+        })?,
+        Op::CreateAlias {
+            alias_name,
+            target_key_id,
+        } => call(
+            kms,
+            "CreateAlias",
+            &shapes::AliasRequest {
+                alias_name: Some(alias_name),
+                target_key_id: Some(target_key_id),
+            },
+        )?,
+        Op::UpdateAlias {
+            alias_name,
+            target_key_id,
+        } => call(
+            kms,
+            "UpdateAlias",
+            &shapes::AliasRequest {
+                alias_name: Some(alias_name),
+                target_key_id: Some(target_key_id),
+            },
+        )?,
+        Op::DeleteAlias { alias_name } => call(
+            kms,
+            "DeleteAlias",
+            &shapes::DeleteAliasRequest {
+                alias_name: Some(alias_name),
+            },
+        )?,
+        Op::ListAliases { key_id } => call_all(kms, "ListAliases", "Aliases", |marker| {
+            shapes::ListAliasesRequest {
+                key_id: key_id.clone(),
+                limit: Some(1000),
+                marker,
+            }
+        })?,
+        Op::EnableKey(k) => call(kms, "EnableKey", &key_request(&k))?,
+        Op::DisableKey(k) => call(kms, "DisableKey", &key_request(&k))?,
+        Op::ScheduleKeyDeletion {
+            key,
+            pending_window_in_days,
+        } => call(
+            kms,
+            "ScheduleKeyDeletion",
+            &shapes::ScheduleKeyDeletionRequest {
+                key_id: some(&key.key_id),
+                pending_window_in_days: pending_window_in_days.map(i64::from),
+            },
+        )?,
+        Op::CancelKeyDeletion(k) => call(kms, "CancelKeyDeletion", &key_request(&k))?,
+        Op::EnableKeyRotation {
+            key,
+            rotation_period_in_days,
+        } => call(
+            kms,
+            "EnableKeyRotation",
+            &shapes::EnableKeyRotationRequest {
+                key_id: some(&key.key_id),
+                rotation_period_in_days: rotation_period_in_days.map(i64::from),
+            },
+        )?,
+        Op::DisableKeyRotation(k) => call(kms, "DisableKeyRotation", &key_request(&k))?,
+        Op::GetKeyRotationStatus(k) => call(kms, "GetKeyRotationStatus", &key_request(&k))?,
+        Op::RotateKeyOnDemand(k) => call(kms, "RotateKeyOnDemand", &key_request(&k))?,
+        Op::ListKeyRotations(k) => call_all(kms, "ListKeyRotations", "Rotations", |marker| {
+            shapes::ListKeyRotationsRequest {
+                key_id: some(&k.key_id),
+                limit: Some(1000),
+                marker,
+                ..Default::default()
+            }
+        })?,
+        Op::Encrypt {
+            key,
+            plaintext,
+            context,
+            encryption_algorithm,
+        } => {
+            let ctx = parse_context(&context.context)?;
+            let pt = aws_cli::blob(&plaintext, "--plaintext")?;
+            call(
+                kms,
+                "Encrypt",
+                &shapes::EncryptRequest {
+                    key_id: some(&key.key_id),
+                    plaintext: Some(ops::wire::SecretBlob(angou::secret::SecretVec::from_vec(
+                        pt.to_vec(),
+                    ))),
+                    encryption_context: wire_context(&ctx),
+                    encryption_algorithm,
+                    ..Default::default()
+                },
+            )?
+        }
+        Op::Decrypt {
+            ciphertext_blob,
+            key_id,
+            context,
+            encryption_algorithm,
+        } => {
+            let ctx = parse_context(&context.context)?;
+            let blob = aws_cli::blob(&ciphertext_blob, "--ciphertext-blob")?;
+            call(
+                kms,
+                "Decrypt",
+                &shapes::DecryptRequest {
+                    ciphertext_blob: Some(ops::wire::Blob(blob.to_vec())),
+                    encryption_context: wire_context(&ctx),
+                    key_id,
+                    encryption_algorithm,
+                    ..Default::default()
+                },
+            )?
+        }
+        Op::ReEncrypt {
+            ciphertext_blob,
+            source_key_id,
+            source_context,
+            destination_key_id,
+            destination_context,
+            source_encryption_algorithm,
+            destination_encryption_algorithm,
+        } => {
+            let src = aws_cli::context(&source_context, "--source-encryption-context")?;
+            let dst = aws_cli::context(&destination_context, "--destination-encryption-context")?;
+            let blob = aws_cli::blob(&ciphertext_blob, "--ciphertext-blob")?;
+            call(
+                kms,
+                "ReEncrypt",
+                &shapes::ReEncryptRequest {
+                    ciphertext_blob: Some(ops::wire::Blob(blob.to_vec())),
+                    source_encryption_context: wire_context(&src),
+                    source_key_id,
+                    destination_key_id: Some(destination_key_id),
+                    destination_encryption_context: wire_context(&dst),
+                    source_encryption_algorithm,
+                    destination_encryption_algorithm,
+                    ..Default::default()
+                },
+            )?
+        }
+        Op::GenerateDataKey(a) => call(kms, "GenerateDataKey", &data_key_request(&a)?)?,
+        Op::GenerateDataKeyWithoutPlaintext(a) => call(
+            kms,
+            "GenerateDataKeyWithoutPlaintext",
+            &data_key_request(&a)?,
+        )?,
+        Op::GenerateRandom { number_of_bytes } => call(
+            kms,
+            "GenerateRandom",
+            &shapes::GenerateRandomRequest {
+                number_of_bytes,
+                ..Default::default()
+            },
+        )?,
+        Op::GetPublicKey(k) => call(kms, "GetPublicKey", &key_request(&k))?,
+        op => {
+            return Err(crate::remote::refuse_local_only(
+                local_only(&op).unwrap_or("?"),
+            ));
+        }
+    })
 }
 
 fn key_request(k: &KeyIdArg) -> shapes::KeyRequest {

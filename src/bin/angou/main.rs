@@ -20,6 +20,8 @@ mod keys;
 mod kms;
 mod manual;
 mod passphrase;
+mod remote;
+mod remote_keys;
 mod rewrap;
 mod serve;
 

@@ -62,6 +62,12 @@ pub struct RewrapArgs {
     #[arg(short = 'j', long, value_name = "N", default_value_t = crate::batch::DEFAULT_JOBS,
           value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
+    /// Which remote KMS keys may unwrap the files' aws-kms stanzas (as decrypt)
+    #[command(flatten)]
+    pub allow: crate::remote_keys::AllowArgs,
+    /// Where remote KMS keys are reached (as encrypt and decrypt)
+    #[command(flatten)]
+    pub remote: crate::remote_keys::RemoteArgs,
     /// Encrypted files to rewrap (in place unless -o or --output-dir)
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -109,9 +115,10 @@ pub fn run(args: RewrapArgs, home: Option<&Path>) -> Result<(), Failure> {
         key_files: &args.key_files,
         context: &args.context,
         passphrase_file: args.passphrase_file.as_deref(),
+        allow: Some(&args.allow),
     };
     let files = crate::keyring::identity_files(&ids)?;
-    let stores = crate::keyring::Stores::default();
+    let stores = crate::keyring::Stores::with_remote(args.remote.clone());
     let recipients = crate::keyring::recipients_from(&add, home, &stores)?;
     let jobs: Vec<_> = args.files.iter().zip(&targets).collect();
     if let [(input, target)] = jobs[..] {

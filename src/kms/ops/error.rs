@@ -59,6 +59,40 @@ pub enum ErrorKind {
     InvalidImportToken,
     /// `ExpiredImportTokenException`.
     ExpiredImportToken,
+    /// `ThrottlingException`: the KMS refused the rate (reported after the client's retries).
+    Throttling,
+    /// `DependencyTimeoutException`: the KMS timed out on a service it depends on.
+    DependencyTimeout,
+    /// `KeyUnavailableException`: the key is momentarily unreachable (a fault).
+    KeyUnavailable,
+    /// `InvalidGrantTokenException`.
+    InvalidGrantToken,
+    /// `InvalidGrantIdException`.
+    InvalidGrantId,
+    /// `MalformedPolicyDocumentException`.
+    MalformedPolicyDocument,
+    /// `ConflictException`.
+    Conflict,
+    /// `KMSInvalidMacException`.
+    KmsInvalidMac,
+    /// `KMSInvalidSignatureException`.
+    KmsInvalidSignature,
+    /// `ExpiredTokenException`: the session token of the credentials has expired.
+    ExpiredToken,
+    /// `InvalidClientTokenId`: the access key id is not valid.
+    InvalidClientTokenId,
+    /// `RequestExpired`: the request's signing time is too far from the server's clock.
+    RequestExpired,
+    /// `ServiceUnavailable`: the KMS is overloaded or down (a fault).
+    ServiceUnavailable,
+    /// `InternalFailure`: an unknown fault of the KMS.
+    InternalFailure,
+    /// An exception the far side named that this list does not know:
+    /// [`ApiError::code`] gives its name.
+    Other,
+    /// No AWS name: the KMS could not be reached or did not answer (connection refused,
+    /// DNS, TLS, timeout), or the request could not be made (no credentials).
+    Transport,
 }
 
 impl ErrorKind {
@@ -91,14 +125,83 @@ impl ErrorKind {
             ErrorKind::IncorrectKeyMaterial => "IncorrectKeyMaterialException",
             ErrorKind::InvalidImportToken => "InvalidImportTokenException",
             ErrorKind::ExpiredImportToken => "ExpiredImportTokenException",
+            ErrorKind::Throttling => "ThrottlingException",
+            ErrorKind::DependencyTimeout => "DependencyTimeoutException",
+            ErrorKind::KeyUnavailable => "KeyUnavailableException",
+            ErrorKind::InvalidGrantToken => "InvalidGrantTokenException",
+            ErrorKind::InvalidGrantId => "InvalidGrantIdException",
+            ErrorKind::MalformedPolicyDocument => "MalformedPolicyDocumentException",
+            ErrorKind::Conflict => "ConflictException",
+            ErrorKind::KmsInvalidMac => "KMSInvalidMacException",
+            ErrorKind::KmsInvalidSignature => "KMSInvalidSignatureException",
+            ErrorKind::ExpiredToken => "ExpiredTokenException",
+            ErrorKind::InvalidClientTokenId => "InvalidClientTokenId",
+            ErrorKind::RequestExpired => "RequestExpired",
+            ErrorKind::ServiceUnavailable => "ServiceUnavailable",
+            ErrorKind::InternalFailure => "InternalFailure",
+            ErrorKind::Other => "UnknownError",
+            ErrorKind::Transport => "TransportError",
         }
+    }
+
+    /// Every kind, for looking one up by its wire name.
+    const ALL: &'static [ErrorKind] = &[
+        ErrorKind::AlreadyExists,
+        ErrorKind::Disabled,
+        ErrorKind::DryRunOperation,
+        ErrorKind::IncorrectKey,
+        ErrorKind::InvalidAliasName,
+        ErrorKind::InvalidArn,
+        ErrorKind::InvalidCiphertext,
+        ErrorKind::InvalidKeyUsage,
+        ErrorKind::InvalidMarker,
+        ErrorKind::KmsInternal,
+        ErrorKind::KmsInvalidState,
+        ErrorKind::LimitExceeded,
+        ErrorKind::NotFound,
+        ErrorKind::Validation,
+        ErrorKind::UnsupportedOperation,
+        ErrorKind::Serialization,
+        ErrorKind::UnknownOperation,
+        ErrorKind::MissingAuthenticationToken,
+        ErrorKind::IncompleteSignature,
+        ErrorKind::InvalidSignature,
+        ErrorKind::UnrecognizedClient,
+        ErrorKind::AccessDenied,
+        ErrorKind::Tag,
+        ErrorKind::IncorrectKeyMaterial,
+        ErrorKind::InvalidImportToken,
+        ErrorKind::ExpiredImportToken,
+        ErrorKind::Throttling,
+        ErrorKind::DependencyTimeout,
+        ErrorKind::KeyUnavailable,
+        ErrorKind::InvalidGrantToken,
+        ErrorKind::InvalidGrantId,
+        ErrorKind::MalformedPolicyDocument,
+        ErrorKind::Conflict,
+        ErrorKind::KmsInvalidMac,
+        ErrorKind::KmsInvalidSignature,
+        ErrorKind::ExpiredToken,
+        ErrorKind::InvalidClientTokenId,
+        ErrorKind::RequestExpired,
+        ErrorKind::ServiceUnavailable,
+        ErrorKind::InternalFailure,
+    ];
+
+    /// The kind whose wire name is `code` (`NotFoundException`, …), if angou knows it.
+    pub fn from_name(code: &str) -> Option<ErrorKind> {
+        Self::ALL.iter().copied().find(|k| k.name() == code)
     }
 
     /// The HTTP status: 500 for the model's fault errors, 403 for an unsigned request (AWS
     /// "Common Errors"), 400 for every other client error.
     pub fn http_status(self) -> u16 {
         match self {
-            ErrorKind::KmsInternal => 500,
+            ErrorKind::KmsInternal
+            | ErrorKind::KeyUnavailable
+            | ErrorKind::InternalFailure
+            | ErrorKind::Transport => 500,
+            ErrorKind::ServiceUnavailable => 503,
             ErrorKind::MissingAuthenticationToken => 403,
             _ => 400,
         }
@@ -115,14 +218,27 @@ pub struct ApiError {
     /// Whether the store already recorded this failure in its audit log.
     pub(crate) audited: bool,
     detail: Option<String>,
+    /// The exception name the far side sent, when it is not one [`ErrorKind`] knows.
+    code: Option<String>,
     /// The crate's error behind it, for a local door (never sent over the network).
     source: Option<std::sync::Arc<Error>>,
 }
 
 impl PartialEq for ApiError {
     fn eq(&self, other: &ApiError) -> bool {
-        (self.kind, &self.message, self.audited, &self.detail)
-            == (other.kind, &other.message, other.audited, &other.detail)
+        (
+            self.kind,
+            &self.message,
+            self.audited,
+            &self.detail,
+            &self.code,
+        ) == (
+            other.kind,
+            &other.message,
+            other.audited,
+            &other.detail,
+            &other.code,
+        )
     }
 }
 
@@ -136,8 +252,28 @@ impl ApiError {
             message: message.into(),
             audited: false,
             detail: None,
+            code: None,
             source: None,
         }
+    }
+
+    /// An error a remote KMS answered with: exception `code` (the `__type`, as AWS names
+    /// it) and its `message`. A code angou does not know keeps its name in
+    /// [`ApiError::code`], with kind [`ErrorKind::Other`].
+    pub fn from_remote(code: &str, message: impl Into<String>) -> ApiError {
+        // AWS JSON 1.1 may send `namespace#Name`; the name is what callers match on.
+        let code = code.rsplit('#').next().unwrap_or(code);
+        let kind = ErrorKind::from_name(code).unwrap_or(ErrorKind::Other);
+        let mut e = ApiError::new(kind, message);
+        if kind == ErrorKind::Other {
+            e.code = Some(code.chars().take(128).collect());
+        }
+        e
+    }
+
+    /// The exception name: the kind's, or the far side's own name for [`ErrorKind::Other`].
+    pub fn code(&self) -> &str {
+        self.code.as_deref().unwrap_or(self.kind.name())
     }
 
     /// The crate's error this one was mapped from, when the store returned it: what a local
@@ -155,7 +291,7 @@ impl ApiError {
     /// The JSON error body AWS sends: `{"__type": …, "message": …}`.
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(&serde_json::json!({
-            "__type": self.kind.name(),
+            "__type": self.code(),
             "message": self.message,
         }))
         .unwrap_or_default()
