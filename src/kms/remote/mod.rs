@@ -28,6 +28,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+/// Sends a fluent builder and maps its failure.
+macro_rules! send {
+    ($remote:expr, $builder:expr) => {
+        $builder.send().await.map_err(|e| $remote.failure(e))?
+    };
+}
+
+mod crypto;
 mod map;
 
 use std::fmt;
