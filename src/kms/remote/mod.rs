@@ -20,11 +20,14 @@
 //!     region: Some("eu-west-1".into()),
 //!     ..Default::default()
 //! })?;
-//! let made = kms.generate_data_key(&GenerateDataKeyRequest {
-//!     key_id: Some("alias/reports".into()),
-//!     key_spec: Some("AES_256".into()),
-//!     ..Default::default()
-//! })?;
+//! let made = kms
+//!     .generate_data_key(&GenerateDataKeyRequest {
+//!         key_id: Some("alias/reports".into()),
+//!         key_spec: Some("AES_256".into()),
+//!         ..Default::default()
+//!     })
+//!     .map_err(|e| format!("{}: {}", e.code(), e.message))?;
+//! assert_eq!(made.plaintext.0.expose_secret().len(), 32);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
