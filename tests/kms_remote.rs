@@ -390,7 +390,7 @@ fn cli_tour(remote: &[&str], dir: &Path, key: (&str, &str), exact: bool) {
         all.extend_from_slice(args);
         ok(cli(home, dir, key, &all, &[]), &format!("{which} {args:?}"))
     };
-    for i in 0..2 {
+    for (i, id) in ids.iter().enumerate() {
         run(
             i,
             &[
@@ -398,7 +398,7 @@ fn cli_tour(remote: &[&str], dir: &Path, key: (&str, &str), exact: bool) {
                 "--alias-name",
                 "alias/tour",
                 "--target-key-id",
-                &ids[i],
+                id,
             ],
         );
     }
@@ -419,8 +419,8 @@ fn cli_tour(remote: &[&str], dir: &Path, key: (&str, &str), exact: bool) {
         })
         .collect();
     answers.push([sealed[0].clone(), sealed[1].clone()]);
-    for i in 0..2 {
-        let blob = sealed[i]["CiphertextBlob"].as_str().unwrap();
+    for (i, sealed) in sealed.iter().enumerate() {
+        let blob = sealed["CiphertextBlob"].as_str().unwrap();
         let opened = run(
             i,
             &[
@@ -470,8 +470,8 @@ fn cli_tour(remote: &[&str], dir: &Path, key: (&str, &str), exact: bool) {
     assert_eq!(described[1]["KeyMetadata"]["KeyState"], json!("Enabled"));
     assert_eq!(described[1]["KeyMetadata"]["Description"], json!("tour"));
     answers.push([described[0].clone(), described[1].clone()]);
-    for i in 0..2 {
-        run(i, &["enable-key-rotation", "--key-id", &ids[i]]);
+    for (i, id) in ids.iter().enumerate() {
+        run(i, &["enable-key-rotation", "--key-id", id]);
     }
     let status: Vec<Value> = (0..2)
         .map(|i| run(i, &["get-key-rotation-status", "--key-id", &ids[i]]))

@@ -20,14 +20,25 @@
 //!     region: Some("eu-west-1".into()),
 //!     ..Default::default()
 //! })?;
-//! let made = kms.generate_data_key(&GenerateDataKeyRequest {
-//!     key_id: Some("alias/reports".into()),
-//!     key_spec: Some("AES_256".into()),
-//!     ..Default::default()
-//! })?;
+//! let made = kms
+//!     .generate_data_key(&GenerateDataKeyRequest {
+//!         key_id: Some("alias/reports".into()),
+//!         key_spec: Some("AES_256".into()),
+//!         ..Default::default()
+//!     })
+//!     .map_err(|e| format!("{}: {}", e.code(), e.message))?;
+//! assert_eq!(made.plaintext.0.expose_secret().len(), 32);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+/// Sends a fluent builder and maps its failure.
+macro_rules! send {
+    ($remote:expr, $builder:expr) => {
+        $builder.send().await.map_err(|e| $remote.failure(e))?
+    };
+}
+
+mod crypto;
 mod map;
 
 use std::fmt;
