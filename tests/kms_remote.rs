@@ -685,6 +685,43 @@ fn an_unreachable_endpoint_is_one_line_naming_it() {
     );
 }
 
+/// Plain http:// to an address that is not loopback is refused before any request: a
+/// Decrypt or GenerateDataKey answer would carry key bytes across the network unencrypted.
+/// The same endpoint in AWS_ENDPOINT_URL_KMS is refused too.
+#[test]
+fn plain_http_off_loopback_is_refused_before_any_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = ("AKIAPLAINHTTP0000000", "secret");
+    let by_flag = cli(
+        &dir.path().join("unused"),
+        dir.path(),
+        k,
+        &[
+            "--endpoint-url",
+            "http://10.255.255.1:4566",
+            "--region",
+            "us-east-1",
+            "list-keys",
+        ],
+        &[],
+    );
+    let err = refused(by_flag, 2);
+    assert!(
+        err.contains("refusing plain http:// to http://10.255.255.1:4566")
+            && err.contains("ANGOU_KMS_ALLOW_PLAIN_HTTP"),
+        "{err}"
+    );
+    let by_env = cli(
+        &dir.path().join("unused"),
+        dir.path(),
+        k,
+        &["--remote", "--region", "us-east-1", "list-keys"],
+        &[("AWS_ENDPOINT_URL_KMS", "http://localstack:4566")],
+    );
+    let err = refused(by_env, 2);
+    assert!(err.contains("refusing plain http://"), "{err}");
+}
+
 /// Subcommands that are not AWS operations refuse a remote KMS flag: one line and a hint,
 /// exit 2, and nothing touched.
 #[test]
