@@ -546,3 +546,58 @@ fn rewrap_moves_a_file_from_one_remote_key_to_another() {
     assert_eq!(keys.len(), 1, "{v}");
     assert!(keys[0].ends_with(us.as_str()), "{v}");
 }
+
+/// Real AWS KMS, only where a key and credentials exist: `ANGOU_TEST_AWS_KMS_KEY_ARN` names a
+/// symmetric key the SDK's own configuration (profile, environment, SSO, instance role) may
+/// use for GenerateDataKey and Decrypt. Never in CI here (no network); skipped with a printed
+/// reason otherwise, whatever ANGOU_REQUIRE_TOOLS says.
+#[test]
+fn real_aws_kms_round_trip_where_credentials_exist() {
+    let Ok(arn) = std::env::var("ANGOU_TEST_AWS_KMS_KEY_ARN") else {
+        eprintln!(
+            "skipped: real AWS KMS test needs ANGOU_TEST_AWS_KMS_KEY_ARN (a key ARN) and AWS credentials"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("plain");
+    std::fs::write(&input, plaintext()).unwrap();
+    let file = dir.path().join("file.age");
+    let out = dir.path().join("out");
+    let run = |args: &[&str]| {
+        let o = Command::new(assert_cmd::cargo::cargo_bin("angou"))
+            .arg("--home")
+            .arg(dir.path().join("no-local-store"))
+            .env("ANGOU_STATE_DIR", dir.path().join("marks"))
+            .env_remove("ANGOU_KMS_ALLOW")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "angou {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    run(&[
+        "encrypt",
+        "--kms",
+        &arn,
+        "-c",
+        "test=angou",
+        "-o",
+        path_str(&file),
+        path_str(&input),
+    ]);
+    run(&[
+        "decrypt",
+        "--kms",
+        &arn,
+        "-c",
+        "test=angou",
+        "-o",
+        path_str(&out),
+        path_str(&file),
+    ]);
+    assert_eq!(std::fs::read(&out).unwrap(), plaintext());
+}
