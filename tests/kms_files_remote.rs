@@ -449,3 +449,155 @@ fn moto_two_regions_each_decrypt_alone() {
     let err = client.fails(&args, &[]);
     assert!(err.contains("InvalidCiphertextException"), "{err}");
 }
+
+/// Moving files to another remote key without re-encrypting them: `angou rewrap --add-kms
+/// NEW --remove-kms OLD` through `angou kms serve`; the payload bytes stay, the old key is then
+/// disabled and the file still opens with the new key alone, not with the old one; the
+/// inventory names exactly the new key.
+#[test]
+fn rewrap_moves_a_file_from_one_remote_key_to_another() {
+    let (_d, home, server, key, eu, us) = serve_two_regions();
+    let client = Client::new(key, server.endpoint());
+    let input = client.path("plain");
+    std::fs::write(&input, plaintext()).unwrap();
+    let file = client.path("file.age");
+    client.ok(
+        &[
+            "encrypt",
+            "--kms",
+            &eu,
+            "-c",
+            "file=a",
+            "-o",
+            path_str(&file),
+            path_str(&input),
+        ],
+        &[],
+    );
+    let before = std::fs::read(&file).unwrap();
+    client.ok(
+        &[
+            "rewrap",
+            "--kms",
+            &eu,
+            "-c",
+            "file=a",
+            "--add-kms",
+            &us,
+            "--remove-kms",
+            &eu,
+            path_str(&file),
+        ],
+        &[],
+    );
+    let after = std::fs::read(&file).unwrap();
+    let body = |b: &[u8]| {
+        let end = b.windows(4).position(|w| w == b"\n---").unwrap();
+        let mac_end = end + b[end + 1..].iter().position(|&c| c == b'\n').unwrap() + 2;
+        b[mac_end..].to_vec()
+    };
+    assert_eq!(
+        body(&before),
+        body(&after),
+        "the payload is copied unchanged"
+    );
+    let header = String::from_utf8_lossy(&after[..after.len().min(600)]).into_owned();
+    assert!(
+        header.contains(&format!("-> angou.dev/v1/aws-kms {us}\n")),
+        "{header}"
+    );
+    assert!(!header.contains(&eu), "{header}");
+
+    angou(
+        &home,
+        &[
+            "kms",
+            "--region",
+            "eu-west-1",
+            "disable-key",
+            "--key-id",
+            &eu,
+        ],
+    );
+    let out = client.path("out");
+    let mut with_us = decrypt_args(&file, &out, "file=a");
+    with_us.extend(["--kms", us.as_str()]);
+    client.ok(&with_us, &[]);
+    assert_eq!(std::fs::read(&out).unwrap(), plaintext());
+    std::fs::remove_file(&out).unwrap();
+    let mut with_eu = decrypt_args(&file, &out, "file=a");
+    with_eu.extend(["--kms", eu.as_str()]);
+    let err = client.fails(&with_eu, &[]);
+    assert!(
+        err.contains(&us),
+        "the error names the key the file needs: {err}"
+    );
+    assert!(!out.exists());
+
+    let listed = client.run(&["inspect", "--json", path_str(&file)], &[]);
+    assert!(listed.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let keys: Vec<&str> = v["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys.len(), 1, "{v}");
+    assert!(keys[0].ends_with(us.as_str()), "{v}");
+}
+
+/// Real AWS KMS, only where a key and credentials exist: `ANGOU_TEST_AWS_KMS_KEY_ARN` names a
+/// symmetric key the SDK's own configuration (profile, environment, SSO, instance role) may
+/// use for GenerateDataKey and Decrypt. Never in CI here (no network); skipped with a printed
+/// reason otherwise, whatever ANGOU_REQUIRE_TOOLS says.
+#[test]
+fn real_aws_kms_round_trip_where_credentials_exist() {
+    let Ok(arn) = std::env::var("ANGOU_TEST_AWS_KMS_KEY_ARN") else {
+        eprintln!(
+            "skipped: real AWS KMS test needs ANGOU_TEST_AWS_KMS_KEY_ARN (a key ARN) and AWS credentials"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("plain");
+    std::fs::write(&input, plaintext()).unwrap();
+    let file = dir.path().join("file.age");
+    let out = dir.path().join("out");
+    let run = |args: &[&str]| {
+        let o = Command::new(assert_cmd::cargo::cargo_bin("angou"))
+            .arg("--home")
+            .arg(dir.path().join("no-local-store"))
+            .env("ANGOU_STATE_DIR", dir.path().join("marks"))
+            .env_remove("ANGOU_KMS_ALLOW")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "angou {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    run(&[
+        "encrypt",
+        "--kms",
+        &arn,
+        "-c",
+        "test=angou",
+        "-o",
+        path_str(&file),
+        path_str(&input),
+    ]);
+    run(&[
+        "decrypt",
+        "--kms",
+        &arn,
+        "-c",
+        "test=angou",
+        "-o",
+        path_str(&out),
+        path_str(&file),
+    ]);
+    assert_eq!(std::fs::read(&out).unwrap(), plaintext());
+}

@@ -390,7 +390,7 @@ fn cli_tour(remote: &[&str], dir: &Path, key: (&str, &str), exact: bool) {
         all.extend_from_slice(args);
         ok(cli(home, dir, key, &all, &[]), &format!("{which} {args:?}"))
     };
-    for i in 0..2 {
+    for (i, id) in ids.iter().enumerate() {
         run(
             i,
             &[
@@ -398,7 +398,7 @@ fn cli_tour(remote: &[&str], dir: &Path, key: (&str, &str), exact: bool) {
                 "--alias-name",
                 "alias/tour",
                 "--target-key-id",
-                &ids[i],
+                id,
             ],
         );
     }
@@ -419,8 +419,8 @@ fn cli_tour(remote: &[&str], dir: &Path, key: (&str, &str), exact: bool) {
         })
         .collect();
     answers.push([sealed[0].clone(), sealed[1].clone()]);
-    for i in 0..2 {
-        let blob = sealed[i]["CiphertextBlob"].as_str().unwrap();
+    for (i, sealed) in sealed.iter().enumerate() {
+        let blob = sealed["CiphertextBlob"].as_str().unwrap();
         let opened = run(
             i,
             &[
@@ -470,8 +470,8 @@ fn cli_tour(remote: &[&str], dir: &Path, key: (&str, &str), exact: bool) {
     assert_eq!(described[1]["KeyMetadata"]["KeyState"], json!("Enabled"));
     assert_eq!(described[1]["KeyMetadata"]["Description"], json!("tour"));
     answers.push([described[0].clone(), described[1].clone()]);
-    for i in 0..2 {
-        run(i, &["enable-key-rotation", "--key-id", &ids[i]]);
+    for (i, id) in ids.iter().enumerate() {
+        run(i, &["enable-key-rotation", "--key-id", id]);
     }
     let status: Vec<Value> = (0..2)
         .map(|i| run(i, &["get-key-rotation-status", "--key-id", &ids[i]]))
@@ -683,6 +683,43 @@ fn an_unreachable_endpoint_is_one_line_naming_it() {
         !err.contains(secret) && !err.contains("AKIAUNREACHABLE"),
         "{err}"
     );
+}
+
+/// Plain http:// to an address that is not loopback is refused before any request: a
+/// Decrypt or GenerateDataKey answer would carry key bytes across the network unencrypted.
+/// The same endpoint in AWS_ENDPOINT_URL_KMS is refused too.
+#[test]
+fn plain_http_off_loopback_is_refused_before_any_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = ("AKIAPLAINHTTP0000000", "secret");
+    let by_flag = cli(
+        &dir.path().join("unused"),
+        dir.path(),
+        k,
+        &[
+            "--endpoint-url",
+            "http://10.255.255.1:4566",
+            "--region",
+            "us-east-1",
+            "list-keys",
+        ],
+        &[],
+    );
+    let err = refused(by_flag, 2);
+    assert!(
+        err.contains("refusing plain http:// to http://10.255.255.1:4566")
+            && err.contains("ANGOU_KMS_ALLOW_PLAIN_HTTP"),
+        "{err}"
+    );
+    let by_env = cli(
+        &dir.path().join("unused"),
+        dir.path(),
+        k,
+        &["--remote", "--region", "us-east-1", "list-keys"],
+        &[("AWS_ENDPOINT_URL_KMS", "http://localstack:4566")],
+    );
+    let err = refused(by_env, 2);
+    assert!(err.contains("refusing plain http://"), "{err}");
 }
 
 /// Subcommands that are not AWS operations refuse a remote KMS flag: one line and a hint,

@@ -24,6 +24,8 @@ pub struct RemoteArgs {
 }
 
 /// Where a remote operation goes: the flags given, the rest from the SDK.
+// Without the `aws` feature only its presence is used: the refusal needs no fields.
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
 #[derive(Debug, Clone)]
 pub struct Target {
     pub endpoint_url: Option<String>,

@@ -1,7 +1,8 @@
 //! Each AWS KMS operation of [`crate::kms::ops::OPERATIONS`]: its JSON request (parsed into
 //! the shapes of [`crate::kms::ops::shapes`]) onto the SDK's fluent builder, and the SDK's
 //! answer back into angou's response shapes, so a caller sees the same JSON from either
-//! backend.
+//! backend. Key management is here; the cryptographic operations are in
+//! [`super::crypto`].
 //!
 //! Requests are not validated here against the service model: the remote KMS is the
 //! authority on what it accepts, and answers `ValidationException` itself.
@@ -14,11 +15,6 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use super::Remote;
-use crate::kms::ops::import::{
-    DeleteImportedKeyMaterialRequest, GenerateDataKeyPairRequest, GenerateDataKeyPairResponse,
-    GetParametersForImportRequest, GetParametersForImportResponse, ImportKeyMaterialRequest,
-    KeyMaterialResponse,
-};
 use crate::kms::ops::shapes::*;
 use crate::kms::ops::tags::{
     ListResourceTagsRequest, ListResourceTagsResponse, TagResourceRequest, TagShape,
@@ -27,13 +23,6 @@ use crate::kms::ops::tags::{
 use crate::kms::ops::wire::{Blob, KeyMetadata, SecretBlob};
 use crate::kms::ops::{ApiError, ErrorKind, parse};
 use crate::secret::SecretVec;
-
-/// Sends a fluent builder and maps its failure.
-macro_rules! send {
-    ($remote:expr, $builder:expr) => {
-        $builder.send().await.map_err(|e| $remote.failure(e))?
-    };
-}
 
 /// Runs `op` with the JSON `body` on the remote KMS.
 pub(super) async fn run(r: &Remote, op: &str, body: &[u8]) -> Result<Zeroizing<Vec<u8>>, ApiError> {
@@ -236,183 +225,6 @@ pub(super) async fn run(r: &Remote, op: &str, body: &[u8]) -> Result<Zeroizing<V
                 truncated: o.truncated,
             })
         }
-        "Encrypt" => {
-            let q: EncryptRequest = parse(body)?;
-            // The SDK takes the plaintext by value; that copy lives in its buffers.
-            let plaintext = q
-                .plaintext
-                .map(|p| SdkBlob::new(p.0.expose_secret().to_vec()));
-            let o = send!(
-                r,
-                c.encrypt()
-                    .set_key_id(q.key_id)
-                    .set_plaintext(plaintext)
-                    .set_encryption_context(context(q.encryption_context))
-                    .set_grant_tokens(q.grant_tokens)
-                    .set_encryption_algorithm(e(q.encryption_algorithm))
-                    .set_dry_run(q.dry_run)
-            );
-            json(&EncryptResponse {
-                ciphertext_blob: blob(o.ciphertext_blob),
-                key_id: o.key_id.unwrap_or_default(),
-                encryption_algorithm: name(o.encryption_algorithm),
-            })
-        }
-        "Decrypt" => {
-            let q: DecryptRequest = parse(body)?;
-            no_recipient(&q.recipient)?;
-            let o = send!(
-                r,
-                c.decrypt()
-                    .set_ciphertext_blob(sdk_blob(q.ciphertext_blob))
-                    .set_encryption_context(context(q.encryption_context))
-                    .set_grant_tokens(q.grant_tokens)
-                    .set_key_id(q.key_id)
-                    .set_encryption_algorithm(e(q.encryption_algorithm))
-                    .set_dry_run(q.dry_run)
-            );
-            json(&DecryptResponse {
-                key_id: o.key_id.unwrap_or_default(),
-                plaintext: secret(o.plaintext),
-                encryption_algorithm: name(o.encryption_algorithm),
-                key_material_id: o.key_material_id,
-            })
-        }
-        "ReEncrypt" => {
-            let q: ReEncryptRequest = parse(body)?;
-            let o = send!(
-                r,
-                c.re_encrypt()
-                    .set_ciphertext_blob(sdk_blob(q.ciphertext_blob))
-                    .set_source_encryption_context(context(q.source_encryption_context))
-                    .set_source_key_id(q.source_key_id)
-                    .set_destination_key_id(q.destination_key_id)
-                    .set_destination_encryption_context(context(q.destination_encryption_context))
-                    .set_source_encryption_algorithm(e(q.source_encryption_algorithm))
-                    .set_destination_encryption_algorithm(e(q.destination_encryption_algorithm))
-                    .set_grant_tokens(q.grant_tokens)
-                    .set_dry_run(q.dry_run)
-            );
-            json(&ReEncryptResponse {
-                ciphertext_blob: blob(o.ciphertext_blob),
-                source_key_id: o.source_key_id.unwrap_or_default(),
-                key_id: o.key_id.unwrap_or_default(),
-                source_encryption_algorithm: name(o.source_encryption_algorithm),
-                destination_encryption_algorithm: name(o.destination_encryption_algorithm),
-            })
-        }
-        "GenerateDataKey" => {
-            let q: GenerateDataKeyRequest = parse(body)?;
-            no_recipient(&q.recipient)?;
-            let o = send!(
-                r,
-                c.generate_data_key()
-                    .set_key_id(q.key_id)
-                    .set_encryption_context(context(q.encryption_context))
-                    .set_number_of_bytes(int("NumberOfBytes", q.number_of_bytes)?)
-                    .set_key_spec(e(q.key_spec))
-                    .set_grant_tokens(q.grant_tokens)
-                    .set_dry_run(q.dry_run)
-            );
-            json(&GenerateDataKeyResponse {
-                ciphertext_blob: blob(o.ciphertext_blob),
-                plaintext: secret(o.plaintext),
-                key_id: o.key_id.unwrap_or_default(),
-            })
-        }
-        "GenerateDataKeyWithoutPlaintext" => {
-            let q: GenerateDataKeyRequest = parse(body)?;
-            no_recipient(&q.recipient)?;
-            let o = send!(
-                r,
-                c.generate_data_key_without_plaintext()
-                    .set_key_id(q.key_id)
-                    .set_encryption_context(context(q.encryption_context))
-                    .set_number_of_bytes(int("NumberOfBytes", q.number_of_bytes)?)
-                    .set_key_spec(e(q.key_spec))
-                    .set_grant_tokens(q.grant_tokens)
-                    .set_dry_run(q.dry_run)
-            );
-            json(&GenerateDataKeyWithoutPlaintextResponse {
-                ciphertext_blob: blob(o.ciphertext_blob),
-                key_id: o.key_id.unwrap_or_default(),
-            })
-        }
-        "GenerateDataKeyPair" => {
-            let q: GenerateDataKeyPairRequest = parse(body)?;
-            no_recipient(&q.recipient)?;
-            let o = send!(
-                r,
-                c.generate_data_key_pair()
-                    .set_encryption_context(context(q.encryption_context))
-                    .set_key_id(q.key_id)
-                    .set_key_pair_spec(e(q.key_pair_spec))
-                    .set_grant_tokens(q.grant_tokens)
-                    .set_dry_run(q.dry_run)
-            );
-            json(&GenerateDataKeyPairResponse {
-                private_key_ciphertext_blob: blob(o.private_key_ciphertext_blob),
-                private_key_plaintext: Some(secret(o.private_key_plaintext)),
-                public_key: blob(o.public_key),
-                key_id: o.key_id.unwrap_or_default(),
-                key_pair_spec: name(o.key_pair_spec),
-                key_material_id: o.key_material_id,
-            })
-        }
-        "GenerateDataKeyPairWithoutPlaintext" => {
-            let q: GenerateDataKeyPairRequest = parse(body)?;
-            no_recipient(&q.recipient)?;
-            let o = send!(
-                r,
-                c.generate_data_key_pair_without_plaintext()
-                    .set_encryption_context(context(q.encryption_context))
-                    .set_key_id(q.key_id)
-                    .set_key_pair_spec(e(q.key_pair_spec))
-                    .set_grant_tokens(q.grant_tokens)
-                    .set_dry_run(q.dry_run)
-            );
-            json(&GenerateDataKeyPairResponse {
-                private_key_ciphertext_blob: blob(o.private_key_ciphertext_blob),
-                private_key_plaintext: None,
-                public_key: blob(o.public_key),
-                key_id: o.key_id.unwrap_or_default(),
-                key_pair_spec: name(o.key_pair_spec),
-                key_material_id: o.key_material_id,
-            })
-        }
-        "GenerateRandom" => {
-            let q: GenerateRandomRequest = parse(body)?;
-            no_recipient(&q.recipient)?;
-            let o = send!(
-                r,
-                c.generate_random()
-                    .set_number_of_bytes(int("NumberOfBytes", q.number_of_bytes)?)
-                    .set_custom_key_store_id(q.custom_key_store_id)
-            );
-            json(&GenerateRandomResponse {
-                plaintext: secret(o.plaintext),
-            })
-        }
-        "GetPublicKey" => {
-            let q: KeyRequest = parse(body)?;
-            let o = send!(
-                r,
-                c.get_public_key()
-                    .set_key_id(q.key_id)
-                    .set_grant_tokens(q.grant_tokens)
-            );
-            // The deprecated twin of KeySpec, which AWS still returns and angou's shape keeps.
-            #[allow(deprecated)]
-            let customer_master_key_spec = name(o.customer_master_key_spec);
-            json(&GetPublicKeyResponse {
-                key_id: o.key_id.unwrap_or_default(),
-                public_key: blob(o.public_key),
-                customer_master_key_spec,
-                key_spec: name(o.key_spec),
-                key_usage: name(o.key_usage),
-                encryption_algorithms: names(o.encryption_algorithms),
-            })
-        }
         "TagResource" => {
             let q: TagResourceRequest = parse(body)?;
             send!(
@@ -466,66 +278,12 @@ pub(super) async fn run(r: &Remote, op: &str, body: &[u8]) -> Result<Zeroizing<V
             );
             json(&Empty {})
         }
-        "GetParametersForImport" => {
-            let q: GetParametersForImportRequest = parse(body)?;
-            let o = send!(
-                r,
-                c.get_parameters_for_import()
-                    .set_key_id(q.key_id)
-                    .set_wrapping_algorithm(e(q.wrapping_algorithm))
-                    .set_wrapping_key_spec(e(q.wrapping_key_spec))
-            );
-            json(&GetParametersForImportResponse {
-                key_id: o.key_id.unwrap_or_default(),
-                import_token: blob(o.import_token),
-                public_key: blob(o.public_key),
-                parameters_valid_to: secs(o.parameters_valid_to.as_ref()).unwrap_or(0.0),
-            })
-        }
-        "ImportKeyMaterial" => {
-            let q: ImportKeyMaterialRequest = parse(body)?;
-            let o = send!(
-                r,
-                c.import_key_material()
-                    .set_key_id(q.key_id)
-                    .set_import_token(sdk_blob(q.import_token))
-                    .set_encrypted_key_material(sdk_blob(q.encrypted_key_material))
-                    .set_valid_to(q.valid_to.map(DateTime::from_secs_f64))
-                    .set_expiration_model(e(q.expiration_model))
-                    .set_import_type(e(q.import_type))
-                    .set_key_material_description(q.key_material_description)
-                    .set_key_material_id(q.key_material_id)
-            );
-            json(&KeyMaterialResponse {
-                key_id: o.key_id.unwrap_or_default(),
-                key_material_id: o.key_material_id.unwrap_or_default(),
-            })
-        }
-        "DeleteImportedKeyMaterial" => {
-            let q: DeleteImportedKeyMaterialRequest = parse(body)?;
-            let o = send!(
-                r,
-                c.delete_imported_key_material()
-                    .set_key_id(q.key_id)
-                    .set_key_material_id(q.key_material_id)
-            );
-            json(&KeyMaterialResponse {
-                key_id: o.key_id.unwrap_or_default(),
-                key_material_id: o.key_material_id.unwrap_or_default(),
-            })
-        }
-        _ => Err(ApiError::new(
-            ErrorKind::UnknownOperation,
-            format!(
-                "operation {:?} is not one angou runs",
-                op.chars().take(64).collect::<String>()
-            ),
-        )),
+        _ => super::crypto::run(r, op, body).await,
     }
 }
 
 /// A response as JSON, in a buffer wiped on drop (it may hold a plaintext or data key).
-fn json<T: Serialize>(value: &T) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+pub(super) fn json<T: Serialize>(value: &T) -> Result<Zeroizing<Vec<u8>>, ApiError> {
     // Sized up front so a response holding a secret is not copied by reallocation.
     let mut out = Zeroizing::new(Vec::with_capacity(16 * 1024));
     serde_json::to_writer(&mut *out, value)
@@ -535,15 +293,15 @@ fn json<T: Serialize>(value: &T) -> Result<Zeroizing<Vec<u8>>, ApiError> {
 
 /// An enum member, passed as text: a value the SDK does not know goes out unchanged and the
 /// KMS judges it.
-fn e<T: for<'a> From<&'a str>>(value: Option<String>) -> Option<T> {
+pub(super) fn e<T: for<'a> From<&'a str>>(value: Option<String>) -> Option<T> {
     value.as_deref().map(T::from)
 }
 
-fn name<T: AsRef<str>>(value: Option<T>) -> String {
+pub(super) fn name<T: AsRef<str>>(value: Option<T>) -> String {
     value.map(|v| v.as_ref().to_owned()).unwrap_or_default()
 }
 
-fn names<T: AsRef<str>>(values: Option<Vec<T>>) -> Vec<String> {
+pub(super) fn names<T: AsRef<str>>(values: Option<Vec<T>>) -> Vec<String> {
     values
         .unwrap_or_default()
         .iter()
@@ -551,7 +309,7 @@ fn names<T: AsRef<str>>(values: Option<Vec<T>>) -> Vec<String> {
         .collect()
 }
 
-fn int(field: &str, value: Option<i64>) -> Result<Option<i32>, ApiError> {
+pub(super) fn int(field: &str, value: Option<i64>) -> Result<Option<i32>, ApiError> {
     value
         .map(|v| {
             i32::try_from(v).map_err(|_| {
@@ -568,30 +326,30 @@ fn days(value: Option<i32>) -> Option<u32> {
     value.and_then(|d| u32::try_from(d).ok())
 }
 
-fn secs(value: Option<&DateTime>) -> Option<f64> {
+pub(super) fn secs(value: Option<&DateTime>) -> Option<f64> {
     value.map(DateTime::as_secs_f64)
 }
 
-fn context(c: Option<Context>) -> Option<HashMap<String, String>> {
+pub(super) fn context(c: Option<Context>) -> Option<HashMap<String, String>> {
     c.map(|c| c.into_iter().collect())
 }
 
-fn sdk_blob(b: Option<Blob>) -> Option<SdkBlob> {
+pub(super) fn sdk_blob(b: Option<Blob>) -> Option<SdkBlob> {
     b.map(|b| SdkBlob::new(b.0))
 }
 
-fn blob(b: Option<SdkBlob>) -> Blob {
+pub(super) fn blob(b: Option<SdkBlob>) -> Blob {
     Blob(b.map(SdkBlob::into_inner).unwrap_or_default())
 }
 
 /// A secret the KMS returned, moved (not copied) into a wiped buffer.
-fn secret(b: Option<SdkBlob>) -> SecretBlob {
+pub(super) fn secret(b: Option<SdkBlob>) -> SecretBlob {
     SecretBlob(SecretVec::from_vec(
         b.map(SdkBlob::into_inner).unwrap_or_default(),
     ))
 }
 
-fn no_recipient(recipient: &Option<serde_json::Value>) -> Result<(), ApiError> {
+pub(super) fn no_recipient(recipient: &Option<serde_json::Value>) -> Result<(), ApiError> {
     if recipient.is_some() {
         return Err(ApiError::new(
             ErrorKind::UnsupportedOperation,

@@ -20,14 +20,25 @@
 //!     region: Some("eu-west-1".into()),
 //!     ..Default::default()
 //! })?;
-//! let made = kms.generate_data_key(&GenerateDataKeyRequest {
-//!     key_id: Some("alias/reports".into()),
-//!     key_spec: Some("AES_256".into()),
-//!     ..Default::default()
-//! })?;
+//! let made = kms
+//!     .generate_data_key(&GenerateDataKeyRequest {
+//!         key_id: Some("alias/reports".into()),
+//!         key_spec: Some("AES_256".into()),
+//!         ..Default::default()
+//!     })
+//!     .map_err(|e| format!("{}: {}", e.code(), e.message))?;
+//! assert_eq!(made.plaintext.0.expose_secret().len(), 32);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+/// Sends a fluent builder and maps its failure.
+macro_rules! send {
+    ($remote:expr, $builder:expr) => {
+        $builder.send().await.map_err(|e| $remote.failure(e))?
+    };
+}
+
+mod crypto;
 mod map;
 
 use std::fmt;
@@ -160,6 +171,14 @@ impl Remote {
             .or_else(|| std::env::var("AWS_ENDPOINT_URL_KMS").ok())
             .or_else(|| shared.endpoint_url().map(str::to_owned))
             .unwrap_or_else(|| format!("https://kms.{region}.amazonaws.com"));
+        if plain_http_off_loopback(&endpoint)
+            && std::env::var_os(ALLOW_PLAIN_HTTP_ENV).is_none_or(|v| v != "1")
+        {
+            return Err(setup(format!(
+                "refusing plain http:// to {}: plaintexts and data keys would cross the network unencrypted; use https://, a loopback address, or set {ALLOW_PLAIN_HTTP_ENV}=1 for a network you trust",
+                redact_url(&endpoint)
+            )));
+        }
         let client = aws_sdk_kms::Client::new(&shared);
         Ok(Remote {
             client,
@@ -242,6 +261,36 @@ impl Backend for Remote {
     }
 }
 
+/// The environment variable that lets a remote KMS be reached over plain `http://` on an
+/// address other than loopback (`1`): LocalStack or moto in a container network. Without it
+/// such an endpoint is refused, as `angou kms serve` refuses to listen off loopback without
+/// TLS: Decrypt and GenerateDataKey answers carry plaintexts and data keys.
+pub const ALLOW_PLAIN_HTTP_ENV: &str = "ANGOU_KMS_ALLOW_PLAIN_HTTP";
+
+/// Whether `url` is `http://` to a host that is not loopback (`localhost`, `127.0.0.0/8`,
+/// `::1`).
+fn plain_http_off_loopback(url: &str) -> bool {
+    let Some(rest) = url
+        .get(..7)
+        .filter(|s| s.eq_ignore_ascii_case("http://"))
+        .map(|_| &url[7..])
+    else {
+        return false;
+    };
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !loopback
+}
+
 /// `url` without user information (`https://user:secret@host` → `https://host`), for
 /// messages.
 fn redact_url(url: &str) -> String {
@@ -259,6 +308,46 @@ fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Plain http is for loopback test servers only: a data key must not cross a network
+    /// unencrypted because an endpoint was written with http://.
+    #[test]
+    fn plain_http_is_refused_off_loopback() {
+        for url in [
+            "http://127.0.0.1:4566",
+            "http://127.9.9.9",
+            "HTTP://localhost:1/x",
+            "http://[::1]:4599/",
+            "https://kms.eu-west-1.amazonaws.com",
+            "https://10.0.0.1:443",
+        ] {
+            assert!(!plain_http_off_loopback(url), "{url}");
+        }
+        for url in [
+            "http://10.0.0.1:4566",
+            "http://localstack:4566",
+            "http://127.0.0.1.evil.example/",
+            "http://u:p@10.1.1.1",
+            "http://[2001:db8::1]:80",
+            "http://kms.eu-west-1.amazonaws.com",
+        ] {
+            assert!(plain_http_off_loopback(url), "{url}");
+        }
+        if std::env::var_os(ALLOW_PLAIN_HTTP_ENV).is_none() {
+            let e = Remote::connect(&RemoteConfig {
+                endpoint_url: Some("http://u:s3cret@10.0.0.1:4566".into()),
+                region: Some("eu-west-1".into()),
+                profile: None,
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.contains("refusing plain http://") && e.contains(ALLOW_PLAIN_HTTP_ENV),
+                "{e}"
+            );
+            assert!(!e.contains("s3cret"), "{e}");
+        }
+    }
 
     #[test]
     fn user_information_never_reaches_a_message() {
