@@ -9,10 +9,8 @@ mod server;
 #[path = "support/tools.rs"]
 mod tools;
 
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 use server::{Server, access_key, angou, audit, aws_env, store};
 
@@ -357,59 +355,12 @@ fn a_network_failure_leaves_no_output() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
-/// moto's server on 127.0.0.1, stopped on drop.
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto() -> Option<(Moto, PathBuf)> {
-    let python = tools::python_with("moto.server", "pip install 'moto[server]'")?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(&python)
-        .args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let moto = Moto {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}"),
-    };
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "moto did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Some((moto, python))
-}
-
 /// Against moto: two keys in two regions and an age key; each key alone decrypts (the other
 /// not allowed); a wrong context is refused.
 #[test]
 fn moto_two_regions_each_decrypt_alone() {
-    let Some((moto, python)) = moto() else { return };
+    let Some(moto) = tools::moto() else { return };
+    let python = &moto.python;
     let client = Client::new(
         (
             "AKIAIOSFODNN7EXAMPLE".into(),
@@ -424,10 +375,7 @@ fn moto_two_regions_each_decrypt_alone() {
              aws_access_key_id='x', aws_secret_access_key='x').create_key()['KeyMetadata']['Arn'])",
             moto.endpoint
         );
-        let out = Command::new(&python)
-            .args(["-c", &script])
-            .output()
-            .unwrap();
+        let out = Command::new(python).args(["-c", &script]).output().unwrap();
         assert!(
             out.status.success(),
             "{}",

@@ -14,10 +14,8 @@ mod server;
 mod tools;
 
 use std::collections::BTreeMap;
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 use angou::kms::ops::shapes::{DecryptRequest, GenerateDataKeyRequest, KeyRequest};
 use angou::kms::ops::{Backend, ErrorKind};
@@ -25,57 +23,12 @@ use angou::kms::remote::{Remote, RemoteConfig};
 use serde_json::{Value, json};
 use server::{Server, access_key, angou, aws_env_without_endpoint, store};
 
-/// moto's server on 127.0.0.1, stopped on drop.
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// Starts moto's server (from `$ANGOU_PYTHON`), or says why the test is skipped.
-fn moto() -> Option<Moto> {
-    let python = tools::python_with("moto.server", "pip install 'moto[server]'")?;
-    let port = free_port();
-    let child = Command::new(python)
-        .args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let moto = Moto {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}"),
-    };
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "moto's server did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Some(moto)
 }
 
 /// `angou kms serve` over a fresh store with an access key: (folder, server, key).
@@ -283,7 +236,7 @@ fn library_envelope_against_angou_serve() {
 
 #[test]
 fn library_envelope_against_moto() {
-    let Some(moto) = moto() else { return };
+    let Some(moto) = tools::moto() else { return };
     let dir = tempfile::tempdir().unwrap();
     run_inner(
         "inner_envelope",
@@ -536,7 +489,7 @@ fn cli_tour_against_angou_serve_has_the_local_shape() {
 
 #[test]
 fn cli_tour_against_moto() {
-    let Some(moto) = moto() else { return };
+    let Some(moto) = tools::moto() else { return };
     let dir = tempfile::tempdir().unwrap();
     cli_tour(
         &["--endpoint-url", &moto.endpoint, "--region", "us-east-1"],

@@ -97,3 +97,58 @@ pub fn path_with_angou() -> String {
         std::env::var("PATH").unwrap_or_default()
     )
 }
+
+/// moto's server (`moto[server]` in the Python that [`python_with`] finds) on 127.0.0.1, a
+/// free port; killed and reaped on drop.
+pub struct Moto {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    /// The Python it runs in (which also has boto3, moto's own dependency).
+    pub python: std::path::PathBuf,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts moto's server and waits until it listens, or says why the calling test is skipped
+/// (the caller returns on `None`).
+pub fn moto() -> Option<Moto> {
+    let python = python_with("moto.server", "pip install 'moto[server]'")?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(&python)
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let moto = Moto {
+        child,
+        endpoint: format!("http://127.0.0.1:{port}"),
+        python,
+    };
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "moto's server did not listen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Some(moto)
+}
