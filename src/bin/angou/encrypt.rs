@@ -100,15 +100,14 @@ pub fn run(args: EncryptArgs, home: Option<&std::path::Path>) -> Result<(), Fail
         args.force,
         content,
     )?;
+    // Asked only once the outputs are planned, so a refused command line prompts for nothing.
+    let passphrase = || {
+        use_passphrase
+            .then(|| crate::passphrase::obtain(args.passphrase_file.as_deref(), true))
+            .transpose()
+    };
     if let Some(jobs) = batch {
-        let pass = if use_passphrase {
-            Some(crate::passphrase::obtain(
-                args.passphrase_file.as_deref(),
-                true,
-            )?)
-        } else {
-            None
-        };
+        let pass = passphrase()?;
         // Each file gets its own Encryptor, so its own file key and its own KMS calls.
         let results = crate::batch::run_pool(&jobs, args.jobs.into(), |job| {
             let encryptor = encryptor(&args, &recipients, pass.clone())?;
@@ -123,14 +122,7 @@ pub fn run(args: EncryptArgs, home: Option<&std::path::Path>) -> Result<(), Fail
     }
     let input = InputSpec::from_arg(args.inputs.first().map(PathBuf::as_path));
     let output = OutputSpec::plan(args.output.as_deref(), &input, args.force, content)?;
-    let pass = if use_passphrase {
-        Some(crate::passphrase::obtain(
-            args.passphrase_file.as_deref(),
-            true,
-        )?)
-    } else {
-        None
-    };
+    let pass = passphrase()?;
     let encryptor = encryptor(&args, &recipients, pass)?;
     encrypt_file(encryptor, args.armor, &input, &output, args.quiet)
 }

@@ -121,24 +121,7 @@ pub fn run(args: RewrapArgs, home: Option<&Path>) -> Result<(), Failure> {
     let stores = crate::keyring::Stores::with_remote(args.remote.clone());
     let recipients = crate::keyring::recipients_from(&add, home, &stores)?;
     let jobs: Vec<_> = args.files.iter().zip(&targets).collect();
-    if let [(input, target)] = jobs[..] {
-        return rewrap_one(
-            input,
-            target,
-            &args,
-            &files,
-            &ids,
-            home,
-            &stores,
-            &recipients,
-        );
-    }
-    // What the headers call for that may ask the user (the key store's passphrase, a
-    // passphrase file's) is asked now, once, not by several workers at once.
-    crate::batch::prepare(args.files.iter().map(PathBuf::as_path), |header| {
-        let _ = crate::keyring::header_identities(header, !files.is_empty(), &ids, home, &stores);
-    });
-    let results = crate::batch::run_pool(&jobs, args.jobs.into(), |(input, target)| {
+    let one = |(input, target): &(&PathBuf, &Target)| {
         rewrap_one(
             input,
             target,
@@ -149,7 +132,16 @@ pub fn run(args: RewrapArgs, home: Option<&Path>) -> Result<(), Failure> {
             &stores,
             &recipients,
         )
+    };
+    if let [job] = &jobs[..] {
+        return one(job);
+    }
+    // What the headers call for that may ask the user (the key store's passphrase, a
+    // passphrase file's) is asked now, once, not by several workers at once.
+    crate::batch::prepare(args.files.iter().map(PathBuf::as_path), |header| {
+        let _ = crate::keyring::header_identities(header, !files.is_empty(), &ids, home, &stores);
     });
+    let results = crate::batch::run_pool(&jobs, args.jobs.into(), one);
     let paths = args.files.iter().map(PathBuf::as_path);
     crate::batch::report(paths.zip(results), "rewrapped", "each was left as it was")
 }
