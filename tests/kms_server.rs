@@ -796,6 +796,19 @@ fn a_deleted_access_key_is_refused_at_once() {
         (400, Some("UnrecognizedClientException"))
     );
     assert_eq!(call((&kept, &kept_secret)).0, 200);
+    // Deleted between two requests of the same key, the second refused at once.
+    assert_eq!(call((&kept, &kept_secret)).0, 200);
+    angou(
+        &home,
+        &["kms", "delete-access-key", "--access-key-id", &kept],
+    );
+    assert_eq!(
+        call((&kept, &kept_secret)).1["__type"].as_str(),
+        Some("UnrecognizedClientException")
+    );
+    // A key made by another process while the server runs is accepted at once.
+    let (new, new_secret) = access_key(&home, "joiner");
+    assert_eq!(call((&new, &new_secret)).0, 200);
 }
 
 /// The audit log names the access key and user of every signed request; refused requests

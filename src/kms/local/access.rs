@@ -136,7 +136,11 @@ fn wrap(kek: &Key, id: &str, secret: &SecretAccessKey) -> Result<String, Error> 
 /// [`KmsError::Store`] if the wrapped secret does not authenticate (the state is sealed, so
 /// only a wrong key-encryption key gets here).
 pub(crate) fn lookup(state: &State, kek: &Key, id: &str) -> Result<Option<Credential>, Error> {
-    let Some(k) = state.access_keys.iter().find(|k| k.access_key_id == id) else {
+    lookup_in(&state.access_keys, kek, id)
+}
+
+fn lookup_in(access: &[StoredAccessKey], kek: &Key, id: &str) -> Result<Option<Credential>, Error> {
+    let Some(k) = access.iter().find(|k| k.access_key_id == id) else {
         return Ok(None);
     };
     let corrupt = || -> Error {
@@ -244,7 +248,9 @@ impl Kms {
 
     /// The secret and user of an access key, for the server's signature check; `None` for an
     /// unknown id. Runs every check of an operation (the sealed state, the audit chain) but
-    /// adds no audit entry: the request it authenticates is audited.
+    /// adds no audit entry: the request it authenticates is audited. A server's handle answers
+    /// a key it knows from the state it last verified while `store.json` is unchanged
+    /// (resident.rs, `peek_access`); the request itself then runs with every check.
     ///
     /// # Errors
     /// Store errors (a store that fails its checks); never "not found".
@@ -255,6 +261,14 @@ impl Kms {
         if let Some(r) = &self.resident
             && self.paths.present()?
         {
+            // A key the last verified state holds is read from it while `store.json` is
+            // unchanged (no lock, no batch); an unknown one, perhaps just made by another
+            // process, is looked up in a batch, which checks the store first.
+            if let Some(Ok(Some(c))) = r.peek_access(&self.paths, |access, keys| {
+                lookup_in(access, &keys.kek, access_key_id)
+            }) {
+                return Ok(Some(c));
+            }
             return r.run(&self.opener(), |state, keys| {
                 Ok((lookup(state, &keys.kek, access_key_id), Vec::new()))
             });

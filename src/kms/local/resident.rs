@@ -22,6 +22,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use serde_json::{Map, Value};
 
+use super::access::StoredAccessKey;
 use super::integrity;
 use super::store::{self, FileStamp, Paths, RootKeys, State};
 use crate::error::{Error, KmsError};
@@ -32,8 +33,29 @@ struct Verified {
     keys: Arc<RootKeys>,
     root_source: zeroize::Zeroizing<Vec<u8>>,
     state_bytes: Vec<u8>,
+    /// `store.json`'s `stat`, taken before its bytes were last read or right after this
+    /// process wrote them.
+    state_stamp: Option<FileStamp>,
     state: State,
     log: Option<FileStamp>,
+}
+
+/// What a signature check needs from the last verified state, and the `stat` of the
+/// `store.json` it came from ([`Resident::peek_access`]).
+struct Snapshot {
+    state_stamp: FileStamp,
+    keys: Arc<RootKeys>,
+    access: Vec<StoredAccessKey>,
+}
+
+impl Verified {
+    fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        Some(Arc::new(Snapshot {
+            state_stamp: self.state_stamp.clone()?,
+            keys: self.keys.clone(),
+            access: self.state.access_keys.clone(),
+        }))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -52,6 +74,8 @@ enum Phase {
 #[derive(Default)]
 struct Inner {
     verified: Option<Verified>,
+    /// Taken from `verified` whenever it is (re)verified or committed; `None` after a failure.
+    snapshot: Option<Arc<Snapshot>>,
     phase: Phase,
     lock: Option<store::Lock>,
     /// The state of the open batch, with its operations applied.
@@ -59,6 +83,8 @@ struct Inner {
     entries: Vec<Map<String, Value>>,
     /// Callers that arrived while no batch was open and wait to join the next one.
     waiting: usize,
+    /// Whether the leader sleeps until `waiting` is zero.
+    draining: bool,
     /// The batch open or being committed.
     epoch: u64,
     /// The last batch whose commit finished (well or not).
@@ -72,7 +98,14 @@ struct Inner {
 #[derive(Default)]
 pub(crate) struct Resident {
     inner: Mutex<Inner>,
-    turn: Condvar,
+    /// Callers waiting for a batch to open (or for the open one to finish and the next to
+    /// start).
+    joinable: Condvar,
+    /// The leader, waiting for the callers that queued for its batch to apply their
+    /// operations.
+    drained: Condvar,
+    /// Callers waiting for their batch's commit.
+    done: Condvar,
 }
 
 impl std::fmt::Debug for Resident {
@@ -103,8 +136,28 @@ impl Resident {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn wait<'a>(&self, g: MutexGuard<'a, Inner>) -> MutexGuard<'a, Inner> {
-        self.turn.wait(g).unwrap_or_else(PoisonError::into_inner)
+    /// Waits on `cv`. Each kind of waiter has its own condition variable, so a change wakes
+    /// only the threads it concerns: on this project's 2-core VM a needless wake-up of the
+    /// other request threads costs more than the operation itself (docs/PERFORMANCE.md).
+    fn wait<'a>(&self, cv: &Condvar, g: MutexGuard<'a, Inner>) -> MutexGuard<'a, Inner> {
+        cv.wait(g).unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// `f` over the access keys of the state this process last verified or committed, without
+    /// the store lock, while `store.json` still has the `stat` it had then: any other
+    /// process's commit replaces the file (new inode and times) and an edit in place changes
+    /// its times. `None` when there is no such state or the file changed; the caller then
+    /// runs a batch, which checks the whole store. The request a signature admits still runs
+    /// in a batch that checks everything, so this answers what a batch of its own, taken just
+    /// before, would have.
+    pub(crate) fn peek_access<T>(
+        &self,
+        paths: &Paths,
+        f: impl FnOnce(&[StoredAccessKey], &RootKeys) -> T,
+    ) -> Option<T> {
+        let snap = self.guard().snapshot.clone()?;
+        let now = store::stamp(&paths.file(store::STATE_FILE)).ok()??;
+        (now == snap.state_stamp).then(|| f(&snap.access, &snap.keys))
     }
 
     /// Runs `op` on the store's state in a batch (module docs) and returns its result once
@@ -134,6 +187,7 @@ impl Resident {
                         Ok(lock)
                     });
                     g = self.guard();
+                    g.snapshot = verified.as_ref().and_then(Verified::snapshot);
                     g.verified = verified;
                     match opened {
                         Ok(lock) => {
@@ -143,13 +197,13 @@ impl Resident {
                             g.epoch += 1;
                             g.phase = Phase::Open;
                             leader = true;
-                            self.turn.notify_all();
+                            self.joinable.notify_all();
                             break;
                         }
                         Err(e) => {
                             g.verified = None;
                             g.phase = Phase::Idle;
-                            self.turn.notify_all();
+                            self.joinable.notify_all();
                             return Err(e);
                         }
                     }
@@ -159,7 +213,7 @@ impl Resident {
                         g.waiting += 1;
                         counted = true;
                     }
-                    g = self.wait(g);
+                    g = self.wait(&self.joinable, g);
                 }
             }
         }
@@ -187,11 +241,15 @@ impl Resident {
                 Err(e)
             }
         };
-        self.turn.notify_all();
+        if g.draining && g.waiting == 0 {
+            self.drained.notify_one();
+        }
         if leader {
             while g.waiting > 0 {
-                g = self.wait(g);
+                g.draining = true;
+                g = self.wait(&self.drained, g);
             }
+            g.draining = false;
             g.phase = Phase::Committing;
             let work = g.work.take();
             let entries = std::mem::take(&mut g.entries);
@@ -208,8 +266,12 @@ impl Resident {
             };
             g = self.guard();
             match &outcome {
-                Ok(()) => g.verified = verified,
+                Ok(()) => {
+                    g.snapshot = verified.as_ref().and_then(Verified::snapshot);
+                    g.verified = verified;
+                }
                 Err(e) => {
+                    g.snapshot = None;
                     g.verified = None;
                     g.failure = Some((epoch, e.to_string()));
                 }
@@ -217,13 +279,14 @@ impl Resident {
             g.finished = epoch;
             g.lock = None;
             g.phase = Phase::Idle;
-            self.turn.notify_all();
+            self.done.notify_all();
+            self.joinable.notify_all();
             drop(g);
             outcome?;
             return result;
         }
         while g.finished < epoch {
-            g = self.wait(g);
+            g = self.wait(&self.done, g);
         }
         if let Some((failed, why)) = &g.failure
             && *failed == epoch
@@ -251,16 +314,19 @@ fn commit(
         ));
     }
     v.state_bytes = bytes;
+    v.state_stamp = store::stamp(&opener.paths.file(store::STATE_FILE))?;
     v.log = log;
     Ok(())
 }
 
 /// Keeps `verified` if the store is as it was verified; otherwise opens and checks it in full.
 fn refresh(verified: &mut Option<Verified>, opener: &Opener<'_>) -> Result<(), Error> {
-    if let Some(v) = verified.as_ref()
-        && unchanged(v, opener.paths)?
-    {
-        return Ok(());
+    if let Some(v) = verified.as_mut() {
+        let state_stamp = store::stamp(&opener.paths.file(store::STATE_FILE))?;
+        if unchanged(v, opener.paths)? {
+            v.state_stamp = state_stamp;
+            return Ok(());
+        }
     }
     *verified = None;
     // A change in the middle of the full check (an attacker is not bound by the lock) shows
@@ -268,6 +334,7 @@ fn refresh(verified: &mut Option<Verified>, opener: &Opener<'_>) -> Result<(), E
     for _ in 0..3 {
         let root_before = store::read_root_source(opener.paths)?;
         let log_before = store::stamp(&opener.paths.file(store::AUDIT_FILE))?;
+        let state_stamp = store::stamp(&opener.paths.file(store::STATE_FILE))?;
         let opened = integrity::open(opener.paths, opener.passphrase, opener.marks)?;
         let (state, state_bytes) = store::load_state_bytes(opener.paths, &opened.keys)?;
         let log = store::stamp(&opener.paths.file(store::AUDIT_FILE))?;
@@ -284,6 +351,7 @@ fn refresh(verified: &mut Option<Verified>, opener: &Opener<'_>) -> Result<(), E
                 keys: Arc::new(opened.keys),
                 root_source,
                 state_bytes,
+                state_stamp,
                 state,
                 log,
             });
