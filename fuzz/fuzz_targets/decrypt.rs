@@ -103,7 +103,9 @@ fuzz_target!(|input: (u8, Vec<(u32, u8)>, u32, Vec<u8>)| {
     }
     file.truncate(file.len().min(cut as usize));
     file.extend_from_slice(&tail);
-    let Ok(d) = Decryptor::new(&file[..]) else { return };
+    let Ok(d) = Decryptor::new(&file[..]) else {
+        return;
+    };
     let costly = d.header().stanzas().iter().any(|s| {
         s.kind == SCRYPT_STANZA
             && s.args
@@ -119,6 +121,9 @@ fuzz_target!(|input: (u8, Vec<(u32, u8)>, u32, Vec<u8>)| {
     let mut out = Vec::new();
     match r.read_to_end(&mut out) {
         Ok(_) => assert_eq!(&out, plain, "modified file decrypted to other plaintext"),
-        Err(_) => assert!(plain.starts_with(&out), "released bytes not in the plaintext"),
+        Err(_) => assert!(
+            plain.starts_with(&out),
+            "released bytes not in the plaintext"
+        ),
     }
 });
