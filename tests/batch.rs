@@ -3,6 +3,9 @@
 //! nothing left behind, and the same results whatever the number of workers.
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/cli.rs"]
+mod cli;
+
 use std::fs;
 use std::io::Write;
 use std::path::PathBuf;
@@ -29,7 +32,7 @@ impl Env {
         self.p(name).to_str().unwrap().to_owned()
     }
     fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_angou"));
+        let mut c = cli::angou();
         c.arg("--home")
             .arg(self.p("home"))
             .env_remove("ANGOU_FAKE_NOW")
@@ -42,17 +45,11 @@ impl Env {
     }
     /// Runs angou; returns (exit code, stderr).
     fn run(&self, args: &[&str]) -> (i32, String) {
-        let o = self.cmd().args(args).output().unwrap();
-        (
-            o.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        )
+        let r = cli::run(self.cmd().args(args));
+        (r.code, r.stderr)
     }
     fn ok(&self, args: &[&str]) -> Vec<u8> {
-        let o = self.cmd().args(args).output().unwrap();
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
-        o.stdout
+        cli::ok(self.cmd().args(args))
     }
     /// A new symmetric key in the local store; returns its ARN.
     fn kms_key(&self) -> String {
@@ -267,9 +264,7 @@ fn collisions_and_existing_outputs_refused_before_writing() {
     for (args, expect) in refused {
         let mut c = e.cmd();
         c.current_dir(e.dir.path()).args(&args);
-        let o = c.output().unwrap();
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        let err = cli::fails(&mut c, 2);
         assert!(err.contains(expect), "{args:?}: {err}");
         assert!(e.names("out").is_empty(), "{args:?}: {:?}", e.names("out"));
     }
@@ -413,9 +408,7 @@ fn bad_inputs_fail_alone_and_leave_nothing() {
         let key = e.s("alice.key");
         c.args(["decrypt", "-i", &key, "--output-dir", &out]);
         c.args(&inputs);
-        let o = c.output().unwrap();
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(1), "{err}");
+        let err = cli::fails(&mut c, 1);
         let lines: Vec<&str> = err.lines().collect();
         for name in &bad {
             let path = e.s(&format!("enc/{name}.age"));

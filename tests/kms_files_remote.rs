@@ -4,13 +4,15 @@
 //! environment (no ~/.aws) and a local store folder that holds no key, so every ARN is remote.
 #![cfg(feature = "aws")]
 
+#[path = "support/cli.rs"]
+mod cli;
 #[path = "support/server.rs"]
 mod server;
 #[path = "support/tools.rs"]
 mod tools;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use server::{Server, access_key, angou, audit, aws_env, store};
 
@@ -36,8 +38,9 @@ impl Client {
         self.dir.path().join(name)
     }
 
-    fn run(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
-        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("angou"));
+    /// `angou ARGS` with this client's environment and `vars`.
+    fn cmd(&self, args: &[&str], vars: &[(&str, &str)]) -> Command {
+        let mut cmd = cli::angou();
         cmd.arg("--home").arg(self.path("no-local-store"));
         aws_env(
             &mut cmd,
@@ -51,36 +54,29 @@ impl Client {
         for (k, v) in vars {
             cmd.env(k, v);
         }
-        cmd.output().unwrap()
+        cmd
     }
 
-    fn ok(&self, args: &[&str], vars: &[(&str, &str)]) {
-        let out = self.run(args, vars);
-        assert!(
-            out.status.success(),
-            "angou {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    /// Runs a command that must succeed; its standard output.
+    fn ok(&self, args: &[&str], vars: &[(&str, &str)]) -> Vec<u8> {
+        cli::ok(&mut self.cmd(args, vars))
     }
 
-    /// Runs a command that must fail with exit 1; its standard error.
+    /// Runs a command that must fail with exit 1 and one error and one hint line; its
+    /// standard error.
     fn fails(&self, args: &[&str], vars: &[(&str, &str)]) -> String {
-        let out = self.run(args, vars);
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(out.status.code(), Some(1), "angou {args:?}: {err}");
-        assert!(err.starts_with("error: "), "{err}");
-        assert_eq!(err.lines().count(), 2, "one error and one hint line: {err}");
+        let err = cli::fails(&mut self.cmd(args, vars), 1);
+        cli::assert_error_and_hint(&err);
         err
     }
 
     fn age_recipient(&self) -> String {
-        let out = Command::new(assert_cmd::cargo::cargo_bin("angou"))
-            .args(["pubkey", "-i"])
-            .arg(self.path("age.key"))
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        let out = cli::ok(
+            cli::angou()
+                .args(["pubkey", "-i"])
+                .arg(self.path("age.key")),
+        );
+        String::from_utf8(out).unwrap().trim().to_owned()
     }
 }
 
@@ -482,9 +478,8 @@ fn rewrap_moves_a_file_from_one_remote_key_to_another() {
     );
     assert!(!out.exists());
 
-    let listed = client.run(&["inspect", "--json", path_str(&file)], &[]);
-    assert!(listed.status.success());
-    let v: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let listed = client.ok(&["inspect", "--json", path_str(&file)], &[]);
+    let v: serde_json::Value = serde_json::from_slice(&listed).unwrap();
     let keys: Vec<&str> = v["recipients"]
         .as_array()
         .unwrap()
@@ -513,18 +508,13 @@ fn real_aws_kms_round_trip_where_credentials_exist() {
     let file = dir.path().join("file.age");
     let out = dir.path().join("out");
     let run = |args: &[&str]| {
-        let o = Command::new(assert_cmd::cargo::cargo_bin("angou"))
-            .arg("--home")
-            .arg(dir.path().join("no-local-store"))
-            .env("ANGOU_STATE_DIR", dir.path().join("marks"))
-            .env_remove("ANGOU_KMS_ALLOW")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "angou {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
+        cli::ok(
+            cli::angou()
+                .arg("--home")
+                .arg(dir.path().join("no-local-store"))
+                .env("ANGOU_STATE_DIR", dir.path().join("marks"))
+                .env_remove("ANGOU_KMS_ALLOW")
+                .args(args),
         );
     };
     run(&[

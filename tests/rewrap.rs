@@ -2,6 +2,9 @@
 //! original whole on every failure.
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/cli.rs"]
+mod cli;
+
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -32,7 +35,7 @@ impl Env {
         self.p("home")
     }
     fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_angou"));
+        let mut c = cli::angou();
         c.arg("--home")
             .arg(self.home())
             .env_remove("ANGOU_FAKE_NOW")
@@ -51,17 +54,11 @@ impl Env {
         if let Some(t) = now {
             c.env("ANGOU_FAKE_NOW", t);
         }
-        let o = c.output().unwrap();
-        (
-            o.status.code().unwrap_or(-1),
-            o.stdout,
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        )
+        let r = cli::run(&mut c);
+        (r.code, r.stdout, r.stderr)
     }
     fn ok(&self, args: &[&str]) -> Vec<u8> {
-        let (code, out, err) = self.run(args);
-        assert_eq!(code, 0, "{args:?}: {err}");
-        out
+        cli::ok(self.cmd().args(args))
     }
     fn kms_json(&self, args: &[&str]) -> Value {
         let mut a = vec!["kms"];

@@ -11,22 +11,12 @@ use crate::io::{Content, InputSpec, OutputSpec};
 
 #[derive(Debug, clap::Args)]
 pub struct DecryptArgs {
-    /// Identity file: age identities (AGE-SECRET-KEY-1…) or a PEM RSA private key (repeatable; - reads standard input)
-    #[arg(short = 'i', long = "identity", value_name = "IDENTITY_FILE")]
-    pub identities: Vec<PathBuf>,
-    /// Symmetric key file from `angou keygen -t symmetric` (repeatable; - reads standard input)
-    #[arg(short = 'k', long = "key-file", value_name = "KEY_FILE")]
-    pub key_files: Vec<PathBuf>,
-    /// Encryption context of KMS-wrapped files: key=value (repeatable) or JSON
-    #[arg(short = 'c', long = "encryption-context", value_name = "K=V")]
-    pub context: Vec<String>,
+    #[command(flatten)]
+    pub ids: crate::keyring::IdentityArgs,
     #[command(flatten)]
     pub allow: crate::remote_keys::AllowArgs,
     #[command(flatten)]
     pub remote: crate::remote_keys::RemoteArgs,
-    /// Read the passphrase from FILE (first line; - reads standard input) instead of ANGOU_PASSPHRASE or a prompt
-    #[arg(long, value_name = "FILE")]
-    pub passphrase_file: Option<PathBuf>,
     /// Write to FILE (default: standard output). Nothing is left there unless the whole file
     /// verifies; a FIFO or device gets verified chunks as they come and is never replaced
     #[arg(short = 'o', long, value_name = "FILE")]
@@ -50,13 +40,7 @@ pub struct DecryptArgs {
 }
 
 pub fn run(args: DecryptArgs, home: Option<&std::path::Path>) -> Result<(), Failure> {
-    let flags = crate::keyring::IdentityFlags {
-        identities: &args.identities,
-        key_files: &args.key_files,
-        context: &args.context,
-        passphrase_file: args.passphrase_file.as_deref(),
-        allow: Some(&args.allow),
-    };
+    let flags = args.ids.flags(&args.allow);
     let files = crate::keyring::identity_files(&flags)?;
     let stores = crate::keyring::Stores::with_remote(args.remote.clone());
     let batch = crate::batch::plan(

@@ -141,6 +141,38 @@ pub fn recipients_from<'s>(
     Ok(recipients)
 }
 
+/// The identity flags of the commands that unwrap file keys (`decrypt`, `rewrap`), flattened
+/// into each so that both accept the same spellings. A command may reword a flag's help for
+/// its own context (`#[command(mut_arg(…))]`).
+#[derive(Debug, clap::Args)]
+pub struct IdentityArgs {
+    /// Identity file: age identities (AGE-SECRET-KEY-1…) or a PEM RSA private key (repeatable; - reads standard input)
+    #[arg(short = 'i', long = "identity", value_name = "IDENTITY_FILE")]
+    pub identities: Vec<PathBuf>,
+    /// Symmetric key file from `angou keygen -t symmetric` (repeatable; - reads standard input)
+    #[arg(short = 'k', long = "key-file", value_name = "KEY_FILE")]
+    pub key_files: Vec<PathBuf>,
+    /// Encryption context of KMS-wrapped files: key=value (repeatable) or JSON
+    #[arg(short = 'c', long = "encryption-context", value_name = "K=V")]
+    pub context: Vec<String>,
+    /// Read the passphrase from FILE (first line; - reads standard input) instead of ANGOU_PASSPHRASE or a prompt
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+impl IdentityArgs {
+    /// These flags with the remote KMS keys the command may contact.
+    pub fn flags<'a>(&'a self, allow: &'a crate::remote_keys::AllowArgs) -> IdentityFlags<'a> {
+        IdentityFlags {
+            identities: &self.identities,
+            key_files: &self.key_files,
+            context: &self.context,
+            passphrase_file: self.passphrase_file.as_deref(),
+            allow: Some(allow),
+        }
+    }
+}
+
 /// The flags that name identities to unwrap a file key with.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct IdentityFlags<'a> {

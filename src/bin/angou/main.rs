@@ -83,13 +83,14 @@ fn check_paths(command: &Command) -> Result<(), Failure> {
         }
         Command::Decrypt(a) => {
             named.extend(
-                a.identities
+                a.ids
+                    .identities
                     .iter()
                     .map(|p| ("identity file", "-i", p.as_path())),
             );
             named.extend(keys_passphrase_and_input(
-                &a.key_files,
-                a.passphrase_file.as_deref(),
+                &a.ids.key_files,
+                a.ids.passphrase_file.as_deref(),
                 &a.inputs,
             ));
         }
@@ -126,13 +127,20 @@ fn check_paths(command: &Command) -> Result<(), Failure> {
         }
         Command::Rewrap(a) => {
             named.extend(
-                a.identities
+                a.ids
+                    .identities
                     .iter()
                     .map(|p| ("identity file", "-i", p.as_path())),
             );
-            named.extend(a.key_files.iter().map(|p| ("key file", "-k", p.as_path())));
             named.extend(
-                a.passphrase_file
+                a.ids
+                    .key_files
+                    .iter()
+                    .map(|p| ("key file", "-k", p.as_path())),
+            );
+            named.extend(
+                a.ids
+                    .passphrase_file
                     .as_deref()
                     .map(|p| ("passphrase file", "--passphrase-file", p)),
             );

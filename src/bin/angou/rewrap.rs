@@ -12,21 +12,21 @@ use angou::recipient::Stanza;
 use crate::failure::Failure;
 use crate::io::pending::{CommitError, Pending};
 
+/// The identity flags are decrypt's (`IdentityArgs`); the help of -i, -k and -c says what
+/// they mean here, beside the flags that add recipients.
 #[derive(Debug, clap::Args)]
-#[command(after_help = REWRAP_HELP)]
+#[command(
+    after_help = REWRAP_HELP,
+    mut_arg("identities", |a| a.help(
+        "Unwrap with the identities in IDENTITY_FILE (as decrypt -i; repeatable; - reads standard input)")),
+    mut_arg("key_files", |a| a.help(
+        "Unwrap with the symmetric key in KEY_FILE (as decrypt -k; repeatable; - reads standard input)")),
+    mut_arg("context", |a| a.help(
+        "Encryption context of the file's KMS stanzas, also bound to the --add-kms ones")),
+)]
 pub struct RewrapArgs {
-    /// Unwrap with the identities in IDENTITY_FILE (as decrypt -i; repeatable)
-    #[arg(short = 'i', long = "identity", value_name = "IDENTITY_FILE")]
-    pub identities: Vec<PathBuf>,
-    /// Unwrap with the symmetric key in KEY_FILE (as decrypt -k; repeatable)
-    #[arg(short = 'k', long = "key-file", value_name = "KEY_FILE")]
-    pub key_files: Vec<PathBuf>,
-    /// Encryption context of the file's KMS stanzas, also bound to the --add-kms ones
-    #[arg(short = 'c', long = "encryption-context", value_name = "K=V")]
-    pub context: Vec<String>,
-    /// Read the passphrase of a passphrase file from FILE (first line)
-    #[arg(long, value_name = "FILE")]
-    pub passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub ids: crate::keyring::IdentityArgs,
     /// Add RECIPIENT: age1…, age1pq1…, ssh-… or a PEM RSA public key path (repeatable)
     #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
     pub recipients: Vec<String>,
@@ -96,7 +96,7 @@ pub fn run(args: RewrapArgs, home: Option<&Path>) -> Result<(), Failure> {
         recipients_files: &args.recipients_files,
         key_files: &args.add_key_files,
         kms: &args.add_kms,
-        context: &args.context,
+        context: &args.ids.context,
     };
     if !add.any() && !args.replace && args.remove_kms.is_empty() && args.remove_stanza.is_empty() {
         return Err(Failure::usage("nothing to change").hint(
@@ -110,13 +110,7 @@ pub fn run(args: RewrapArgs, home: Option<&Path>) -> Result<(), Failure> {
         );
     }
     let targets = plan_targets(&args)?;
-    let ids = crate::keyring::IdentityFlags {
-        identities: &args.identities,
-        key_files: &args.key_files,
-        context: &args.context,
-        passphrase_file: args.passphrase_file.as_deref(),
-        allow: Some(&args.allow),
-    };
+    let ids = args.ids.flags(&args.allow);
     let files = crate::keyring::identity_files(&ids)?;
     let stores = crate::keyring::Stores::with_remote(args.remote.clone());
     let recipients = crate::keyring::recipients_from(&add, home, &stores)?;
