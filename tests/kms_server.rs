@@ -1950,3 +1950,82 @@ fn an_alias_name_belongs_to_each_region() {
     }
     assert_ne!(defaults[0], defaults[1]);
 }
+
+/// Every answer that names key material names it as AWS does, with one 64-hex-digit
+/// KeyMaterialId per material: DescribeKey (`CurrentKeyMaterialId`), Decrypt,
+/// GenerateDataKey(WithoutPlaintext), ReEncrypt (source and destination) and
+/// ListKeyRotations; after a rotation new material has a new id and old blobs keep theirs.
+#[test]
+fn key_material_ids_are_64_hex_on_the_wire() {
+    let (_d, home) = store();
+    let s = Server::start(&home, &["--allow-unsigned"]);
+    let (id, _) = create_key(&s);
+    let hex64 = |v: &Value, what: &str| -> String {
+        let t = v.as_str().unwrap_or_else(|| panic!("{what} missing"));
+        assert!(
+            t.len() == 64
+                && t.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+            "{what}: {t}"
+        );
+        t.to_owned()
+    };
+    let call = |op: &str, body: Value| {
+        let (st, v) = s.call(op, body);
+        assert_eq!(st, 200, "{op}: {v}");
+        v
+    };
+    let current = || {
+        hex64(
+            &call("DescribeKey", json!({"KeyId": id}))["KeyMetadata"]["CurrentKeyMaterialId"],
+            "CurrentKeyMaterialId",
+        )
+    };
+    let first = current();
+    let dk = call(
+        "GenerateDataKey",
+        json!({"KeyId": id, "KeySpec": "AES_256"}),
+    );
+    assert_eq!(hex64(&dk["KeyMaterialId"], "GenerateDataKey"), first);
+    let wo = call(
+        "GenerateDataKeyWithoutPlaintext",
+        json!({"KeyId": id, "NumberOfBytes": 16}),
+    );
+    assert_eq!(hex64(&wo["KeyMaterialId"], "WithoutPlaintext"), first);
+    let blob = dk["CiphertextBlob"].clone();
+    call("RotateKeyOnDemand", json!({"KeyId": id}));
+    let second = current();
+    assert_ne!(first, second);
+    let d = call("Decrypt", json!({"CiphertextBlob": blob}));
+    assert_eq!(hex64(&d["KeyMaterialId"], "Decrypt"), first);
+    let re = call(
+        "ReEncrypt",
+        json!({"CiphertextBlob": blob, "DestinationKeyId": id}),
+    );
+    assert_eq!(hex64(&re["SourceKeyMaterialId"], "Source"), first);
+    assert_eq!(
+        hex64(&re["DestinationKeyMaterialId"], "Destination"),
+        second
+    );
+    let all = call(
+        "ListKeyRotations",
+        json!({"KeyId": id, "IncludeKeyMaterial": "ALL_KEY_MATERIAL"}),
+    );
+    let listed: Vec<String> = all["Rotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| hex64(&r["KeyMaterialId"], "ListKeyRotations"))
+        .collect();
+    assert_eq!(listed, [first, second]);
+    // An RSA key has no CurrentKeyMaterialId, as on AWS.
+    let rsa = call(
+        "CreateKey",
+        json!({"KeySpec": "RSA_2048", "KeyUsage": "ENCRYPT_DECRYPT"}),
+    );
+    assert_eq!(rsa["KeyMetadata"]["KeySpec"], "RSA_2048");
+    assert!(
+        rsa["KeyMetadata"]["CurrentKeyMaterialId"].is_null(),
+        "{rsa}"
+    );
+}

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use time::{Duration, OffsetDateTime};
 
-use super::material::{material_aad, material_name};
+use super::material::{material_aad, material_name, new_material_id, stored_material_id};
 use super::session::{AuditInfo, Kms, Session};
 use super::store::{State, StoredMaterial, ct_eq, derive, hmac_parts};
 use super::{clock, key::hex, validation};
@@ -74,6 +74,9 @@ pub(crate) struct PendingMaterial {
     pub wrapped: String,
     /// As [`ImportedMaterial`].
     pub imported: ImportedMaterial,
+    /// The KeyMaterialId it will have (as [`StoredMaterial`]'s; absent: `id` as 8 hex digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_material_id: Option<String>,
 }
 
 /// Import state of an `EXTERNAL` key.
@@ -348,15 +351,17 @@ impl Session<'_> {
             kind: "ON_DEMAND".into(),
             wrapped: Base64::encode_string(&resealed),
             imported: Some(p.imported.clone()),
+            key_material_id: p.key_material_id.clone(),
         });
         if let Some(s) = k.import.as_mut() {
             s.pending_rotation = None;
         }
         k.on_demand_rotations += 1;
-        k.metadata.current_key_material_id = material_name(next);
+        let name = material_name(k, next);
+        k.metadata.current_key_material_id = name.clone();
         k.metadata.expiration_model = Some(p.imported.expiration_model.clone());
         k.metadata.valid_to = p.imported.valid_to.clone();
-        self.info.material = Some(next);
+        self.info.material = Some(name);
         Ok(id)
     }
 
@@ -612,6 +617,7 @@ impl Kms {
                         kind: "INITIAL".into(),
                         wrapped: Base64::encode_string(&sealed),
                         imported: Some(info.clone()),
+                        key_material_id: Some(new_material_id(&id, 1)),
                     });
                     1
                 } else if r.import_type == Some(ImportType::NewKeyMaterial) {
@@ -634,6 +640,7 @@ impl Kms {
                         created: now,
                         wrapped: Base64::encode_string(&sealed),
                         imported: info.clone(),
+                        key_material_id: Some(new_material_id(&id, next)),
                     });
                     next
                 } else if let Some(p) = known {
@@ -654,9 +661,10 @@ impl Kms {
                     }
                     .into());
                 };
-                s.info.material = Some(material_id);
+                let name = material_name(s.key(i), material_id);
+                s.info.material = Some(name.clone());
                 s.refresh_external(i);
-                Ok((s.key(i).metadata.arn.clone(), material_name(material_id)))
+                Ok((s.key(i).metadata.arn.clone(), name))
             },
         )
     }
@@ -687,7 +695,9 @@ impl Kms {
                     .import
                     .as_ref()
                     .and_then(|x| x.pending_rotation.as_ref())
-                    .is_some_and(|p| material_name(p.id) == target);
+                    .is_some_and(|p| {
+                        stored_material_id(p.key_material_id.as_ref(), p.id) == target
+                    });
                 let arn = k.metadata.arn.clone();
                 if pending {
                     if let Some(x) = s.state.keys[i].import.as_mut() {
@@ -698,14 +708,14 @@ impl Kms {
                 let Some(p) = k
                     .materials
                     .iter()
-                    .position(|m| material_name(m.id) == target)
+                    .position(|m| stored_material_id(m.key_material_id.as_ref(), m.id) == target)
                 else {
                     return Err(KmsError::NotFound {
                         what: format!("key material {target} of key {}", k.metadata.key_id),
                     }
                     .into());
                 };
-                s.info.material = Some(s.key(i).materials[p].id);
+                s.info.material = Some(target.clone());
                 delete_material(&mut s.state.keys[i], p);
                 Ok((arn, target))
             },
@@ -746,7 +756,10 @@ impl Kms {
             for p in expired {
                 let info = AuditInfo {
                     key_id: Some(k.metadata.key_id.to_string()),
-                    material: Some(k.materials[p].id),
+                    material: Some(stored_material_id(
+                        k.materials[p].key_material_id.as_ref(),
+                        k.materials[p].id,
+                    )),
                     ..Default::default()
                 };
                 delete_material(k, p);
@@ -783,7 +796,8 @@ impl Session<'_> {
         let lacks = self.lacks_material(i);
         let k = &mut self.state.keys[i];
         if let Some(cur) = k.materials.last() {
-            k.metadata.current_key_material_id = material_name(cur.id);
+            k.metadata.current_key_material_id =
+                stored_material_id(cur.key_material_id.as_ref(), cur.id);
             if let Some(x) = &cur.imported {
                 k.metadata.expiration_model = Some(x.expiration_model.clone());
                 k.metadata.valid_to = x.valid_to.clone();
@@ -1043,18 +1057,20 @@ mod tests {
                 import_type: Some(ImportType::NewKeyMaterial),
             })
             .unwrap();
-        assert_eq!(mid, "00000002");
+        let kid = KeyId::parse(&id).unwrap();
+        let (first, second) = (new_material_id(&kid, 1), new_material_id(&kid, 2));
+        assert_eq!(mid, second);
         // Not current until the rotation.
         assert_eq!(
             k.encrypt(&id, b"x", &ctx)
                 .unwrap()
                 .key_material_id
                 .as_deref(),
-            Some("00000001")
+            Some(first.as_str())
         );
         k.rotate_key_on_demand(&id).unwrap();
         let new = k.encrypt(&id, b"new", &ctx).unwrap();
-        assert_eq!(new.key_material_id.as_deref(), Some("00000002"));
+        assert_eq!(new.key_material_id.as_deref(), Some(second.as_str()));
         assert_eq!(
             k.decrypt(&old, &ctx, None)
                 .unwrap()
