@@ -1661,7 +1661,8 @@ print(base64.b64encode(out["CiphertextBlob"]).decode())
 }
 
 /// Tags, descriptions, data key pairs and bring-your-own-key through boto3 against the
-/// server: TagResource/ListResourceTags/UntagResource with TagException for `aws:`,
+/// server: TagResource/ListResourceTags/UntagResource with TagException for `aws:`, more than
+/// 50 tags and a tag key named twice (ValidationException for over-long keys and values),
 /// UpdateKeyDescription, GenerateDataKeyPair (the encrypted private key decrypts to the
 /// plaintext one), then CreateKey Origin=EXTERNAL, GetParametersForImport, the material wrapped
 /// here with RSA-OAEP-SHA-256, ImportKeyMaterial, DeleteImportedKeyMaterial
@@ -1705,6 +1706,20 @@ def code(f, **kw):
 k = kms.create_key(Description="tags", Tags=[{"TagKey": "team", "TagValue": "a"}])["KeyMetadata"]["KeyId"]
 kms.tag_resource(KeyId=k, Tags=[{"TagKey": "env", "TagValue": "test"}])
 assert code(kms.tag_resource, KeyId=k, Tags=[{"TagKey": "aws:x", "TagValue": "1"}]) == "TagException"
+assert code(kms.tag_resource, KeyId=k, Tags=[{"TagKey": "AWS:x", "TagValue": "1"}]) == "TagException"
+# AWS's answers past the tag rules: more than 50 tags on a key, or one tag key twice, is
+# TagException; a key over 128 or a value over 256 characters is the model's ValidationException.
+before = len(kms.list_keys()["Keys"])
+many = lambda n: [{"TagKey": "t%d" % i, "TagValue": ""} for i in range(n)]
+assert code(kms.create_key, Tags=many(51)) == "TagException"
+assert len(kms.list_keys()["Keys"]) == before
+assert code(kms.tag_resource, KeyId=k, Tags=many(49)) == "TagException"
+assert code(kms.tag_resource, KeyId=k, Tags=[{"TagKey": "d", "TagValue": "1"}, {"TagKey": "d", "TagValue": "2"}]) == "TagException"
+assert code(kms.tag_resource, KeyId=k, Tags=[{"TagKey": "k" * 129, "TagValue": ""}]) == "ValidationException"
+assert code(kms.tag_resource, KeyId=k, Tags=[{"TagKey": "v", "TagValue": "v" * 257}]) == "ValidationException"
+kms.tag_resource(KeyId=k, Tags=many(48))
+assert len(kms.list_resource_tags(KeyId=k)["Tags"]) == 50
+kms.untag_resource(KeyId=k, TagKeys=[t["TagKey"] for t in many(48)])
 tags = kms.list_resource_tags(KeyId=k)["Tags"]
 assert tags == [{"TagKey": "env", "TagValue": "test"}, {"TagKey": "team", "TagValue": "a"}], tags
 kms.untag_resource(KeyId=k, TagKeys=["env"])
