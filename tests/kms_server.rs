@@ -2044,3 +2044,60 @@ fn key_material_ids_are_64_hex_on_the_wire() {
         "{rsa}"
     );
 }
+
+/// Temporary credentials (an access key with a session token, as STS issues them) are
+/// refused with the answer AWS gives an invalid token, which boto3 understands: HTTP 400
+/// `UnrecognizedClientException`, "The security token included in the request is invalid.";
+/// the same access key without the token is served, and the refusal is audited without the
+/// token's text.
+#[test]
+fn session_tokens_are_refused_as_aws_refuses_an_invalid_one() {
+    let Some(python) = tools::python_with("boto3", "pip install boto3") else {
+        return;
+    };
+    let (dir, home) = store();
+    let (key_id, secret) = access_key(&home, "temporary");
+    let s = Server::start(&home, &[]);
+    let token = "FwoGZXIvYXdzEXAMPLEsessiontoken0123456789";
+    let script = r#"
+import json, sys
+import boto3
+from botocore.exceptions import ClientError
+kms = boto3.client("kms", endpoint_url=sys.argv[1])
+try:
+    kms.list_keys()
+    print(json.dumps({"ok": True}))
+except ClientError as e:
+    print(json.dumps({"code": e.response["Error"]["Code"], "message": e.response["Error"]["Message"],
+                      "status": e.response["ResponseMetadata"]["HTTPStatusCode"]}))
+"#;
+    let run = |t: &str| -> Value {
+        let mut c = Command::new(&python);
+        c.arg("-c").arg(script).arg(s.endpoint());
+        aws_env_without_endpoint(&mut c, dir.path(), (&key_id, &secret));
+        if !t.is_empty() {
+            c.env("AWS_SESSION_TOKEN", t);
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "boto3: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let refused = run(token);
+    assert_eq!(refused["code"], "UnrecognizedClientException", "{refused}");
+    assert_eq!(
+        refused["message"],
+        "The security token included in the request is invalid."
+    );
+    assert_eq!(refused["status"], 400);
+    assert_eq!(run("")["ok"], true);
+    let log = audit_text(&home);
+    assert!(
+        log.contains("unknown access key or a session token"),
+        "{log}"
+    );
+    assert!(!log.contains(token), "the token reached the audit log");
+}
