@@ -2101,3 +2101,155 @@ except ClientError as e:
     );
     assert!(!log.contains(token), "the token reached the audit log");
 }
+
+/// A server (the library's, so its pool can be one worker with a queue of one) over a fresh
+/// store on 127.0.0.1, stopped and joined on drop.
+struct Tiny {
+    addr: String,
+    stop: Option<angou::kms::http::Stopper>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Tiny {
+    fn start(tls: Option<angou::kms::http::TlsFiles>) -> Tiny {
+        use angou::kms::http::{Config, Limits, Server as HttpServer};
+        let dir = tempfile::tempdir().unwrap();
+        let kms = angou::kms::Kms::open(dir.path(), angou::kms::Clock::System);
+        kms.create_key("", angou::kms::KeySpec::SymmetricDefault)
+            .unwrap();
+        let config = Config {
+            listen: "127.0.0.1:0".into(),
+            home: angou::kms::Home::default(),
+            allow_unsigned: true,
+            tls,
+            limits: Limits {
+                workers: 1,
+                queue: 1,
+                read_timeout: Duration::from_secs(5),
+                ..Limits::default()
+            },
+        };
+        let server = HttpServer::bind(kms, config).unwrap();
+        let addr = server.local_addr().to_string();
+        let stop = server.stopper();
+        let thread = std::thread::spawn(move || server.run().unwrap());
+        Tiny {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Tiny {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            s.stop();
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// An unsigned request for `addr`, kept alive or not.
+fn plain_request(addr: &str, op: &str, keep: bool) -> Vec<u8> {
+    format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: TrentService.{op}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 2\r\n{}\r\n{{}}",
+        if keep { "" } else { "Connection: close\r\n" }
+    )
+    .into_bytes()
+}
+
+/// The busy answer: 503 with AWS's error shape.
+fn assert_busy(status: u16, body: &[u8]) {
+    assert_eq!(status, 503, "{}", String::from_utf8_lossy(body));
+    let v: Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(v["__type"], "KMSInternalException", "{v}");
+    assert!(v["message"].as_str().unwrap().contains("busy"), "{v}");
+}
+
+/// With its only worker held by a slow request and its queue full, the server answers the
+/// next plain-HTTP connection 503 (`KMSInternalException`), after reading its request, and
+/// serves again once the worker is free.
+#[test]
+fn a_full_server_answers_503_over_plain_http() {
+    let t = Tiny::start(None);
+    // The worker: one answered request, then half of the next one.
+    let mut held = TcpStream::connect(&t.addr).unwrap();
+    held.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    held.write_all(&plain_request(&t.addr, "ListKeys", true))
+        .unwrap();
+    assert_eq!(read_response(&mut held).0, 200);
+    held.write_all(b"POST / HTTP/1.1\r\n").unwrap();
+    // The queue: a connection that says nothing.
+    let queued = TcpStream::connect(&t.addr).unwrap();
+    let (st, body) = raw_exchange(&t.addr, &plain_request(&t.addr, "ListKeys", false));
+    assert_busy(st, &body);
+    drop((held, queued));
+    // Served again once the worker is free (the queued connection goes first).
+    let mut tries = 0;
+    loop {
+        let (st, body) = raw_exchange(&t.addr, &plain_request(&t.addr, "ListKeys", false));
+        if st == 200 {
+            break;
+        }
+        assert_busy(st, &body);
+        tries += 1;
+        assert!(tries < 100, "never served again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The same over TLS: the refused connection gets its handshake and the 503 answer, not a
+/// silent close.
+#[test]
+fn a_full_server_answers_503_over_tls() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, der) = self_signed(dir.path());
+    let t = Tiny::start(Some(angou::kms::http::TlsFiles { cert, key }));
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(der.clone()))
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let sock = TcpStream::connect(&t.addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut held = rustls::StreamOwned::new(
+        rustls::ClientConnection::new(Arc::new(config), name).unwrap(),
+        sock,
+    );
+    // The worker: one answered request over TLS, then half of the next one.
+    held.write_all(&plain_request(&t.addr, "ListKeys", true))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    while !got.ends_with(b"\r\n\r\n") {
+        assert_eq!(held.read(&mut byte).unwrap(), 1);
+        got.push(byte[0]);
+    }
+    assert!(
+        got.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    held.write_all(b"POST / HTTP/1.1\r\n").unwrap();
+    held.flush().unwrap();
+    // The queue: a connection that says nothing.
+    let queued = TcpStream::connect(&t.addr).unwrap();
+    let (st, body) = tls_exchange(&t.addr, &der, &plain_request(&t.addr, "ListKeys", false));
+    assert_busy(st, &body);
+    drop((held, queued));
+}
