@@ -996,8 +996,9 @@ fn self_signed(dir: &Path) -> (PathBuf, PathBuf, Vec<u8>) {
     (cert, key, ck.cert.der().to_vec())
 }
 
-/// One request over TLS to `addr`, trusting only `ca` (DER): (status, body).
-fn tls_exchange(addr: &str, ca: &[u8], raw: &[u8]) -> (u16, Vec<u8>) {
+/// A TLS connection to `addr` (127.0.0.1), trusting only `ca` (DER); the handshake runs with
+/// the first write.
+fn tls_connect(addr: &str, ca: &[u8]) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
     use std::sync::Arc;
     let mut roots = rustls::RootCertStore::empty();
     roots
@@ -1015,7 +1016,12 @@ fn tls_exchange(addr: &str, ca: &[u8], raw: &[u8]) -> (u16, Vec<u8>) {
     let sock = TcpStream::connect(addr).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    let mut tls = rustls::StreamOwned::new(conn, sock);
+    rustls::StreamOwned::new(conn, sock)
+}
+
+/// One request over TLS to `addr`, trusting only `ca` (DER): (status, body).
+fn tls_exchange(addr: &str, ca: &[u8], raw: &[u8]) -> (u16, Vec<u8>) {
+    let mut tls = tls_connect(addr, ca);
     tls.write_all(raw).unwrap();
     let mut all = Vec::new();
     // The server closes after a `Connection: close` request; a missing close_notify is fine.
@@ -2208,29 +2214,10 @@ fn a_full_server_answers_503_over_plain_http() {
 /// silent close.
 #[test]
 fn a_full_server_answers_503_over_tls() {
-    use std::sync::Arc;
     let dir = tempfile::tempdir().unwrap();
     let (cert, key, der) = self_signed(dir.path());
     let t = Tiny::start(Some(angou::kms::http::TlsFiles { cert, key }));
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(rustls::pki_types::CertificateDer::from(der.clone()))
-        .unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
-    let sock = TcpStream::connect(&t.addr).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut held = rustls::StreamOwned::new(
-        rustls::ClientConnection::new(Arc::new(config), name).unwrap(),
-        sock,
-    );
+    let mut held = tls_connect(&t.addr, &der);
     // The worker: one answered request over TLS, then half of the next one.
     held.write_all(&plain_request(&t.addr, "ListKeys", true))
         .unwrap();

@@ -311,15 +311,15 @@ struct Shared {
 }
 
 fn worker(rx: &Mutex<Receiver<TcpStream>>, shared: &Shared) {
-    loop {
-        let next = match rx.lock() {
-            Ok(r) => r.recv(),
-            Err(_) => return,
-        };
-        let Ok(stream) = next else { return };
+    while let Some(stream) = next_connection(rx) {
         shared.queued.fetch_sub(1, Ordering::SeqCst);
         serve_connection(stream, shared);
     }
+}
+
+/// The next connection of a pool's queue; `None` once the server stops.
+fn next_connection(rx: &Mutex<Receiver<TcpStream>>) -> Option<TcpStream> {
+    rx.lock().ok()?.recv().ok()
 }
 
 /// Threads that answer 503 to connections no worker can take (module docs).
@@ -327,12 +327,7 @@ pub const REFUSERS: usize = 4;
 
 /// A refusal thread: answers 503 to each connection it is given.
 fn refuser(rx: &Mutex<Receiver<TcpStream>>, shared: &Shared) {
-    loop {
-        let next = match rx.lock() {
-            Ok(r) => r.recv(),
-            Err(_) => return,
-        };
-        let Ok(stream) = next else { return };
+    while let Some(stream) = next_connection(rx) {
         let _ = stream.set_nodelay(true);
         let _ = stream.set_write_timeout(Some(shared.config.limits.read_timeout));
         match &shared.tls {
