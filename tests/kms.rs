@@ -134,10 +134,18 @@ fn lifecycle_end_to_end() {
     ok(h, &["rotate-key-on-demand", "--key-id", &id]);
     let e = ok(h, &["encrypt", "--key-id", &id, "--plaintext", "aGVsbG8="]);
     let fresh = e["CiphertextBlob"].as_str().unwrap();
-    assert_eq!(
-        ok(h, &["decrypt", "--ciphertext-blob", fresh])["KeyMaterialId"],
-        "00000002"
-    );
+    // Material ids are 64 hex digits, as AWS's; each material has its own.
+    let hex64 = |v: &Value| {
+        let s = v.as_str().unwrap().to_owned();
+        assert!(
+            s.len() == 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+            "{s}"
+        );
+        s
+    };
+    let second = hex64(&ok(h, &["decrypt", "--ciphertext-blob", fresh])["KeyMaterialId"]);
     let d = ok(
         h,
         &[
@@ -148,12 +156,17 @@ fn lifecycle_end_to_end() {
             r#"{"env":"prod","team":"blue"}"#,
         ],
     );
-    assert_eq!(d["KeyMaterialId"], "00000001");
+    let first = hex64(&d["KeyMaterialId"]);
+    assert_ne!(first, second);
     // Rotations only, as AWS lists them: the initial material is not a rotation.
     let rotations = ok(h, &["list-key-rotations", "--key-id", &id])["Rotations"].clone();
     assert_eq!(rotations.as_array().unwrap().len(), 1, "{rotations}");
     assert_eq!(rotations[0]["RotationType"], "ON_DEMAND");
-    assert_eq!(rotations[0]["KeyMaterialId"], "00000002");
+    assert_eq!(rotations[0]["KeyMaterialId"], second.as_str());
+    assert_eq!(
+        ok(h, &["describe-key", "--key-id", &id])["KeyMetadata"]["CurrentKeyMaterialId"],
+        second.as_str()
+    );
     // Disable, enable.
     ok(h, &["disable-key", "--key-id", "alias/app"]);
     assert_eq!(

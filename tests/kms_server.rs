@@ -1009,8 +1009,9 @@ fn self_signed(dir: &Path) -> (PathBuf, PathBuf, Vec<u8>) {
     (cert, key, ck.cert.der().to_vec())
 }
 
-/// One request over TLS to `addr`, trusting only `ca` (DER): (status, body).
-fn tls_exchange(addr: &str, ca: &[u8], raw: &[u8]) -> (u16, Vec<u8>) {
+/// A TLS connection to `addr` (127.0.0.1), trusting only `ca` (DER); the handshake runs with
+/// the first write.
+fn tls_connect(addr: &str, ca: &[u8]) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
     use std::sync::Arc;
     let mut roots = rustls::RootCertStore::empty();
     roots
@@ -1028,7 +1029,12 @@ fn tls_exchange(addr: &str, ca: &[u8], raw: &[u8]) -> (u16, Vec<u8>) {
     let sock = TcpStream::connect(addr).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    let mut tls = rustls::StreamOwned::new(conn, sock);
+    rustls::StreamOwned::new(conn, sock)
+}
+
+/// One request over TLS to `addr`, trusting only `ca` (DER): (status, body).
+fn tls_exchange(addr: &str, ca: &[u8], raw: &[u8]) -> (u16, Vec<u8>) {
+    let mut tls = tls_connect(addr, ca);
     tls.write_all(raw).unwrap();
     let mut all = Vec::new();
     // The server closes after a `Connection: close` request; a missing close_notify is fine.
@@ -1674,7 +1680,8 @@ print(base64.b64encode(out["CiphertextBlob"]).decode())
 }
 
 /// Tags, descriptions, data key pairs and bring-your-own-key through boto3 against the
-/// server: TagResource/ListResourceTags/UntagResource with TagException for `aws:`,
+/// server: TagResource/ListResourceTags/UntagResource with TagException for `aws:`, more than
+/// 50 tags and a tag key named twice (ValidationException for over-long keys and values),
 /// UpdateKeyDescription, GenerateDataKeyPair (the encrypted private key decrypts to the
 /// plaintext one), then CreateKey Origin=EXTERNAL, GetParametersForImport, the material wrapped
 /// here with RSA-OAEP-SHA-256, ImportKeyMaterial, DeleteImportedKeyMaterial
@@ -1718,6 +1725,20 @@ def code(f, **kw):
 k = kms.create_key(Description="tags", Tags=[{"TagKey": "team", "TagValue": "a"}])["KeyMetadata"]["KeyId"]
 kms.tag_resource(KeyId=k, Tags=[{"TagKey": "env", "TagValue": "test"}])
 assert code(kms.tag_resource, KeyId=k, Tags=[{"TagKey": "aws:x", "TagValue": "1"}]) == "TagException"
+assert code(kms.tag_resource, KeyId=k, Tags=[{"TagKey": "AWS:x", "TagValue": "1"}]) == "TagException"
+# AWS's answers past the tag rules: more than 50 tags on a key, or one tag key twice, is
+# TagException; a key over 128 or a value over 256 characters is the model's ValidationException.
+before = len(kms.list_keys()["Keys"])
+many = lambda n: [{"TagKey": "t%d" % i, "TagValue": ""} for i in range(n)]
+assert code(kms.create_key, Tags=many(51)) == "TagException"
+assert len(kms.list_keys()["Keys"]) == before
+assert code(kms.tag_resource, KeyId=k, Tags=many(49)) == "TagException"
+assert code(kms.tag_resource, KeyId=k, Tags=[{"TagKey": "d", "TagValue": "1"}, {"TagKey": "d", "TagValue": "2"}]) == "TagException"
+assert code(kms.tag_resource, KeyId=k, Tags=[{"TagKey": "k" * 129, "TagValue": ""}]) == "ValidationException"
+assert code(kms.tag_resource, KeyId=k, Tags=[{"TagKey": "v", "TagValue": "v" * 257}]) == "ValidationException"
+kms.tag_resource(KeyId=k, Tags=many(48))
+assert len(kms.list_resource_tags(KeyId=k)["Tags"]) == 50
+kms.untag_resource(KeyId=k, TagKeys=[t["TagKey"] for t in many(48)])
 tags = kms.list_resource_tags(KeyId=k)["Tags"]
 assert tags == [{"TagKey": "env", "TagValue": "test"}, {"TagKey": "team", "TagValue": "a"}], tags
 kms.untag_resource(KeyId=k, TagKeys=["env"])
@@ -1962,4 +1983,273 @@ fn an_alias_name_belongs_to_each_region() {
         defaults.push(arn);
     }
     assert_ne!(defaults[0], defaults[1]);
+}
+
+/// Every answer that names key material names it as AWS does, with one 64-hex-digit
+/// KeyMaterialId per material: DescribeKey (`CurrentKeyMaterialId`), Decrypt,
+/// GenerateDataKey(WithoutPlaintext), ReEncrypt (source and destination) and
+/// ListKeyRotations; after a rotation new material has a new id and old blobs keep theirs.
+#[test]
+fn key_material_ids_are_64_hex_on_the_wire() {
+    let (_d, home) = store();
+    let s = Server::start(&home, &["--allow-unsigned"]);
+    let (id, _) = create_key(&s);
+    let hex64 = |v: &Value, what: &str| -> String {
+        let t = v.as_str().unwrap_or_else(|| panic!("{what} missing"));
+        assert!(
+            t.len() == 64
+                && t.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+            "{what}: {t}"
+        );
+        t.to_owned()
+    };
+    let call = |op: &str, body: Value| {
+        let (st, v) = s.call(op, body);
+        assert_eq!(st, 200, "{op}: {v}");
+        v
+    };
+    let current = || {
+        hex64(
+            &call("DescribeKey", json!({"KeyId": id}))["KeyMetadata"]["CurrentKeyMaterialId"],
+            "CurrentKeyMaterialId",
+        )
+    };
+    let first = current();
+    let dk = call(
+        "GenerateDataKey",
+        json!({"KeyId": id, "KeySpec": "AES_256"}),
+    );
+    assert_eq!(hex64(&dk["KeyMaterialId"], "GenerateDataKey"), first);
+    let wo = call(
+        "GenerateDataKeyWithoutPlaintext",
+        json!({"KeyId": id, "NumberOfBytes": 16}),
+    );
+    assert_eq!(hex64(&wo["KeyMaterialId"], "WithoutPlaintext"), first);
+    let blob = dk["CiphertextBlob"].clone();
+    call("RotateKeyOnDemand", json!({"KeyId": id}));
+    let second = current();
+    assert_ne!(first, second);
+    let d = call("Decrypt", json!({"CiphertextBlob": blob}));
+    assert_eq!(hex64(&d["KeyMaterialId"], "Decrypt"), first);
+    let re = call(
+        "ReEncrypt",
+        json!({"CiphertextBlob": blob, "DestinationKeyId": id}),
+    );
+    assert_eq!(hex64(&re["SourceKeyMaterialId"], "Source"), first);
+    assert_eq!(
+        hex64(&re["DestinationKeyMaterialId"], "Destination"),
+        second
+    );
+    let all = call(
+        "ListKeyRotations",
+        json!({"KeyId": id, "IncludeKeyMaterial": "ALL_KEY_MATERIAL"}),
+    );
+    let listed: Vec<String> = all["Rotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| hex64(&r["KeyMaterialId"], "ListKeyRotations"))
+        .collect();
+    assert_eq!(listed, [first, second]);
+    // An RSA key has no CurrentKeyMaterialId, as on AWS.
+    let rsa = call(
+        "CreateKey",
+        json!({"KeySpec": "RSA_2048", "KeyUsage": "ENCRYPT_DECRYPT"}),
+    );
+    assert_eq!(rsa["KeyMetadata"]["KeySpec"], "RSA_2048");
+    assert!(
+        rsa["KeyMetadata"]["CurrentKeyMaterialId"].is_null(),
+        "{rsa}"
+    );
+}
+
+/// Temporary credentials (an access key with a session token, as STS issues them) are
+/// refused with the answer AWS gives an invalid token, which boto3 understands: HTTP 400
+/// `UnrecognizedClientException`, "The security token included in the request is invalid.";
+/// the same access key without the token is served, and the refusal is audited without the
+/// token's text.
+#[test]
+fn session_tokens_are_refused_as_aws_refuses_an_invalid_one() {
+    let Some(python) = tools::python_with("boto3", "pip install boto3") else {
+        return;
+    };
+    let (dir, home) = store();
+    let (key_id, secret) = access_key(&home, "temporary");
+    let s = Server::start(&home, &[]);
+    let token = "FwoGZXIvYXdzEXAMPLEsessiontoken0123456789";
+    let script = r#"
+import json, sys
+import boto3
+from botocore.exceptions import ClientError
+kms = boto3.client("kms", endpoint_url=sys.argv[1])
+try:
+    kms.list_keys()
+    print(json.dumps({"ok": True}))
+except ClientError as e:
+    print(json.dumps({"code": e.response["Error"]["Code"], "message": e.response["Error"]["Message"],
+                      "status": e.response["ResponseMetadata"]["HTTPStatusCode"]}))
+"#;
+    let run = |t: &str| -> Value {
+        let mut c = Command::new(&python);
+        c.arg("-c").arg(script).arg(s.endpoint());
+        aws_env_without_endpoint(&mut c, dir.path(), (&key_id, &secret));
+        if !t.is_empty() {
+            c.env("AWS_SESSION_TOKEN", t);
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "boto3: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let refused = run(token);
+    assert_eq!(refused["code"], "UnrecognizedClientException", "{refused}");
+    assert_eq!(
+        refused["message"],
+        "The security token included in the request is invalid."
+    );
+    assert_eq!(refused["status"], 400);
+    assert_eq!(run("")["ok"], true);
+    let log = audit_text(&home);
+    assert!(
+        log.contains("unknown access key or a session token"),
+        "{log}"
+    );
+    assert!(!log.contains(token), "the token reached the audit log");
+}
+
+/// A server (the library's, so its pool can be one worker with a queue of one) over a fresh
+/// store on 127.0.0.1, stopped and joined on drop.
+struct Tiny {
+    addr: String,
+    stop: Option<angou::kms::http::Stopper>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Tiny {
+    fn start(tls: Option<angou::kms::http::TlsFiles>) -> Tiny {
+        use angou::kms::http::{Config, Limits, Server as HttpServer};
+        let dir = tempfile::tempdir().unwrap();
+        let kms = angou::kms::Kms::open(dir.path(), angou::kms::Clock::System);
+        kms.create_key("", angou::kms::KeySpec::SymmetricDefault)
+            .unwrap();
+        let config = Config {
+            listen: "127.0.0.1:0".into(),
+            home: angou::kms::Home::default(),
+            allow_unsigned: true,
+            tls,
+            limits: Limits {
+                workers: 1,
+                queue: 1,
+                read_timeout: Duration::from_secs(5),
+                ..Limits::default()
+            },
+        };
+        let server = HttpServer::bind(kms, config).unwrap();
+        let addr = server.local_addr().to_string();
+        let stop = server.stopper();
+        let thread = std::thread::spawn(move || server.run().unwrap());
+        Tiny {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Tiny {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            s.stop();
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// An unsigned request for `addr`, kept alive or not.
+fn plain_request(addr: &str, op: &str, keep: bool) -> Vec<u8> {
+    format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: TrentService.{op}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 2\r\n{}\r\n{{}}",
+        if keep { "" } else { "Connection: close\r\n" }
+    )
+    .into_bytes()
+}
+
+/// The busy answer: 503 with AWS's error shape.
+fn assert_busy(status: u16, body: &[u8]) {
+    assert_eq!(status, 503, "{}", String::from_utf8_lossy(body));
+    let v: Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(v["__type"], "KMSInternalException", "{v}");
+    assert!(v["message"].as_str().unwrap().contains("busy"), "{v}");
+}
+
+/// With its only worker held by a slow request and its queue full, the server answers the
+/// next plain-HTTP connection 503 (`KMSInternalException`), after reading its request, and
+/// serves again once the worker is free.
+#[test]
+fn a_full_server_answers_503_over_plain_http() {
+    let t = Tiny::start(None);
+    // The worker: one answered request, then half of the next one.
+    let mut held = TcpStream::connect(&t.addr).unwrap();
+    held.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    held.write_all(&plain_request(&t.addr, "ListKeys", true))
+        .unwrap();
+    assert_eq!(read_response(&mut held).0, 200);
+    held.write_all(b"POST / HTTP/1.1\r\n").unwrap();
+    // The queue: a connection that says nothing.
+    let queued = TcpStream::connect(&t.addr).unwrap();
+    let (st, body) = raw_exchange(&t.addr, &plain_request(&t.addr, "ListKeys", false));
+    assert_busy(st, &body);
+    drop((held, queued));
+    // Served again once the worker is free (the queued connection goes first).
+    let mut tries = 0;
+    loop {
+        let (st, body) = raw_exchange(&t.addr, &plain_request(&t.addr, "ListKeys", false));
+        if st == 200 {
+            break;
+        }
+        assert_busy(st, &body);
+        tries += 1;
+        assert!(tries < 100, "never served again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The same over TLS: the refused connection gets its handshake and the 503 answer, not a
+/// silent close.
+#[test]
+fn a_full_server_answers_503_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, der) = self_signed(dir.path());
+    let t = Tiny::start(Some(angou::kms::http::TlsFiles { cert, key }));
+    let mut held = tls_connect(&t.addr, &der);
+    // The worker: one answered request over TLS, then half of the next one.
+    held.write_all(&plain_request(&t.addr, "ListKeys", true))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    while !got.ends_with(b"\r\n\r\n") {
+        assert_eq!(held.read(&mut byte).unwrap(), 1);
+        got.push(byte[0]);
+    }
+    assert!(
+        got.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    held.write_all(b"POST / HTTP/1.1\r\n").unwrap();
+    held.flush().unwrap();
+    // The queue: a connection that says nothing.
+    let queued = TcpStream::connect(&t.addr).unwrap();
+    let (st, body) = tls_exchange(&t.addr, &der, &plain_request(&t.addr, "ListKeys", false));
+    assert_busy(st, &body);
+    drop((held, queued));
 }

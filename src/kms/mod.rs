@@ -151,6 +151,8 @@ pub struct Encrypted {
     pub encryption_algorithm: String,
     /// For `re_encrypt`: ARN of the source key.
     pub source_key_id: Option<String>,
+    /// For `re_encrypt`: the key material that decrypted the source (symmetric keys).
+    pub source_key_material_id: Option<String>,
 }
 
 /// Result of `decrypt` and `generate_data_key`.

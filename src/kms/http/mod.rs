@@ -9,6 +9,15 @@
 //! A fixed pool of worker threads serves connections (HTTP/1.1 keep-alive); a request is read
 //! whole, within a size limit and a read timeout, before the store is touched, so a slow
 //! client holds one worker for at most the read timeout and never holds the store lock.
+//!
+//! When every worker is busy and the queue is full, a connection goes to one of
+//! [`REFUSERS`] refusal threads, which (after the TLS handshake, under TLS) read its request
+//! within the read timeout and answer 503 (`KMSInternalException`, "the server is busy;
+//! retry"), which the AWS SDKs retry. A slow client holds a refusal thread for at most the
+//! handshake's and the request's read timeouts, never a worker; when the refusal threads
+//! and their queue are taken too, a plain connection gets the 503 at once without its request
+//! being read, and a TLS connection is closed, since answering it would mean a handshake on
+//! the accepting thread, which one slow client could then stall for everyone.
 
 mod request;
 pub mod sigv4;
@@ -251,6 +260,15 @@ impl Server {
                 std::thread::spawn(move || worker(&rx, &shared))
             })
             .collect();
+        let (refuse_tx, refuse_rx) = sync_channel::<TcpStream>(REFUSERS);
+        let refuse_rx = Arc::new(Mutex::new(refuse_rx));
+        let refusers: Vec<_> = (0..REFUSERS)
+            .map(|_| {
+                let rx = refuse_rx.clone();
+                let shared = shared.clone();
+                std::thread::spawn(move || refuser(&rx, &shared))
+            })
+            .collect();
         for conn in self.listener.incoming() {
             if self.stop.load(Ordering::SeqCst) {
                 break;
@@ -259,21 +277,25 @@ impl Server {
             queued.fetch_add(1, Ordering::SeqCst);
             match tx.try_send(stream) {
                 Ok(()) => {}
-                Err(TrySendError::Full(mut s) | TrySendError::Disconnected(mut s)) => {
+                Err(TrySendError::Full(s) | TrySendError::Disconnected(s)) => {
                     queued.fetch_sub(1, Ordering::SeqCst);
-                    if self.tls.is_some() {
-                        // No worker to run a handshake: a plain 503 would be noise to a
-                        // TLS client; closing says the same.
-                        continue;
+                    match refuse_tx.try_send(s) {
+                        Ok(()) => {}
+                        // Every refusal thread is taken (module docs): a TLS connection is
+                        // closed, since its handshake must not run on this thread.
+                        Err(TrySendError::Full(_) | TrySendError::Disconnected(_))
+                            if self.tls.is_some() => {}
+                        Err(TrySendError::Full(mut s) | TrySendError::Disconnected(mut s)) => {
+                            let _ = s.set_write_timeout(Some(Duration::from_secs(1)));
+                            write_busy(&mut s);
+                        }
                     }
-                    let _ = s.set_write_timeout(Some(Duration::from_secs(1)));
-                    let e = ApiError::new(ErrorKind::KmsInternal, "the server is busy; retry");
-                    let _ = write_response(&mut s, 503, "Service Unavailable", &e.to_json(), false);
                 }
             }
         }
         drop(tx);
-        for w in workers {
+        drop(refuse_tx);
+        for w in workers.into_iter().chain(refusers) {
             let _ = w.join();
         }
         Ok(())
@@ -289,15 +311,52 @@ struct Shared {
 }
 
 fn worker(rx: &Mutex<Receiver<TcpStream>>, shared: &Shared) {
-    loop {
-        let next = match rx.lock() {
-            Ok(r) => r.recv(),
-            Err(_) => return,
-        };
-        let Ok(stream) = next else { return };
+    while let Some(stream) = next_connection(rx) {
         shared.queued.fetch_sub(1, Ordering::SeqCst);
         serve_connection(stream, shared);
     }
+}
+
+/// The next connection of a pool's queue; `None` once the server stops.
+fn next_connection(rx: &Mutex<Receiver<TcpStream>>) -> Option<TcpStream> {
+    rx.lock().ok()?.recv().ok()
+}
+
+/// Threads that answer 503 to connections no worker can take (module docs).
+pub const REFUSERS: usize = 4;
+
+/// A refusal thread: answers 503 to each connection it is given.
+fn refuser(rx: &Mutex<Receiver<TcpStream>>, shared: &Shared) {
+    while let Some(stream) = next_connection(rx) {
+        let _ = stream.set_nodelay(true);
+        let _ = stream.set_write_timeout(Some(shared.config.limits.read_timeout));
+        match &shared.tls {
+            None => refuse_busy(stream, shared),
+            Some(config) => {
+                if let Some(conn) =
+                    tls::accept(config.clone(), stream, shared.config.limits.read_timeout)
+                {
+                    refuse_busy(conn, shared);
+                }
+            }
+        }
+    }
+}
+
+/// Reads the request (within the read timeout; whatever it is) and answers 503. Reading it
+/// first matters: closing a socket with unread bytes resets the connection, and the client
+/// could lose the answer.
+fn refuse_busy<C: Conn>(mut stream: C, shared: &Shared) {
+    let mut buf = Zeroizing::new(Vec::new());
+    let set_timeout = |s: &mut C, d: Duration| s.limit_reads(d);
+    let _ = request::read_request(&mut stream, &mut buf, &shared.config.limits, &set_timeout);
+    write_busy(&mut stream);
+}
+
+/// The 503 of a server with no worker free.
+fn write_busy<W: Write>(stream: &mut W) {
+    let e = ApiError::new(ErrorKind::KmsInternal, "the server is busy; retry");
+    let _ = write_response(stream, 503, "Service Unavailable", &e.to_json(), false);
 }
 
 /// How often an idle connection looks at the stop flag and the queue.

@@ -65,6 +65,7 @@ impl Session<'_> {
                 key_material_id: None,
                 encryption_algorithm: "RSAES_OAEP_SHA_256".into(),
                 source_key_id: None,
+                source_key_material_id: None,
             });
         }
         let material = k.materials.last().map(|m| m.id).ok_or(KmsError::Store {
@@ -76,13 +77,15 @@ impl Session<'_> {
         };
         let key = self.symmetric_key(i, material)?;
         let blob = blob::seal(&key, &header, ctx, plaintext)?;
-        self.info.material = Some(material);
+        let name = material_name(k, material);
+        self.info.material = Some(name.clone());
         Ok(Encrypted {
             ciphertext_blob: blob,
             key_id: arn,
-            key_material_id: Some(material_name(material)),
+            key_material_id: Some(name),
             encryption_algorithm: "SYMMETRIC_DEFAULT".into(),
             source_key_id: None,
+            source_key_material_id: None,
         })
     }
 
@@ -137,7 +140,8 @@ impl Session<'_> {
             .into());
         }
         self.info.key_id = Some(header.key_id.to_string());
-        self.info.material = Some(header.material);
+        let name = material_name(self.key(i), header.material);
+        self.info.material = Some(name.clone());
         self.check_algorithm(i, alg)?;
         self.usable(i)?;
         let key = self.symmetric_key(i, header.material)?;
@@ -146,7 +150,7 @@ impl Session<'_> {
             plaintext,
             ciphertext_blob: Vec::new(),
             key_id: self.key(i).metadata.arn.clone(),
-            key_material_id: Some(material_name(header.material)),
+            key_material_id: Some(name),
             encryption_algorithm: "SYMMETRIC_DEFAULT".into(),
         })
     }
@@ -271,6 +275,7 @@ impl Kms {
                 let i = s.resolve(dest_key)?;
                 let mut e = s.encrypt_with(i, d.plaintext.expose_secret(), dest_ctx, dest_alg)?;
                 e.source_key_id = Some(d.key_id);
+                e.source_key_material_id = d.key_material_id;
                 Ok(e)
             },
         )

@@ -6,7 +6,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::clock;
 use super::key::{Home, KeyId, KeyManager, KeyMetadata, KeySpec, KeyState};
-use super::material::{add_material, material_name};
+use super::material::{add_material, material_name, stored_material_id};
 use super::session::{AuditInfo, Kms, Session};
 use super::store::{Rotation, State, StoredKey};
 use super::{import, validation};
@@ -70,7 +70,7 @@ impl Kms {
             });
             let info = AuditInfo {
                 key_id: Some(k.metadata.key_id.to_string()),
-                material: Some(id),
+                material: Some(material_name(k, id)),
                 ..Default::default()
             };
             entries.push(self.entry(
@@ -133,7 +133,7 @@ impl Session<'_> {
         };
         let m = add_material(&mut k, self.kek, self.now, "INITIAL")?;
         self.info.key_id = Some(k.metadata.key_id.to_string());
-        self.info.material = Some(m);
+        self.info.material = Some(material_name(&k, m));
         let meta = k.metadata.clone();
         self.state.keys.push(k);
         Ok(meta)
@@ -441,7 +441,7 @@ impl Kms {
             let k = &mut s.state.keys[i];
             let m = add_material(k, kek, now, "ON_DEMAND")?;
             k.on_demand_rotations += 1;
-            s.info.material = Some(m);
+            s.info.material = Some(material_name(k, m));
             Ok(s.key(i).metadata.key_id.clone())
         })
     }
@@ -458,7 +458,7 @@ impl Kms {
                 .iter()
                 .map(|m| KeyRotation {
                     key_id: k.metadata.key_id.to_string(),
-                    key_material_id: material_name(m.id),
+                    key_material_id: stored_material_id(m.key_material_id.as_ref(), m.id),
                     rotation_date: m.created.clone(),
                     rotation_type: m.kind.clone(),
                 })

@@ -9,7 +9,8 @@
 //! chain); then the operations: `session.rs` (open, run, audit, commit), `keys.rs` (key
 //! lifecycle and rotation), `aliases.rs`, `material.rs`, `crypto.rs`, `audit_ops.rs`,
 //! `access.rs` (access keys for `kms serve`), `tags.rs`, `pair.rs` (data key pairs) and
-//! `import.rs` (bring your own key material).
+//! `import/` (bring your own key material: `token.rs` the import parameters, `deletion.rs`
+//! deletion and expiry).
 
 pub mod audit;
 pub mod blob;

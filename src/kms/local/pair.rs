@@ -7,7 +7,6 @@ use serde_json::json;
 
 use super::Kms;
 use super::context::EncryptionContext;
-use super::material::material_name;
 use crate::error::{Error, KmsError};
 use crate::pk::rsa;
 use crate::secret::SecretVec;
@@ -144,7 +143,7 @@ impl Kms {
                 public_key: pair.public_key().to_der(),
                 key_id: e.key_id,
                 key_pair_spec: spec,
-                key_material_id: s.info.material.map(material_name),
+                key_material_id: s.info.material.clone(),
             })
         })
     }

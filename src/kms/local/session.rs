@@ -11,7 +11,6 @@ use super::clock::{self, Clock};
 use super::context::EncryptionContext;
 use super::integrity;
 use super::key::{self, Home, KeyId};
-use super::material::material_name;
 use super::store::{self, Paths, State};
 use super::{resident, validation};
 use crate::aead::Key;
@@ -22,7 +21,7 @@ use crate::secret::SecretVec;
 #[derive(Default)]
 pub(super) struct AuditInfo {
     pub(super) key_id: Option<String>,
-    pub(super) material: Option<u32>,
+    pub(super) material: Option<String>,
     pub(super) context: Option<EncryptionContext>,
     /// Parameters learned while the operation ran, added to the entry's `parameters` (the
     /// user of a deleted access key; access.rs).
@@ -377,7 +376,8 @@ impl Kms {
         m.insert(
             "key_material_id".into(),
             info.material
-                .map(|x| Value::String(material_name(x)))
+                .clone()
+                .map(Value::String)
                 .unwrap_or(Value::Null),
         );
         m.insert(

@@ -211,6 +211,10 @@ pub(crate) struct StoredMaterial {
     /// for generated material, so older stores keep their exact bytes and seal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imported: Option<super::import::ImportedMaterial>,
+    /// AWS's KeyMaterialId, 64 hex digits (material.rs). Absent in materials made before
+    /// angou named them so; their KeyMaterialId stays `id` as 8 hex digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_material_id: Option<String>,
 }
 
 /// Automatic rotation settings of a symmetric key.

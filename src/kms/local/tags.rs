@@ -1,7 +1,9 @@
 //! Tags and descriptions of keys (TagResource, UntagResource, ListResourceTags,
 //! UpdateKeyDescription, and `Tags` / `Origin` on CreateKey), with AWS's tag rules: a tag key
 //! is 1 to 128 characters and may not start with `aws:` (any case), a value is 0 to 256
-//! characters, and a key holds at most [`MAX_TAGS`] tags.
+//! characters, a request names each tag key once, and a key holds at most [`MAX_TAGS`] tags.
+//! A request past the count, or naming a key twice, is `TagException`, as AWS answers it
+//! (AWS's own checks, as LocalStack's AWS-validated tests record them).
 
 use serde_json::json;
 
@@ -92,15 +94,22 @@ impl Session<'_> {
             check_tag(t)?;
         }
         let mut next = self.key(i).tags.clone();
+        let mut named = std::collections::BTreeSet::new();
         for t in tags {
+            if !named.insert(t.tag_key.as_str()) {
+                return Err(KmsError::Tag {
+                    reason: format!("duplicate tag keys: {:?} is named twice", t.tag_key),
+                }
+                .into());
+            }
             next.insert(t.tag_key.clone(), t.tag_value.clone());
         }
-        if next.len() > MAX_TAGS {
-            return Err(KmsError::LimitExceeded {
-                what: format!(
-                    "a key holds at most {MAX_TAGS} tags; key {} would hold {}",
+        if tags.len() > MAX_TAGS || next.len() > MAX_TAGS {
+            return Err(KmsError::Tag {
+                reason: format!(
+                    "too many tags: a key holds at most {MAX_TAGS}; key {} would hold {}",
                     self.key(i).metadata.key_id,
-                    next.len()
+                    next.len().max(tags.len())
                 ),
             }
             .into());
@@ -126,8 +135,8 @@ impl Kms {
     /// tags and `Origin: EXTERNAL`.
     ///
     /// # Errors
-    /// [`KmsError::Validation`] for a description over 8192 characters; [`KmsError::Tag`] and
-    /// [`KmsError::LimitExceeded`] for tags; [`KmsError::Unsupported`] for an `EXTERNAL` key
+    /// [`KmsError::Validation`] for a description over 8192 characters; [`KmsError::Tag`] for tags
+    /// (out of bounds, `aws:`, a tag key twice, more than [`MAX_TAGS`]); [`KmsError::Unsupported`] for an `EXTERNAL` key
     /// of an RSA spec; store errors.
     pub fn create_key_with(&self, o: &CreateKeyOptions) -> Result<KeyMetadata, Error> {
         self.run_creating(
@@ -169,8 +178,8 @@ impl Kms {
     /// TagResource: adds tags to a key, replacing the value of a tag key it already has.
     ///
     /// # Errors
-    /// [`KmsError::Tag`] for a key or value out of bounds or an `aws:` key;
-    /// [`KmsError::LimitExceeded`] past [`MAX_TAGS`]; [`KmsError::NotFound`];
+    /// [`KmsError::Tag`] for a key or value out of bounds, an `aws:` key, a tag key named
+    /// twice or more than [`MAX_TAGS`] tags on the key; [`KmsError::NotFound`];
     /// [`KmsError::InvalidState`] for a key pending deletion.
     pub fn tag_resource(&self, key: &str, tags: &[Tag]) -> Result<(), Error> {
         self.run(
@@ -283,7 +292,12 @@ mod tests {
         let many: Vec<Tag> = (0..48).map(|n| tag(&format!("t{n}"), "x")).collect();
         k.tag_resource(&id, &many).unwrap();
         let e = k.tag_resource(&id, &[tag("one-more", "x")]).unwrap_err();
-        assert!(matches!(e, Error::Kms(KmsError::LimitExceeded { .. })));
+        assert!(matches!(e, Error::Kms(KmsError::Tag { .. })), "{e:?}");
+        // One tag key twice in a request is refused, even under the count.
+        let e = k
+            .tag_resource(&id, &[tag("t1", "a"), tag("t1", "b")])
+            .unwrap_err();
+        assert!(matches!(e, Error::Kms(KmsError::Tag { .. })), "{e:?}");
         // Overwriting an existing tag key does not count as a new tag.
         k.tag_resource(&id, &[tag("t0", "y")]).unwrap();
         assert_eq!(k.list_resource_tags(&id).unwrap().len(), MAX_TAGS);

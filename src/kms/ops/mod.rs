@@ -632,6 +632,8 @@ fn re_encrypt(kms: &Kms, r: ReEncryptRequest) -> Result<ReEncryptResponse, ApiEr
             .map_or("SYMMETRIC_DEFAULT", EncryptionAlgorithm::name)
             .into(),
         destination_encryption_algorithm: e.encryption_algorithm,
+        source_key_material_id: e.source_key_material_id,
+        destination_key_material_id: e.key_material_id,
     })
 }
 
@@ -662,6 +664,7 @@ fn generate_data_key(
         ciphertext_blob: Blob(d.ciphertext_blob),
         plaintext: SecretBlob(d.plaintext),
         key_id: d.key_id,
+        key_material_id: d.key_material_id,
     })
 }
 
@@ -680,6 +683,7 @@ fn generate_data_key_without_plaintext(
     Ok(GenerateDataKeyWithoutPlaintextResponse {
         ciphertext_blob: Blob(e.ciphertext_blob),
         key_id: e.key_id,
+        key_material_id: e.key_material_id,
     })
 }
 

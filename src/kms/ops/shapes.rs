@@ -382,7 +382,7 @@ pub struct RotationsListEntry {
     /// `AUTOMATIC` or `ON_DEMAND` (`INITIAL` with `ALL_KEY_MATERIAL` is angou's name for
     /// the first material).
     pub rotation_type: String,
-    /// The key material (angou numbers them `00000001`, `00000002`, …).
+    /// The key material: 64 hex digits (8 for material made before angou 0.x named them so).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_material_id: Option<String>,
 }
@@ -551,6 +551,12 @@ pub struct ReEncryptResponse {
     pub source_encryption_algorithm: String,
     /// The destination algorithm.
     pub destination_encryption_algorithm: String,
+    /// The key material that decrypted the source (symmetric keys).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub source_key_material_id: Option<String>,
+    /// The key material that encrypted the result (symmetric keys).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub destination_key_material_id: Option<String>,
 }
 
 /// `GenerateDataKey` and `GenerateDataKeyWithoutPlaintext`.
@@ -592,6 +598,9 @@ pub struct GenerateDataKeyResponse {
     pub plaintext: SecretBlob,
     /// The key ARN.
     pub key_id: String,
+    /// The key material that encrypted the data key.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub key_material_id: Option<String>,
 }
 
 /// The response of `GenerateDataKeyWithoutPlaintext`.
@@ -602,6 +611,9 @@ pub struct GenerateDataKeyWithoutPlaintextResponse {
     pub ciphertext_blob: Blob,
     /// The key ARN.
     pub key_id: String,
+    /// The key material that encrypted the data key.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub key_material_id: Option<String>,
 }
 
 /// `GenerateRandom`.

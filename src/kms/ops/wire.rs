@@ -101,6 +101,9 @@ pub struct KeyMetadata {
     /// The pending window chosen, in days.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_deletion_window_in_days: Option<u32>,
+    /// The key material new encryptions use (symmetric keys that have material).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub current_key_material_id: Option<String>,
 }
 
 pub(crate) fn spec_name(spec: KeySpec) -> String {
@@ -141,6 +144,9 @@ impl From<&key::KeyMetadata> for KeyMetadata {
             encryption_algorithms: m.encryption_algorithms.clone(),
             multi_region: false,
             pending_deletion_window_in_days: m.pending_deletion_window_in_days,
+            current_key_material_id: (m.key_spec == KeySpec::SymmetricDefault
+                && !m.current_key_material_id.is_empty())
+            .then(|| m.current_key_material_id.clone()),
         }
     }
 }

@@ -83,6 +83,8 @@ pub(super) async fn run(r: &Remote, op: &str, body: &[u8]) -> Result<Zeroizing<V
                 key_id: o.key_id.unwrap_or_default(),
                 source_encryption_algorithm: name(o.source_encryption_algorithm),
                 destination_encryption_algorithm: name(o.destination_encryption_algorithm),
+                source_key_material_id: o.source_key_material_id,
+                destination_key_material_id: o.destination_key_material_id,
             })
         }
         "GenerateDataKey" => {
@@ -102,6 +104,7 @@ pub(super) async fn run(r: &Remote, op: &str, body: &[u8]) -> Result<Zeroizing<V
                 ciphertext_blob: blob(o.ciphertext_blob),
                 plaintext: secret(o.plaintext),
                 key_id: o.key_id.unwrap_or_default(),
+                key_material_id: o.key_material_id,
             })
         }
         "GenerateDataKeyWithoutPlaintext" => {
@@ -120,6 +123,7 @@ pub(super) async fn run(r: &Remote, op: &str, body: &[u8]) -> Result<Zeroizing<V
             json(&GenerateDataKeyWithoutPlaintextResponse {
                 ciphertext_blob: blob(o.ciphertext_blob),
                 key_id: o.key_id.unwrap_or_default(),
+                key_material_id: o.key_material_id,
             })
         }
         "GenerateDataKeyPair" => {

@@ -410,5 +410,6 @@ fn metadata(m: aws::KeyMetadata) -> KeyMetadata {
         encryption_algorithms: names(m.encryption_algorithms),
         multi_region: m.multi_region.unwrap_or(false),
         pending_deletion_window_in_days: days(m.pending_deletion_window_in_days),
+        current_key_material_id: m.current_key_material_id,
     }
 }

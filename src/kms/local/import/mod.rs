@@ -11,20 +11,22 @@
 //! wrapping key and its expiry: a token for another key, an expired, altered or forged token
 //! is refused before any RSA operation.
 
+mod deletion;
+mod token;
+
 use base64ct::{Base64, Encoding};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
-use super::material::{material_aad, material_name};
-use super::session::{AuditInfo, Kms, Session};
-use super::store::{State, StoredMaterial, ct_eq, derive, hmac_parts};
+use super::material::{material_aad, material_name, new_material_id, stored_material_id};
+use super::session::{Kms, Session};
+use super::store::{StoredMaterial, ct_eq, derive, hmac_parts};
 use super::{clock, key::hex, validation};
 use crate::aead::{Algorithm, Cipher};
 use crate::error::{Error, KmsError};
 use crate::kms::{KeyId, KeyMetadata, KeyState};
-use crate::pk::rsa;
-use crate::secret::{SecretArray, SecretVec};
+use crate::secret::SecretArray;
 
 /// The `Origin` of a key whose material is imported.
 pub(crate) const ORIGIN_EXTERNAL: &str = "EXTERNAL";
@@ -74,6 +76,9 @@ pub(crate) struct PendingMaterial {
     pub wrapped: String,
     /// As [`ImportedMaterial`].
     pub imported: ImportedMaterial,
+    /// The KeyMaterialId it will have (as [`StoredMaterial`]'s; absent: `id` as 8 hex digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_material_id: Option<String>,
 }
 
 /// Import state of an `EXTERNAL` key.
@@ -203,31 +208,6 @@ pub(crate) fn pending_import(m: &KeyMetadata) -> Error {
     .into()
 }
 
-fn spec_bits(spec: &str) -> Option<(usize, u8)> {
-    match spec {
-        "RSA_2048" => Some((2048, 1)),
-        "RSA_3072" => Some((3072, 2)),
-        "RSA_4096" => Some((4096, 3)),
-        _ => None,
-    }
-}
-
-fn spec_of_code(code: u8) -> Option<&'static str> {
-    match code {
-        1 => Some("RSA_2048"),
-        2 => Some("RSA_3072"),
-        3 => Some("RSA_4096"),
-        _ => None,
-    }
-}
-
-fn bad_token(reason: &str) -> Error {
-    KmsError::InvalidImportToken {
-        reason: reason.into(),
-    }
-    .into()
-}
-
 /// A store-internal error: state that the seal vouches for, but that does not read back.
 fn corrupt(what: &str) -> Error {
     KmsError::Store {
@@ -244,11 +224,6 @@ impl Session<'_> {
     fn commitment(&self, id: &KeyId, material: &[u8]) -> String {
         let k = self.subkey(COMMIT_KEY_LABEL);
         hex(&hmac_parts(&k, &[COMMIT_LABEL, &id.to_bytes(), material]))
-    }
-
-    fn token_mac(&self, body: &[u8]) -> [u8; 32] {
-        let k = self.subkey(TOKEN_KEY_LABEL);
-        hmac_parts(&k, &[TOKEN_MAC_LABEL, body])
     }
 
     fn external(&self, i: usize) -> Result<(), Error> {
@@ -348,108 +323,19 @@ impl Session<'_> {
             kind: "ON_DEMAND".into(),
             wrapped: Base64::encode_string(&resealed),
             imported: Some(p.imported.clone()),
+            key_material_id: p.key_material_id.clone(),
         });
         if let Some(s) = k.import.as_mut() {
             s.pending_rotation = None;
         }
         k.on_demand_rotations += 1;
-        k.metadata.current_key_material_id = material_name(next);
+        let name = material_name(k, next);
+        k.metadata.current_key_material_id = name.clone();
         k.metadata.expiration_model = Some(p.imported.expiration_model.clone());
         k.metadata.valid_to = p.imported.valid_to.clone();
-        self.info.material = Some(next);
+        self.info.material = Some(name);
         Ok(id)
     }
-
-    /// Checks an import token for key `i` and returns its wrapping key record.
-    fn check_token(&self, i: usize, token: &[u8]) -> Result<WrappingKeyRecord, Error> {
-        if token.len() != IMPORT_TOKEN_LEN || &token[..4] != TOKEN_MAGIC {
-            return Err(bad_token("it is not an import token angou issued"));
-        }
-        let (body, tag) = token.split_at(IMPORT_TOKEN_LEN - 32);
-        if !ct_eq(&self.token_mac(body), tag) {
-            return Err(bad_token(
-                "it does not authenticate: it was altered, or another store issued it",
-            ));
-        }
-        let mut kid = [0u8; 16];
-        kid.copy_from_slice(&body[4..20]);
-        let id = &self.key(i).metadata.key_id;
-        if KeyId::from_bytes(kid) != *id {
-            return Err(bad_token(&format!(
-                "it was issued for key {}, not {id}",
-                KeyId::from_bytes(kid)
-            )));
-        }
-        let wrapping_id = hex(&body[20..36]);
-        let mut secs = [0u8; 8];
-        secs.copy_from_slice(&body[36..44]);
-        let expires = OffsetDateTime::from_unix_timestamp(i64::from_be_bytes(secs))
-            .map_err(|_| bad_token("its expiry is out of range"))?;
-        if expires <= self.now {
-            return Err(KmsError::ExpiredImportToken {
-                at: clock::format_time(expires),
-            }
-            .into());
-        }
-        let record = self
-            .key(i)
-            .import
-            .as_ref()
-            .and_then(|s| s.wrapping.iter().find(|w| w.id == wrapping_id))
-            .cloned()
-            .ok_or_else(|| bad_token("its wrapping key is no longer held"))?;
-        let spec_ok = spec_of_code(body[44]) == Some(record.spec.as_str());
-        let alg_ok = WrappingAlgorithm::parse(&record.algorithm).map(|a| a.code()) == Ok(body[45]);
-        if !spec_ok || !alg_ok {
-            return Err(bad_token("it does not match its wrapping key"));
-        }
-        Ok(record)
-    }
-
-    /// Unwraps the caller's material with the wrapping key of `record`. Every failure is one
-    /// InvalidCiphertextException, whatever the cause (no padding oracle on the wrapping key).
-    fn unwrap_material(
-        &self,
-        i: usize,
-        record: &WrappingKeyRecord,
-        encrypted: &[u8],
-    ) -> Result<SecretVec, Error> {
-        let id = &self.key(i).metadata.key_id;
-        let sealed = Base64::decode_vec(&record.wrapped).map_err(|_| corrupt("a wrapping key"))?;
-        let mut aad = WRAPPING_LABEL.to_vec();
-        aad.extend_from_slice(&id.to_bytes());
-        aad.extend_from_slice(record.id.as_bytes());
-        let der = Cipher::new(Algorithm::XChaCha20Poly1305, self.kek)
-            .open(&aad, &sealed)
-            .map_err(|_| corrupt("a wrapping key"))?;
-        let sk = rsa::PrivateKey::from_der(der.expose_secret())?;
-        let alg = WrappingAlgorithm::parse(&record.algorithm)?;
-        let fail = || -> Error { KmsError::InvalidCiphertext.into() };
-        match alg {
-            WrappingAlgorithm::RsaesOaepSha256 => sk.decrypt(b"", encrypted).map_err(|_| fail()),
-            WrappingAlgorithm::RsaAesKeyWrapSha256 => {
-                let n = sk.public_key().size();
-                if encrypted.len() <= n {
-                    return Err(fail());
-                }
-                let (head, wrapped) = encrypted.split_at(n);
-                let aes = sk.decrypt(b"", head).map_err(|_| fail())?;
-                if aes.len() != AES_KEY_LEN {
-                    return Err(fail());
-                }
-                kwp_unwrap(aes.expose_secret(), wrapped).ok_or_else(fail)
-            }
-        }
-    }
-}
-
-/// AES-256 key unwrap with padding (RFC 5649); `None` when it does not authenticate.
-fn kwp_unwrap(kek: &[u8], wrapped: &[u8]) -> Option<SecretVec> {
-    use aes_kw::KeyInit;
-    let kw = aes_kw::KwpAes256::new_from_slice(kek).ok()?;
-    let mut buf = zeroize::Zeroizing::new(vec![0u8; wrapped.len()]);
-    let out = kw.unwrap_key(wrapped, &mut buf).ok()?;
-    Some(SecretVec::from_vec(out.to_vec()))
 }
 
 /// What ImportKeyMaterial is asked to do.
@@ -470,79 +356,6 @@ pub struct ImportRequest<'a> {
 }
 
 impl Kms {
-    /// GetParametersForImport: a fresh RSA wrapping key pair for an `EXTERNAL` key and an
-    /// import token naming it, both valid for [`IMPORT_PARAMETERS_HOURS`].
-    ///
-    /// # Errors
-    /// [`KmsError::Unsupported`] for a key not created with Origin EXTERNAL, or an algorithm
-    /// or spec angou does not do; [`KmsError::InvalidState`] for a key pending deletion.
-    pub fn get_parameters_for_import(
-        &self,
-        key: &str,
-        algorithm: WrappingAlgorithm,
-        wrapping_key_spec: &str,
-    ) -> Result<ImportParameters, Error> {
-        // Generated before the store lock is taken (RSA-4096 takes seconds).
-        let generated =
-            spec_bits(wrapping_key_spec).map(|(bits, _)| rsa::PrivateKey::generate(bits));
-        self.run(
-            "GetParametersForImport",
-            json!({"KeyId": key, "WrappingAlgorithm": algorithm.name(), "WrappingKeySpec": wrapping_key_spec}),
-            |s| {
-                let (_, spec_code) = spec_bits(wrapping_key_spec).ok_or_else(|| {
-                    Error::from(KmsError::Unsupported {
-                        reason: format!(
-                            "wrapping key spec {wrapping_key_spec} is not supported by angou (RSA_2048, RSA_3072, RSA_4096 are)"
-                        ),
-                    })
-                })?;
-                let i = s.resolve(key)?;
-                s.external(i)?;
-                s.not_pending(i)?;
-                let id = s.key(i).metadata.key_id.clone();
-                let wrapping_id: [u8; 16] = crate::secret::random_array()?;
-                let expires = s.now + Duration::hours(IMPORT_PARAMETERS_HOURS);
-                let sk = generated.ok_or_else(|| corrupt("a wrapping key spec"))??;
-                let der = sk.to_pkcs8_der()?;
-                let mut aad = WRAPPING_LABEL.to_vec();
-                aad.extend_from_slice(&id.to_bytes());
-                aad.extend_from_slice(hex(&wrapping_id).as_bytes());
-                let sealed =
-                    Cipher::new(Algorithm::XChaCha20Poly1305, s.kek).seal(&aad, der.expose_secret())?;
-                let mut token = Vec::with_capacity(IMPORT_TOKEN_LEN);
-                token.extend_from_slice(TOKEN_MAGIC);
-                token.extend_from_slice(&id.to_bytes());
-                token.extend_from_slice(&wrapping_id);
-                token.extend_from_slice(&expires.unix_timestamp().to_be_bytes());
-                token.push(spec_code);
-                token.push(algorithm.code());
-                let tag = s.token_mac(&token);
-                token.extend_from_slice(&tag);
-                let now = s.now;
-                let st = s.state.keys[i].import.get_or_insert_with(ImportState::default);
-                st.wrapping.retain(|w| {
-                    clock::parse_time(&w.expires).is_ok_and(|t| t > now)
-                });
-                while st.wrapping.len() >= MAX_WRAPPING_KEYS {
-                    st.wrapping.remove(0);
-                }
-                st.wrapping.push(WrappingKeyRecord {
-                    id: hex(&wrapping_id),
-                    spec: wrapping_key_spec.into(),
-                    algorithm: algorithm.name().into(),
-                    expires: clock::format_time(expires),
-                    wrapped: Base64::encode_string(&sealed),
-                });
-                Ok(ImportParameters {
-                    key_id: s.key(i).metadata.arn.clone(),
-                    import_token: token,
-                    public_key: sk.public_key().to_der(),
-                    parameters_valid_to: clock::format_time(expires),
-                })
-            },
-        )
-    }
-
     /// ImportKeyMaterial: unwraps 32 bytes of material with the token's wrapping key and
     /// makes it the key's (first import, or `ExistingKeyMaterial` after deletion: the same
     /// material only), or keeps it for RotateKeyOnDemand (`NewKeyMaterial` on a key that has
@@ -612,6 +425,7 @@ impl Kms {
                         kind: "INITIAL".into(),
                         wrapped: Base64::encode_string(&sealed),
                         imported: Some(info.clone()),
+                        key_material_id: Some(new_material_id(&id, 1)),
                     });
                     1
                 } else if r.import_type == Some(ImportType::NewKeyMaterial) {
@@ -634,6 +448,7 @@ impl Kms {
                         created: now,
                         wrapped: Base64::encode_string(&sealed),
                         imported: info.clone(),
+                        key_material_id: Some(new_material_id(&id, next)),
                     });
                     next
                 } else if let Some(p) = known {
@@ -654,125 +469,12 @@ impl Kms {
                     }
                     .into());
                 };
-                s.info.material = Some(material_id);
+                let name = material_name(s.key(i), material_id);
+                s.info.material = Some(name.clone());
                 s.refresh_external(i);
-                Ok((s.key(i).metadata.arn.clone(), material_name(material_id)))
+                Ok((s.key(i).metadata.arn.clone(), name))
             },
         )
-    }
-
-    /// DeleteImportedKeyMaterial: deletes one imported material (the current one when
-    /// `material` is `None`); the key is PendingImport (unless pending deletion) until the
-    /// same material is imported again. Material waiting for rotation is simply dropped.
-    ///
-    /// # Errors
-    /// [`KmsError::Unsupported`] for a key not created with Origin EXTERNAL;
-    /// [`KmsError::NotFound`] for an unknown material id.
-    pub fn delete_imported_key_material(
-        &self,
-        key: &str,
-        material: Option<&str>,
-    ) -> Result<(String, String), Error> {
-        self.run(
-            "DeleteImportedKeyMaterial",
-            json!({"KeyId": key, "KeyMaterialId": material}),
-            |s| {
-                let i = s.resolve(key)?;
-                s.external(i)?;
-                let k = &s.key(i);
-                let target = material
-                    .unwrap_or(&k.metadata.current_key_material_id)
-                    .to_owned();
-                let pending = k
-                    .import
-                    .as_ref()
-                    .and_then(|x| x.pending_rotation.as_ref())
-                    .is_some_and(|p| material_name(p.id) == target);
-                let arn = k.metadata.arn.clone();
-                if pending {
-                    if let Some(x) = s.state.keys[i].import.as_mut() {
-                        x.pending_rotation = None;
-                    }
-                    return Ok((arn, target));
-                }
-                let Some(p) = k
-                    .materials
-                    .iter()
-                    .position(|m| material_name(m.id) == target)
-                else {
-                    return Err(KmsError::NotFound {
-                        what: format!("key material {target} of key {}", k.metadata.key_id),
-                    }
-                    .into());
-                };
-                s.info.material = Some(s.key(i).materials[p].id);
-                delete_material(&mut s.state.keys[i], p);
-                Ok((arn, target))
-            },
-        )
-    }
-
-    /// Deletes imported material whose `ValidTo` has passed (run by every operation, before it).
-    pub(super) fn expire_imported(
-        &self,
-        state: &mut State,
-        now: OffsetDateTime,
-    ) -> Vec<Map<String, Value>> {
-        let due = |x: &ImportedMaterial| {
-            !x.deleted
-                && x.valid_to
-                    .as_deref()
-                    .and_then(|t| clock::parse_time(t).ok())
-                    .is_some_and(|t| t <= now)
-        };
-        let mut entries = Vec::new();
-        for k in state.keys.iter_mut() {
-            if k.metadata.origin != ORIGIN_EXTERNAL {
-                continue;
-            }
-            if let Some(x) = k.import.as_mut() {
-                x.wrapping
-                    .retain(|w| clock::parse_time(&w.expires).is_ok_and(|t| t > now));
-                if x.pending_rotation
-                    .as_ref()
-                    .is_some_and(|p| due(&p.imported))
-                {
-                    x.pending_rotation = None;
-                }
-            }
-            let expired: Vec<usize> = (0..k.materials.len())
-                .filter(|p| k.materials[*p].imported.as_ref().is_some_and(due))
-                .collect();
-            for p in expired {
-                let info = AuditInfo {
-                    key_id: Some(k.metadata.key_id.to_string()),
-                    material: Some(k.materials[p].id),
-                    ..Default::default()
-                };
-                delete_material(k, p);
-                entries.push(self.entry(
-                    now,
-                    "DeleteImportedKeyMaterial",
-                    json!({"reason": "key material expired"}),
-                    &info,
-                    None,
-                ));
-            }
-        }
-        entries
-    }
-}
-
-/// Forgets material `p` of `k` (keeping its commitment) and puts the key in PendingImport.
-fn delete_material(k: &mut super::store::StoredKey, p: usize) {
-    let m = &mut k.materials[p];
-    m.wrapped = String::new();
-    if let Some(x) = m.imported.as_mut() {
-        x.deleted = true;
-    }
-    if k.metadata.key_state != KeyState::PendingDeletion {
-        k.metadata.key_state = KeyState::PendingImport;
-        k.metadata.enabled = false;
     }
 }
 
@@ -783,7 +485,8 @@ impl Session<'_> {
         let lacks = self.lacks_material(i);
         let k = &mut self.state.keys[i];
         if let Some(cur) = k.materials.last() {
-            k.metadata.current_key_material_id = material_name(cur.id);
+            k.metadata.current_key_material_id =
+                stored_material_id(cur.key_material_id.as_ref(), cur.id);
             if let Some(x) = &cur.imported {
                 k.metadata.expiration_model = Some(x.expiration_model.clone());
                 k.metadata.valid_to = x.valid_to.clone();
@@ -800,6 +503,7 @@ impl Session<'_> {
 mod tests {
     use super::*;
     use crate::kms::{Clock, CreateKeyOptions, EncryptionContext, InitOptions, KeySpec};
+    use crate::pk::rsa;
 
     struct Fixture {
         _dir: tempfile::TempDir,
@@ -1043,18 +747,20 @@ mod tests {
                 import_type: Some(ImportType::NewKeyMaterial),
             })
             .unwrap();
-        assert_eq!(mid, "00000002");
+        let kid = KeyId::parse(&id).unwrap();
+        let (first, second) = (new_material_id(&kid, 1), new_material_id(&kid, 2));
+        assert_eq!(mid, second);
         // Not current until the rotation.
         assert_eq!(
             k.encrypt(&id, b"x", &ctx)
                 .unwrap()
                 .key_material_id
                 .as_deref(),
-            Some("00000001")
+            Some(first.as_str())
         );
         k.rotate_key_on_demand(&id).unwrap();
         let new = k.encrypt(&id, b"new", &ctx).unwrap();
-        assert_eq!(new.key_material_id.as_deref(), Some("00000002"));
+        assert_eq!(new.key_material_id.as_deref(), Some(second.as_str()));
         assert_eq!(
             k.decrypt(&old, &ctx, None)
                 .unwrap()
