@@ -308,7 +308,12 @@ pub(super) fn read_retrying<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) ->
 
 /// A batch with room for [`BATCH_CHUNKS`] sealed chunks and one look-ahead byte.
 pub(super) fn empty_batch(seq: u64, buf: Option<Zeroizing<Vec<u8>>>) -> Batch {
-    let buf = buf.unwrap_or_else(|| Zeroizing::new(vec![0u8; BATCH_ENC_LEN + 1]));
+    empty_batch_of(seq, buf, BATCH_ENC_LEN + 1)
+}
+
+/// A batch whose buffer, when a new one is needed, starts at `len` bytes.
+pub(super) fn empty_batch_of(seq: u64, buf: Option<Zeroizing<Vec<u8>>>, len: usize) -> Batch {
+    let buf = buf.unwrap_or_else(|| Zeroizing::new(vec![0u8; len]));
     Batch {
         seq,
         first_counter: 0,

@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 use zeroize::Zeroizing;
 
 use super::pipeline::{
-    BATCH_CHUNKS, BATCH_ENC_LEN, Batch, Done, Job, Opened, Pool, empty_batch, open_batch,
+    BATCH_CHUNKS, BATCH_ENC_LEN, Batch, Done, Job, Opened, Pool, empty_batch_of, open_batch,
     worker_count,
 };
 use super::{CHUNK_LEN, ENCRYPTED_CHUNK_LEN};
@@ -51,7 +51,10 @@ impl<R: Read> StreamReader<R> {
 
     /// Reads up to one batch plus a look-ahead byte; splits it into chunks.
     fn read_batch(&mut self) -> io::Result<Batch> {
-        let mut batch = empty_batch(self.next_seq, self.spare.pop());
+        // A new buffer starts at one sealed chunk and doubles while the input lasts: a small
+        // file then allocates, and wipes when done, a chunk's worth rather than a whole batch
+        // (a 1 KiB file used to zero 512 KiB twice).
+        let mut batch = empty_batch_of(self.next_seq, self.spare.pop(), ENCRYPTED_CHUNK_LEN + 1);
         batch.first_counter = self
             .next_seq
             .checked_mul(BATCH_CHUNKS as u64)
@@ -64,6 +67,14 @@ impl<R: Read> StreamReader<R> {
             n = 1;
         }
         while n < BATCH_ENC_LEN + 1 {
+            if n == batch.buf.len() {
+                // The old buffer holds only ciphertext read so far (plaintext of an earlier
+                // batch was overwritten by it or is past `n` and wiped with it on drop).
+                let grown = (n * 2).clamp(ENCRYPTED_CHUNK_LEN + 1, BATCH_ENC_LEN + 1);
+                let mut bigger = Zeroizing::new(vec![0u8; grown]);
+                bigger[..n].copy_from_slice(&batch.buf[..n]);
+                batch.buf = bigger;
+            }
             match self.inner.read(&mut batch.buf[n..]) {
                 Ok(0) => break,
                 Ok(k) => n += k,
