@@ -15,7 +15,7 @@ use std::process::{Command, Output};
 
 use base64ct::{Base64, Encoding};
 use serde_json::Value;
-use server::{Server, access_key, angou, audit, aws_env, store};
+use server::{Server, access_key, angou, audit, aws_env, aws_env_without_endpoint, store};
 
 /// A key made by `angou kms create-key` in `region`, as the README makes them: its ARN.
 fn key_in(home: &Path, region: &str) -> String {
@@ -224,6 +224,224 @@ for arn in sys.argv[2:]:
             "{op} not audited as served: {entries:?}"
         );
     }
+}
+
+/// The Encryption SDK's keyring API (the AWS Cryptographic Material Providers Library, on
+/// boto3 clients given the server as `endpoint_url`): a KMS keyring encrypts with an
+/// encryption context and decrypts; a multi-keyring to keys in two regions makes a message
+/// either key decrypts alone, and still does with one of them disabled; discovery keyrings
+/// (account 000000000000, partition aws) decrypt it, one for another account does not; a
+/// required-encryption-context CMM sends the context it is given to the server, which refuses
+/// a wrong one (InvalidCiphertextException); a keyring on an unrelated key finds nothing to
+/// decrypt and the server refuses that key for the data key (IncorrectKeyException); a
+/// rotation keeps old messages readable; DisableKey stops decryption and encryption with the
+/// server's DisabledException; a wrong secret is refused. The audit log holds the keyrings'
+/// calls with their access key, served and refused.
+#[test]
+fn the_encryption_sdk_keyrings_run_the_flow_through_the_server() {
+    // The keyring API needs aws-encryption-sdk 4 with the MPL; its CLI (in ANGOU_PYTHON)
+    // pins aws-encryption-sdk 3, so .ci/run gives the MPL a venv of its own.
+    let Some(python) = tools::python_from(
+        &["ANGOU_PYTHON_MPL", "ANGOU_PYTHON"],
+        "aws_cryptographic_material_providers.mpl, aws_encryption_sdk.materials_managers.mpl",
+        "pip install 'aws-encryption-sdk[MPL]>=4' boto3",
+    ) else {
+        return;
+    };
+    let (dir, home) = store();
+    let us = key_in(&home, "us-east-1");
+    let eu = key_in(&home, "eu-west-1");
+    let other = key_in(&home, "us-east-1");
+    let (key_id, secret) = access_key(&home, "mpl");
+    let script = r#"
+import os, sys
+import boto3
+import aws_encryption_sdk
+from aws_encryption_sdk import CommitmentPolicy
+from aws_encryption_sdk.exceptions import AWSEncryptionSDKClientError
+from aws_cryptographic_material_providers.mpl import AwsCryptographicMaterialProviders
+from aws_cryptographic_material_providers.mpl.config import MaterialProvidersConfig
+from aws_cryptographic_material_providers.mpl.errors import ServiceError
+from aws_cryptographic_material_providers.mpl.models import (
+    CreateAwsKmsDiscoveryKeyringInput, CreateAwsKmsKeyringInput,
+    CreateDefaultCryptographicMaterialsManagerInput, CreateMultiKeyringInput,
+    CreateRequiredEncryptionContextCMMInput, DiscoveryFilter)
+from botocore.exceptions import ClientError
+
+us_arn, eu_arn, other_arn, endpoint = sys.argv[1:5]
+esdk = aws_encryption_sdk.EncryptionSDKClient(
+    commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
+mpl = AwsCryptographicMaterialProviders(config=MaterialProvidersConfig())
+
+def kms(region, secret=None):
+    # No AWS_ENDPOINT_URL_KMS in the environment: the server is the client's endpoint_url.
+    kw = {} if secret is None else dict(
+        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"], aws_secret_access_key=secret)
+    return boto3.client("kms", region_name=region, endpoint_url=endpoint, **kw)
+
+def region(arn):
+    return arn.split(":")[3]
+
+def keyring(arn, secret=None):
+    # Grant tokens go along on every call (accepted, unused).
+    return mpl.create_aws_kms_keyring(CreateAwsKmsKeyringInput(
+        kms_key_id=arn, kms_client=kms(region(arn), secret), grant_tokens=["token-a"]))
+
+def discovery(client_region, account):
+    return mpl.create_aws_kms_discovery_keyring(CreateAwsKmsDiscoveryKeyringInput(
+        kms_client=kms(client_region),
+        discovery_filter=DiscoveryFilter(account_ids=[account], partition="aws")))
+
+def refused(f, **kw):
+    # The MPL keeps the message of each KMS error it met, not its code (the Rust side reads
+    # the code from the server's audit log); the SDK wraps the MPL's errors when decrypting,
+    # and lets a KMS error through when encrypting.
+    try:
+        f(**kw)
+    except (AWSEncryptionSDKClientError, ServiceError) as e:
+        err = e.args[0] if isinstance(e, AWSEncryptionSDKClientError) else e
+        return " | ".join(str(x) for x in getattr(err, "list", None) or [err])
+    raise SystemExit("accepted: %s %r" % (f.__name__, sorted(kw)))
+
+def key_infos(header):
+    return {k.key_provider.key_info.decode() for k in header.encrypted_data_keys}
+
+ctx = {"purpose": "test", "team": "a"}
+plaintext = os.urandom(5000)
+
+# One KMS keyring: GenerateDataKey with the context, Decrypt with it.
+ct, header = esdk.encrypt(source=plaintext, keyring=keyring(us_arn), encryption_context=ctx)
+assert key_infos(header) == {us_arn}, key_infos(header)
+pt, dh = esdk.decrypt(source=ct, keyring=keyring(us_arn))
+assert pt == plaintext
+full_ctx = dh.encryption_context
+assert all(full_ctx[k] == v for k, v in ctx.items()), full_ctx
+
+# A multi-keyring: GenerateDataKey under the us-east-1 key, Encrypt under the eu-west-1 one;
+# either key alone decrypts the message.
+multi = mpl.create_multi_keyring(CreateMultiKeyringInput(
+    generator=keyring(us_arn), child_keyrings=[keyring(eu_arn)]))
+ct2, header2 = esdk.encrypt(source=plaintext, keyring=multi, encryption_context=ctx)
+assert key_infos(header2) == {us_arn, eu_arn}, key_infos(header2)
+for arn in (us_arn, eu_arn):
+    assert esdk.decrypt(source=ct2, keyring=keyring(arn))[0] == plaintext
+assert esdk.decrypt(source=ct2, keyring=multi)[0] == plaintext
+
+# Discovery: any key of the account and partition the message names, through a client of
+# either region; a filter naming another account finds nothing.
+assert esdk.decrypt(source=ct, keyring=discovery("us-east-1", "000000000000"))[0] == plaintext
+assert esdk.decrypt(source=ct2, keyring=discovery("eu-west-1", "000000000000"))[0] == plaintext
+msg = refused(esdk.decrypt, source=ct2, keyring=discovery("us-east-1", "111111111111"))
+assert "No Encrypted Data Keys found to match" in msg, msg
+
+# A keyring on an unrelated key finds no data key of its own to ask for, and the server
+# refuses that key for the message's data key.
+msg = refused(esdk.decrypt, source=ct, keyring=keyring(other_arn))
+assert "No Encrypted Data Keys found to match" in msg, msg
+edk = header.encrypted_data_keys.pop().encrypted_data_key
+try:
+    kms("us-east-1").decrypt(CiphertextBlob=edk, KeyId=other_arn, EncryptionContext=full_ctx)
+    raise SystemExit("an unrelated key decrypted the data key")
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "IncorrectKeyException", e.response
+
+# A required encryption context: "team" is not stored in the message, so decryption sends
+# what the caller gives to the server, which refuses a wrong value.
+required = mpl.create_required_encryption_context_cmm(CreateRequiredEncryptionContextCMMInput(
+    underlying_cmm=mpl.create_default_cryptographic_materials_manager(
+        CreateDefaultCryptographicMaterialsManagerInput(keyring=keyring(us_arn))),
+    required_encryption_context_keys=["team"]))
+ct3, header3 = esdk.encrypt(source=plaintext, materials_manager=required,
+                            encryption_context=ctx)
+assert "team" not in header3.encryption_context, header3.encryption_context
+assert esdk.decrypt(source=ct3, materials_manager=required,
+                    encryption_context={"team": "a"})[0] == plaintext
+msg = refused(esdk.decrypt, source=ct3, materials_manager=required,
+              encryption_context={"team": "b"})
+assert "encryption context does not match" in msg, msg
+msg = refused(esdk.decrypt, source=ct3, materials_manager=required, encryption_context={})
+assert "missing required keys" in msg, msg
+
+# An on-demand rotation keeps the messages readable, and new ones are made under the new
+# material.
+kms("us-east-1").rotate_key_on_demand(KeyId=us_arn)
+assert esdk.decrypt(source=ct, keyring=keyring(us_arn))[0] == plaintext
+assert esdk.decrypt(source=ct3, materials_manager=required,
+                    encryption_context={"team": "a"})[0] == plaintext
+ct4, _ = esdk.encrypt(source=plaintext, keyring=keyring(us_arn), encryption_context=ctx)
+assert esdk.decrypt(source=ct4, keyring=keyring(us_arn))[0] == plaintext
+
+# DisableKey: that key neither decrypts nor encrypts; the message to both keys still
+# decrypts through the other, alone or in the multi-keyring.
+kms("us-east-1").disable_key(KeyId=us_arn)
+msg = refused(esdk.decrypt, source=ct, keyring=keyring(us_arn))
+assert "is disabled" in msg, msg
+msg = refused(esdk.encrypt, source=b"x", keyring=keyring(us_arn), encryption_context=ctx)
+assert "is disabled" in msg, msg
+assert esdk.decrypt(source=ct2, keyring=keyring(eu_arn))[0] == plaintext
+assert esdk.decrypt(source=ct2, keyring=multi)[0] == plaintext
+kms("us-east-1").enable_key(KeyId=us_arn)
+assert esdk.decrypt(source=ct, keyring=keyring(us_arn))[0] == plaintext
+
+# A wrong secret is refused before any key is used.
+msg = refused(esdk.encrypt, source=b"x", keyring=keyring(eu_arn, secret="x" * 40))
+assert "signature" in msg, msg
+print("ok")
+"#;
+    let s = Server::start(&home, &[]);
+    let mut c = Command::new(&python);
+    c.args(["-c", script, &us, &eu, &other, &s.endpoint()]);
+    aws_env_without_endpoint(&mut c, dir.path(), (&key_id, &secret));
+    c.env("HOME", dir.path())
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "keyring flow: {}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+    s.stop();
+
+    // What the server saw: the keyrings' calls, each signed by the test's access key, and
+    // the refusals with the codes the SDK reported only as messages.
+    let entries = audit(&home);
+    let mine = |op: &str, result: &str, code: Option<&str>| {
+        entries.iter().any(|e| {
+            e["operation"] == op
+                && e["result"] == result
+                && e["caller"]["access_key_id"] == key_id.as_str()
+                && e["caller"]["user"] == "mpl"
+                && code.is_none_or(|c| e["error_code"] == c)
+        })
+    };
+    for (op, result, code) in [
+        ("GenerateDataKey", "success", None),
+        ("Encrypt", "success", None),
+        ("Decrypt", "success", None),
+        ("RotateKeyOnDemand", "success", None),
+        ("Decrypt", "failure", Some("InvalidCiphertextException")),
+        ("Decrypt", "failure", Some("IncorrectKeyException")),
+        ("Decrypt", "failure", Some("DisabledException")),
+        ("GenerateDataKey", "failure", Some("DisabledException")),
+    ] {
+        assert!(
+            mine(op, result, code),
+            "{op} {result} {code:?} not audited: {entries:?}"
+        );
+    }
+    // The context the server bound is the one the SDK sent: the stored pairs, the signing
+    // key's, and the required "team" given at decryption.
+    assert!(entries.iter().any(|e| e["operation"] == "Decrypt"
+        && e["error_code"] == "InvalidCiphertextException"
+        && e["encryption_context"]["team"] == "b"
+        && e["encryption_context"]["purpose"] == "test"
+        && e["encryption_context"]["aws-crypto-public-key"].is_string()));
+    // The keyring on the unrelated key made no call with it: it had nothing to ask for.
+    let other_id = other.rsplit('/').next().unwrap();
+    assert!(
+        entries
+            .iter()
+            .filter(|e| e["key_id"] == other_id)
+            .all(|e| e["operation"] != "Decrypt" || e["error_code"] == "IncorrectKeyException"),
+        "{entries:?}"
+    );
 }
 
 /// The Encryption SDK's CLI, run as `aws-encryption-cli` with `args`.

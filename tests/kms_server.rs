@@ -2253,3 +2253,95 @@ fn a_full_server_answers_503_over_tls() {
     assert_busy(st, &body);
     drop((held, queued));
 }
+
+/// Multi-Region keys are not served: CreateKey with `MultiRegion: true` is
+/// UnsupportedOperationException and makes no key (never a silent single-Region key);
+/// ReplicateKey and UpdatePrimaryRegion are UnknownOperationException and replicate nothing;
+/// an `mrk-` key id is an id like any other, not found.
+#[test]
+fn multi_region_keys_are_refused_never_made_single_region() {
+    let (_d, home) = store();
+    let s = Server::start(&home, &["--allow-unsigned"]);
+    let keys = |region: &str| {
+        let (st, v) = s.call_as("ListKeys", json!({}), Some(region));
+        assert_eq!(st, 200, "{v}");
+        v["Keys"].as_array().unwrap().len()
+    };
+    let (id, arn) = create_key(&s);
+    for body in [
+        json!({"MultiRegion": true}),
+        json!({"MultiRegion": true, "Description": "replicated", "KeySpec": "SYMMETRIC_DEFAULT"}),
+    ] {
+        let (st, v) = s.call("CreateKey", body);
+        assert_eq!(
+            (st, v["__type"].as_str()),
+            (400, Some("UnsupportedOperationException")),
+            "{v}"
+        );
+        assert!(
+            v["message"].as_str().unwrap().contains("multi-Region"),
+            "{v}"
+        );
+    }
+    assert_eq!(keys("us-east-1"), 1, "a refused CreateKey made a key");
+    let (st, v) = s.call("CreateKey", json!({"MultiRegion": false}));
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["KeyMetadata"]["MultiRegion"], false);
+    assert!(
+        !v["KeyMetadata"]["KeyId"]
+            .as_str()
+            .unwrap()
+            .starts_with("mrk-")
+    );
+
+    for (op, body) in [
+        (
+            "ReplicateKey",
+            json!({"KeyId": arn, "ReplicaRegion": "eu-west-1"}),
+        ),
+        (
+            "UpdatePrimaryRegion",
+            json!({"KeyId": id, "PrimaryRegion": "eu-west-1"}),
+        ),
+    ] {
+        let (st, v) = s.call(op, body);
+        assert_eq!(
+            (st, v["__type"].as_str()),
+            (400, Some("UnknownOperationException")),
+            "{op}: {v}"
+        );
+    }
+    assert_eq!(keys("eu-west-1"), 0, "ReplicateKey made a replica");
+    let (st, v) = s.call(
+        "DescribeKey",
+        json!({"KeyId": "mrk-0123456789abcdef0123456789abcdef"}),
+    );
+    assert_eq!((st, v["__type"].as_str()), (400, Some("NotFoundException")));
+    let (st, v) = s.call("DescribeKey", json!({"KeyId": id}));
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["KeyMetadata"]["MultiRegion"], false);
+    s.stop();
+
+    let refused: Vec<(String, String)> = audit(&home)
+        .iter()
+        .filter(|e| e["result"] == "failure")
+        .map(|e| {
+            (
+                e["operation"].as_str().unwrap_or("-").to_owned(),
+                e["error_code"].as_str().unwrap_or("-").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            ("CreateKey", "UnsupportedOperationException"),
+            ("CreateKey", "UnsupportedOperationException"),
+            // Operations it does not serve are audited under one name.
+            ("UnknownOperation", "UnknownOperationException"),
+            ("UnknownOperation", "UnknownOperationException"),
+            ("DescribeKey", "NotFoundException"),
+        ]
+        .map(|(o, c)| (o.to_owned(), c.to_owned()))
+    );
+}

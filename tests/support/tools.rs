@@ -57,7 +57,15 @@ fn on_path(program: &str) -> bool {
 /// virtual environment), else `python3` on `PATH`. When there is none, prints why the calling
 /// test is skipped (and the caller returns), or panics if `ANGOU_REQUIRE_TOOLS=1`.
 pub fn python_with(module: &str, install: &str) -> Option<std::path::PathBuf> {
-    let python = std::env::var_os("ANGOU_PYTHON")
+    python_from(&["ANGOU_PYTHON"], module, install)
+}
+
+/// [`python_with`], but the interpreter is named by the first of `vars` that is set (else
+/// `python3`): for packages that cannot share the main venv (`.ci/run` makes a second one).
+pub fn python_from(vars: &[&str], module: &str, install: &str) -> Option<std::path::PathBuf> {
+    let python = vars
+        .iter()
+        .find_map(std::env::var_os)
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| "python3".into());
     let ok = std::process::Command::new(&python)
@@ -73,8 +81,9 @@ pub fn python_with(module: &str, install: &str) -> Option<std::path::PathBuf> {
         .to_owned();
     if std::env::var(REQUIRE_VAR).as_deref() == Ok("1") {
         panic!(
-            "{} cannot import {module}, and {REQUIRE_VAR}=1 requires it: {install} (.ci/run does, in a virtual environment named by ANGOU_PYTHON)",
-            python.display()
+            "{} cannot import {module}, and {REQUIRE_VAR}=1 requires it: {install} (.ci/run does, in a virtual environment named by {})",
+            python.display(),
+            vars.first().unwrap_or(&"ANGOU_PYTHON")
         );
     }
     let _ = writeln!(
