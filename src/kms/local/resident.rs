@@ -202,6 +202,7 @@ impl Resident {
                         }
                         Err(e) => {
                             g.verified = None;
+                            g.snapshot = None;
                             g.phase = Phase::Idle;
                             self.joinable.notify_all();
                             return Err(e);
