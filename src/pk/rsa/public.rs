@@ -181,14 +181,7 @@ impl PublicKey {
     /// # Errors
     /// [`KeyError::PlaintextTooLong`] above [`PublicKey::max_plaintext_len`]; [`Error::Rng`].
     pub fn encrypt(&self, label: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, Error> {
-        let max = self.max_plaintext_len();
-        if plaintext.len() > max {
-            return Err(KeyError::PlaintextTooLong {
-                max,
-                found: plaintext.len(),
-            }
-            .into());
-        }
+        // `encrypt_with` checks the length; this key's own backend is always in the build.
         self.encrypt_with(self.backend(), label, plaintext)
     }
 
