@@ -14,12 +14,16 @@ use super::server::Shared;
 use super::tls;
 use crate::kms::ops::{ApiError, ErrorKind};
 
-/// Reads the request (within the read timeout; whatever it is) and answers 503. Reading it
+/// Accepts the connection ([`accept`]), reads its request (within the read timeout; whatever
+/// it is) and answers 503. Reading it
 /// first matters: closing a socket with unread bytes resets the connection, and the client
 /// could lose the answer.
-pub(super) fn refuse_busy<C: Conn>(mut stream: C, shared: &Shared) {
+pub(super) fn refuse_busy(stream: TcpStream, shared: &Shared) {
+    let Some(mut stream) = accept(stream, shared) else {
+        return;
+    };
     let mut buf = Zeroizing::new(Vec::new());
-    let set_timeout = |s: &mut C, d: Duration| s.limit_reads(d);
+    let set_timeout = |s: &mut Box<dyn Conn>, d: Duration| s.limit_reads(d);
     let _ = request::read_request(&mut stream, &mut buf, &shared.config.limits, &set_timeout);
     write_busy(&mut stream);
 }
@@ -69,6 +73,20 @@ pub(super) trait Conn: std::io::Read + Write {
     }
 }
 
+impl<T: Conn + ?Sized> Conn for Box<T> {
+    fn tcp(&self) -> &TcpStream {
+        (**self).tcp()
+    }
+
+    fn limit_reads(&mut self, d: Duration) {
+        (**self).limit_reads(d);
+    }
+
+    fn buffered(&mut self) -> bool {
+        (**self).buffered()
+    }
+}
+
 impl Conn for TcpStream {
     fn tcp(&self) -> &TcpStream {
         self
@@ -94,19 +112,22 @@ impl Conn for tls::TlsConn {
 }
 
 pub(super) fn serve_connection(stream: TcpStream, shared: &Shared) {
+    let peer = stream.peer_addr().ok().map(|a| a.to_string());
+    if let Some(conn) = accept(stream, shared) {
+        serve_requests(conn, shared, peer);
+    }
+}
+
+/// A new connection as workers and refusal threads both take it: the socket options every
+/// connection gets, then, under TLS, the handshake, which gets the read timeout as a request
+/// does. `None` when the handshake fails.
+fn accept(stream: TcpStream, shared: &Shared) -> Option<Box<dyn Conn>> {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(shared.config.limits.read_timeout));
-    let peer = stream.peer_addr().ok().map(|a| a.to_string());
     match &shared.tls {
-        None => serve_requests(stream, shared, peer),
-        Some(config) => {
-            // The handshake gets the read timeout, as a request does.
-            if let Some(conn) =
-                tls::accept(config.clone(), stream, shared.config.limits.read_timeout)
-            {
-                serve_requests(conn, shared, peer);
-            }
-        }
+        None => Some(Box::new(stream)),
+        Some(config) => tls::accept(config.clone(), stream, shared.config.limits.read_timeout)
+            .map(|c| Box::new(c) as Box<dyn Conn>),
     }
 }
 

@@ -284,18 +284,7 @@ pub const REFUSERS: usize = 4;
 /// A refusal thread: answers 503 to each connection it is given.
 fn refuser(rx: &Mutex<Receiver<TcpStream>>, shared: &Shared) {
     while let Some(stream) = next_connection(rx) {
-        let _ = stream.set_nodelay(true);
-        let _ = stream.set_write_timeout(Some(shared.config.limits.read_timeout));
-        match &shared.tls {
-            None => refuse_busy(stream, shared),
-            Some(config) => {
-                if let Some(conn) =
-                    tls::accept(config.clone(), stream, shared.config.limits.read_timeout)
-                {
-                    refuse_busy(conn, shared);
-                }
-            }
-        }
+        refuse_busy(stream, shared);
     }
 }
 
