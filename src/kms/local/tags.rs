@@ -104,12 +104,13 @@ impl Session<'_> {
             }
             next.insert(t.tag_key.clone(), t.tag_value.clone());
         }
-        if tags.len() > MAX_TAGS || next.len() > MAX_TAGS {
+        // Every key of `tags` is distinct (checked above), so `next` holds at least as many.
+        if next.len() > MAX_TAGS {
             return Err(KmsError::Tag {
                 reason: format!(
                     "too many tags: a key holds at most {MAX_TAGS}; key {} would hold {}",
                     self.key(i).metadata.key_id,
-                    next.len().max(tags.len())
+                    next.len()
                 ),
             }
             .into());
