@@ -258,17 +258,20 @@ impl Kms {
         &self,
         access_key_id: &str,
     ) -> Result<Option<Credential>, Error> {
-        if let Some(r) = &self.resident
-            && self.paths.present()?
-        {
+        if let Some(r) = &self.resident {
             // A key the last verified state holds is read from it while `store.json` is
-            // unchanged (no lock, no batch); an unknown one, perhaps just made by another
-            // process, is looked up in a batch, which checks the store first.
+            // unchanged (no lock, no batch; the unchanged file is also there); an unknown
+            // one, perhaps just made by another process, is looked up in a batch, which
+            // checks the store first.
             if let Some(Ok(Some(c))) = r.peek_access(&self.paths, |access, keys| {
                 lookup_in(access, &keys.kek, access_key_id)
             }) {
                 return Ok(Some(c));
             }
+        }
+        if let Some(r) = &self.resident
+            && self.paths.present()?
+        {
             return r.run(&self.opener(), |state, keys| {
                 Ok((lookup(state, &keys.kek, access_key_id), Vec::new()))
             });
