@@ -4,6 +4,13 @@
 //! line appended to or edited in the log, the folder rolled back, another process's commit),
 //! and the server's next request must see it; and a server killed under load must have
 //! audited every request it answered.
+//!
+//! A server commits each batch as one record appended to `store.wal` and applies the records to
+//! `store.json` and `audit.log` later (when due, when idle, when it stops). The tests above
+//! attack a settled store; those below the write-ahead log (`ANGOU_TEST_SETTLE=hold` keeps the
+//! records there) attack it while the newest commits are only records: edited, dropped,
+//! repeated or reordered records, the file deleted (a rollback), a record cut short by a
+//! crash, a crash while applying them, and a stop that must leave everything applied.
 
 #[path = "support/server.rs"]
 mod server;
@@ -96,7 +103,19 @@ fn served() -> (tempfile::TempDir, PathBuf, Server, String) {
     for _ in 0..3 {
         assert_eq!(gdk(&server, &id).0, 200);
     }
+    settled(&home);
     (dir, home, server, id)
+}
+
+/// Waits (at most 10 s) until an idle server has applied its write-ahead log.
+fn settled(home: &Path) {
+    for _ in 0..200 {
+        if std::fs::metadata(home.join("store.wal")).map_or(true, |m| m.len() == 0) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the server did not apply store.wal within 10 s of its last request");
 }
 
 fn gdk(server: &Server, id: &str) -> (u16, Value) {

@@ -44,6 +44,18 @@ impl Server {
     /// first stdout line, which must name a `Listen` address on 127.0.0.1 and the
     /// `Endpoint` (`https://` with `--tls-cert`, else `http://`) of that address.
     pub fn start_with(home: &Path, marks: &Path, args: &[&str], stderr: Stderr) -> Server {
+        Server::start_env(home, marks, args, stderr, &[])
+    }
+
+    /// [`Server::start_with`] with more environment variables (the debug builds' test hooks,
+    /// `ANGOU_TEST_*`).
+    pub fn start_env(
+        home: &Path,
+        marks: &Path,
+        args: &[&str],
+        stderr: Stderr,
+        env: &[(&str, &str)],
+    ) -> Server {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("angou"))
             .arg("--home")
             .arg(home)
@@ -51,6 +63,7 @@ impl Server {
             .args(args)
             .env_remove("ANGOU_FAKE_NOW")
             .env("ANGOU_STATE_DIR", marks)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(match stderr {
                 Stderr::Inherit => Stdio::inherit(),

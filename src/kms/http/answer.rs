@@ -11,6 +11,12 @@ use super::{CONTENT_TYPE, Request, TARGET_PREFIX};
 use crate::kms::ops::{self, ApiError, CallContext, ErrorKind};
 use crate::kms::{Home, KeyId};
 
+/// Writes a store failure that no request is answered with (the server's idle work) to
+/// stderr, as request failures' details are.
+pub(super) fn report_internal(e: &crate::Error) {
+    let _ = writeln!(std::io::stderr(), "angou kms serve: internal error: {e}");
+}
+
 /// Answers one request: status and body.
 pub(super) fn handle(
     shared: &Shared,

@@ -3,7 +3,7 @@
 
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,6 +11,9 @@ use super::answer::write_busy;
 use super::connection::{refuse_busy, serve_connection};
 use super::tls::{self, TlsError, TlsFiles};
 use crate::kms::{Home, Kms};
+
+/// How often an idle server applies its write-ahead log.
+const SETTLE_EVERY: Duration = Duration::from_millis(200);
 
 /// Size and time limits of one connection.
 #[derive(Debug, Clone)]
@@ -225,6 +228,17 @@ impl Server {
                 std::thread::spawn(move || refuser(&rx, &shared))
             })
             .collect();
+        // Between requests, bring store.json and audit.log up to date with the write-ahead log
+        // (kms/local/resident.rs), so the log trails the answers by little.
+        let (tick_tx, tick_rx) = sync_channel::<()>(0);
+        let kms = self.kms.clone();
+        let ticker = std::thread::spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = tick_rx.recv_timeout(SETTLE_EVERY) {
+                if let Err(e) = kms.settle_idle(false) {
+                    super::answer::report_internal(&e);
+                }
+            }
+        });
         for conn in self.listener.incoming() {
             if self.stop.load(Ordering::SeqCst) {
                 break;
@@ -253,6 +267,12 @@ impl Server {
         drop(refuse_tx);
         for w in workers.into_iter().chain(refusers) {
             let _ = w.join();
+        }
+        drop(tick_tx);
+        let _ = ticker.join();
+        // Every answered request is durable already; this leaves the files settled.
+        if let Err(e) = self.kms.settle_idle(true) {
+            super::answer::report_internal(&e);
         }
         Ok(())
     }

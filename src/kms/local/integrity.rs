@@ -14,6 +14,13 @@
 //! ever accepted: a log longer or shorter than the sealed head, or a `store.next` that does
 //! not continue `store.json`, is tampering, and only `angou kms audit repair` (which needs the
 //! root key and records what it accepted) moves past it.
+//!
+//! A server commits a batch with one flush instead ([`commit_wal`]): the same sealed record is
+//! appended to `store.wal`, and [`settle`] later appends the lines of every record to the log,
+//! replaces `store.json` once with the newest state and empties the file. Until then the
+//! records are part of the store: every open applies them first ([`recover`]), each record
+//! continuing the one before, the log holding a prefix of their lines; a record cut short at
+//! the end of the file was never acknowledged and is dropped.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -22,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::store::{self, Paths, RootKeys, State};
+use super::wal;
 use crate::error::{Error, KmsError};
 use crate::kms::audit;
 use crate::kms::key::hex;
@@ -94,48 +102,133 @@ fn forget_mark(dir: MarkDir<'_>, store_id: &str) -> bool {
     dir.is_some_and(|d| fs::remove_file(mark_path(d, store_id)).is_ok())
 }
 
-/// Completes an interrupted commit if `store.next` continues `store.json`; removes a stale
-/// one. Returns the log after recovery.
+/// Whether `next` continues `prev` by one commit that appends `tail` to the log: same store,
+/// the next generation, and a tail that chains from `prev`'s audit head to `next`'s.
+fn follows(prev: &State, next: &State, tail: &[u8]) -> bool {
+    next.store_id == prev.store_id
+        && next.generation == prev.generation + 1
+        && next.audit.len == prev.audit.len + tail.len() as u64
+        && audit::parse_hash(&prev.audit.hash).is_some_and(|h| {
+            audit::walk_from(prev.audit.count, h, tail, &[]).is_ok_and(|w| {
+                w.count == next.audit.count && Some(w.hash) == audit::parse_hash(&next.audit.hash)
+            })
+        })
+}
+
+/// Completes an interrupted commit if `store.next` continues `store.json` (removing a stale
+/// one), then applies the records of `store.wal` that `store.json` does not have yet.
+/// Returns the log after recovery.
 fn recover(
     paths: &Paths,
     keys: &RootKeys,
     state: &mut State,
     mut log: Vec<u8>,
 ) -> Result<Vec<u8>, Error> {
-    let Some((next, tail)) = store::load_pending(paths, keys)? else {
-        return Ok(log);
-    };
-    if next.store_id == state.store_id && next.generation <= state.generation {
-        // Killed after step 3: the commit is complete.
-        store::remove_pending(paths)?;
-        return Ok(log);
+    if let Some((next, tail)) = store::load_pending(paths, keys)? {
+        if next.store_id == state.store_id && next.generation <= state.generation {
+            // Killed after step 3: the commit is complete.
+            store::remove_pending(paths)?;
+        } else {
+            let base = state.audit.len as usize;
+            let continues = follows(state, &next, &tail)
+                && log.len() >= base
+                && log.len() - base <= tail.len()
+                && log[base..] == tail[..log.len() - base];
+            if !continues {
+                return Err(store::tampered(format!(
+                    "{} does not continue {}: it was planted or the state was replaced",
+                    store::PENDING_FILE,
+                    store::STATE_FILE
+                )));
+            }
+            store::write_log_at(paths, state.audit.len, &tail)?;
+            store::save_state(paths, keys, &next)?;
+            store::remove_pending(paths)?;
+            log.truncate(base);
+            log.extend_from_slice(&tail);
+            *state = next;
+        }
     }
     let base = state.audit.len as usize;
-    let continues = next.store_id == state.store_id
-        && next.generation == state.generation + 1
-        && log.len() >= base
-        && log.len() - base <= tail.len()
-        && log[base..] == tail[..log.len() - base]
-        && next.audit.len == state.audit.len + tail.len() as u64
-        && audit::parse_hash(&state.audit.hash).is_some_and(|h| {
-            audit::walk_from(state.audit.count, h, &tail, &[]).is_ok_and(|w| {
-                w.count == next.audit.count && Some(w.hash) == audit::parse_hash(&next.audit.hash)
-            })
-        });
-    if !continues {
-        return Err(store::tampered(format!(
-            "{} does not continue {}: it was planted or the state was replaced",
-            store::PENDING_FILE,
+    let after = log.get(base..).unwrap_or_default().to_vec();
+    if let Some(tails) = replay(paths, keys, state, &after, log.len() < base)? {
+        log.truncate(base);
+        log.extend_from_slice(&tails);
+    }
+    Ok(log)
+}
+
+/// Applies the records of `store.wal` that continue `state` (module docs): `after` is what the
+/// log holds past `state`'s sealed end, which must be a prefix of the records' lines (`cut`:
+/// the log is shorter than that end). Returns the lines now past that end, or `None` when
+/// there was nothing to apply; `state` becomes the newest record's.
+fn replay(
+    paths: &Paths,
+    keys: &RootKeys,
+    state: &mut State,
+    after: &[u8],
+    cut: bool,
+) -> Result<Option<Vec<u8>>, Error> {
+    let found = wal::read(paths, keys)?;
+    let wrong = |why: &str| {
+        store::tampered(format!(
+            "{} does not continue {}: {why}",
+            store::WAL_FILE,
             store::STATE_FILE
+        ))
+    };
+    let mut newest: Option<State> = None;
+    let mut tails = Vec::new();
+    let mut prev_gen = None;
+    for (next, tail) in found.records {
+        if next.store_id != state.store_id {
+            return Err(wrong("a record belongs to another store"));
+        }
+        if prev_gen.is_some_and(|g| next.generation != g + 1) {
+            return Err(wrong("its records are out of order, repeated or missing"));
+        }
+        prev_gen = Some(next.generation);
+        if next.generation <= state.generation {
+            // Applied already; its removal was undone by a crash.
+            continue;
+        }
+        let prev = newest.as_ref().unwrap_or(state);
+        if !follows(prev, &next, &tail) {
+            return Err(wrong("a record was planted or the state was replaced"));
+        }
+        tails.extend_from_slice(&tail);
+        newest = Some(next);
+    }
+    let Some(newest) = newest else {
+        if found.torn > 0 || prev_gen.is_some() {
+            wal::clear(paths)?;
+        }
+        return Ok(None);
+    };
+    if cut || after.len() > tails.len() || after != &tails[..after.len()] {
+        return Err(store::tampered(format!(
+            "the audit log's bytes past its sealed end are not the lines {} adds: lines were appended, changed or cut",
+            store::WAL_FILE
         )));
     }
-    store::write_log_at(paths, state.audit.len, &tail)?;
-    store::save_state(paths, keys, &next)?;
-    store::remove_pending(paths)?;
-    log.truncate(base);
-    log.extend_from_slice(&tail);
-    *state = next;
-    Ok(log)
+    crash_point("before-settle");
+    store::write_log_at(paths, state.audit.len, &tails)?;
+    crash_point("after-settle-log");
+    store::save_state(paths, keys, &newest)?;
+    crash_point("after-settle-state");
+    wal::clear(paths)?;
+    *state = newest;
+    Ok(Some(tails))
+}
+
+/// Brings `store.json` and `audit.log` up to date with `store.wal` and empties it, reading
+/// only the log's bytes past `store.json`'s sealed end. Call under the lock, on a store whose
+/// files were just checked (resident.rs). Returns the state now in `store.json`.
+pub(crate) fn settle(paths: &Paths, keys: &RootKeys) -> Result<State, Error> {
+    let mut state = store::load_state(paths, keys)?;
+    let (after, cut) = store::read_log_from(paths, state.audit.len)?;
+    replay(paths, keys, &mut state, &after, cut)?;
+    Ok(state)
 }
 
 /// Opens an existing store: root key, sealed state, interrupted commit, whole log, and the
@@ -232,10 +325,29 @@ pub(crate) fn commit_sealed(
     Ok(sealed)
 }
 
+/// Commits `state` with `entries` by appending one record to `store.wal` (one flush; wal.rs):
+/// a server's batch. `store.json` and `audit.log` are brought up to date by [`settle`] later,
+/// or by whoever opens the store next.
+pub(crate) fn commit_wal(
+    paths: &Paths,
+    keys: &RootKeys,
+    state: &mut State,
+    entries: Vec<Map<String, Value>>,
+    marks: MarkDir<'_>,
+) -> Result<(), Error> {
+    let (tail, head) = audit::encode(&state.audit, entries);
+    state.generation += 1;
+    state.audit = head;
+    wal::append(paths, keys, state, &tail)?;
+    crash_point("after-wal");
+    write_mark(marks, paths, state);
+    Ok(())
+}
+
 /// Debug builds only: `ANGOU_TEST_CRASH_POINT=NAME` aborts the process at that step of a
 /// commit, so tests can show what each possible crash leaves and that the next operation
 /// completes it. Release builds compile this away.
-fn crash_here(name: &str) -> bool {
+pub(crate) fn crash_here(name: &str) -> bool {
     cfg!(debug_assertions) && std::env::var("ANGOU_TEST_CRASH_POINT").is_ok_and(|p| p == name)
 }
 
@@ -246,7 +358,7 @@ fn crash_point(name: &str) {
     }
 }
 
-const CRASH_EXIT: i32 = 86;
+pub(crate) const CRASH_EXIT: i32 = 86;
 
 const CHECKPOINT_FORMAT: &str = "angou-kms-checkpoint-v1";
 const CHECKPOINT_LABEL: &[u8] = b"angou.dev/v2/kms checkpoint\0";
@@ -378,8 +490,21 @@ pub(crate) fn repair(
     match recover(paths, &keys, &mut state, log.clone()) {
         Ok(l) => log = l,
         Err(Error::Kms(KmsError::StateTampered { reason })) => {
-            store::remove_pending(paths)?;
-            found.push(format!("discarded {} ({reason})", store::PENDING_FILE));
+            if paths.file(store::PENDING_FILE).exists() {
+                store::remove_pending(paths)?;
+                found.push(format!("discarded {} ({reason})", store::PENDING_FILE));
+            }
+            match recover(paths, &keys, &mut state, log.clone()) {
+                Ok(l) => log = l,
+                Err(Error::Kms(KmsError::StateTampered { reason })) => {
+                    wal::clear(paths)?;
+                    found.push(format!(
+                        "discarded the records of {} ({reason})",
+                        store::WAL_FILE
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
         }
         Err(e) => return Err(e),
     }

@@ -31,10 +31,12 @@ mod material;
 // data key pairs (GenerateDataKeyPair)
 pub(crate) mod pair;
 pub(crate) mod resident;
+mod sealed;
 mod session;
 pub(crate) mod store;
 // tags and descriptions (TagResource, UpdateKeyDescription)
 pub(crate) mod tags;
+mod wal;
 
 pub use session::Kms;
 

@@ -13,12 +13,17 @@
 //! 2. that caller (the leader) and every caller that queued while the previous batch was
 //!    being written run their operations one after another on the state in memory, each
 //!    seeing the ones before it;
-//! 3. the leader commits their audit entries and the final state as one commit (the protocol
-//!    of integrity.rs: one intent, one append, one replace) and only then is any of them
+//! 3. the leader commits their audit entries and the final state as one record appended to
+//!    `store.wal` with one flush (integrity.rs, `commit_wal`) and only then is any of them
 //!    answered. A failed commit fails every operation of the batch and drops the resident
-//!    state, so the next batch opens the store from scratch.
+//!    state, so the next batch opens the store from scratch;
+//! 4. once answered, and still under the lock, the leader brings `store.json` and `audit.log`
+//!    up to date with the write-ahead log when it is due ([`SETTLE_RECORDS`], [`SETTLE_BYTES`],
+//!    [`SETTLE_AGE`]); a server also does so when idle ([`Resident::settle_idle`]) and when it
+//!    stops. Whoever opens the store first after a crash applies the records left.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
@@ -38,20 +43,44 @@ struct Verified {
     state_stamp: Option<FileStamp>,
     state: State,
     log: Option<FileStamp>,
+    /// `store.wal`'s `stat` after this process last appended to it or emptied it.
+    wal: Option<FileStamp>,
+    /// Records of this process in `store.wal` not yet applied, and when the first was written.
+    unapplied: usize,
+    since: Option<Instant>,
 }
+
+/// A batch brings `store.json` and the log up to date once `store.wal` holds this many
+/// records, ...
+pub(crate) const SETTLE_RECORDS: usize = 256;
+/// ... or this many bytes (each record holds the whole state), ...
+pub(crate) const SETTLE_BYTES: u64 = 4 << 20;
+/// ... or its oldest record is this old.
+pub(crate) const SETTLE_AGE: Duration = Duration::from_secs(1);
 
 /// What a signature check needs from the last verified state, and the `stat` of the
 /// `store.json` it came from ([`Resident::peek_access`]).
 struct Snapshot {
     state_stamp: FileStamp,
+    wal: Option<FileStamp>,
     keys: Arc<RootKeys>,
     access: Vec<StoredAccessKey>,
 }
 
 impl Verified {
+    /// Whether the records this process left in `store.wal` should be applied now.
+    fn due(&self) -> bool {
+        !settling_held()
+            && self.unapplied > 0
+            && (self.unapplied >= SETTLE_RECORDS
+                || self.wal.as_ref().is_some_and(|w| w.len() >= SETTLE_BYTES)
+                || self.since.is_some_and(|t| t.elapsed() >= SETTLE_AGE))
+    }
+
     fn snapshot(&self) -> Option<Arc<Snapshot>> {
         Some(Arc::new(Snapshot {
             state_stamp: self.state_stamp.clone()?,
+            wal: self.wal.clone(),
             keys: self.keys.clone(),
             access: self.state.access_keys.clone(),
         }))
@@ -124,6 +153,13 @@ pub(crate) struct Opener<'a> {
 /// One operation's effect: its result and the audit entries it adds.
 pub(crate) type Applied<T> = (Result<T, Error>, Vec<Map<String, Value>>);
 
+/// Debug builds only: `ANGOU_TEST_SETTLE=hold` keeps a server's records in `store.wal` until
+/// it stops (no settling when due or idle), so tests can attack a store whose newest commits
+/// are only there. Release builds compile this away.
+pub(crate) fn settling_held() -> bool {
+    cfg!(debug_assertions) && std::env::var("ANGOU_TEST_SETTLE").is_ok_and(|v| v == "hold")
+}
+
 fn internal(reason: impl Into<String>) -> Error {
     KmsError::Store {
         reason: reason.into(),
@@ -144,9 +180,9 @@ impl Resident {
     }
 
     /// `f` over the access keys of the state this process last verified or committed, without
-    /// the store lock, while `store.json` still has the `stat` it had then: any other
-    /// process's commit replaces the file (new inode and times) and an edit in place changes
-    /// its times. `None` when there is no such state or the file changed; the caller then
+    /// the store lock, while `store.json` and `store.wal` still have the `stat` they had then:
+    /// any other process's commit replaces `store.json` or appends to `store.wal`, and an edit
+    /// in place changes a file's times. `None` when there is no such state or the file changed; the caller then
     /// runs a batch, which checks the whole store. The request a signature admits still runs
     /// in a batch that checks everything, so this answers what a batch of its own, taken just
     /// before, would have.
@@ -157,7 +193,38 @@ impl Resident {
     ) -> Option<T> {
         let snap = self.guard().snapshot.clone()?;
         let now = store::stamp(&paths.file(store::STATE_FILE)).ok()??;
-        (now == snap.state_stamp).then(|| f(&snap.access, &snap.keys))
+        let wal = store::stamp(&paths.file(store::WAL_FILE)).ok()?;
+        (now == snap.state_stamp && wal == snap.wal).then(|| f(&snap.access, &snap.keys))
+    }
+
+    /// Applies the records this process left in `store.wal` when no batch is running: the
+    /// server calls it when idle and when it stops, so `audit.log` trails by little. Files
+    /// changed by another process are left to the next batch's full check.
+    pub(crate) fn settle_idle(&self, opener: &Opener<'_>) -> Result<(), Error> {
+        let mut g = self.guard();
+        if g.phase != Phase::Idle || g.verified.as_ref().is_none_or(|v| v.unapplied == 0) {
+            return Ok(());
+        }
+        g.phase = Phase::Committing;
+        let mut verified = g.verified.take();
+        drop(g);
+        let settled = store::lock(opener.paths, false).and_then(|_lock| match verified.as_mut() {
+            Some(v) if unchanged(v, opener.paths)? => settle(opener, v),
+            _ => Ok(()),
+        });
+        let changed = match verified.as_ref() {
+            Some(v) => v.unapplied > 0,
+            None => false,
+        };
+        if settled.is_err() || changed {
+            verified = None;
+        }
+        g = self.guard();
+        g.snapshot = verified.as_ref().and_then(Verified::snapshot);
+        g.verified = verified;
+        g.phase = Phase::Idle;
+        self.joinable.notify_all();
+        settled
     }
 
     /// Runs `op` on the store's state in a batch (module docs) and returns its result once
@@ -278,9 +345,23 @@ impl Resident {
                 }
             }
             g.finished = epoch;
+            self.done.notify_all();
+            // Answered; still under the lock, apply the write-ahead log when due.
+            if g.verified.as_ref().is_some_and(Verified::due) {
+                let mut verified = g.verified.take();
+                drop(g);
+                if verified
+                    .as_mut()
+                    .is_some_and(|v| settle(opener, v).is_err())
+                {
+                    verified = None;
+                }
+                g = self.guard();
+                g.snapshot = verified.as_ref().and_then(Verified::snapshot);
+                g.verified = verified;
+            }
             g.lock = None;
             g.phase = Phase::Idle;
-            self.done.notify_all();
             self.joinable.notify_all();
             drop(g);
             outcome?;
@@ -300,23 +381,43 @@ impl Resident {
     }
 }
 
-/// Commits a batch and records what the files now look like.
+/// Commits a batch to `store.wal` and records what the file now looks like.
 fn commit(
     opener: &Opener<'_>,
     v: &mut Verified,
     state: &mut State,
     entries: Vec<Map<String, Value>>,
 ) -> Result<(), Error> {
-    let bytes = integrity::commit_sealed(opener.paths, &v.keys, state, entries, opener.marks)?;
-    let log = store::stamp(&opener.paths.file(store::AUDIT_FILE))?;
+    integrity::commit_wal(opener.paths, &v.keys, state, entries, opener.marks)?;
+    v.wal = store::stamp(&opener.paths.file(store::WAL_FILE))?;
+    v.unapplied += 1;
+    v.since.get_or_insert_with(Instant::now);
+    Ok(())
+}
+
+/// Applies `store.wal` to `store.json` and the log (integrity.rs, `settle`), checks that the
+/// result is the state this process holds, and records what the files now look like. Call
+/// under the lock, on files just checked or written by this process.
+fn settle(opener: &Opener<'_>, v: &mut Verified) -> Result<(), Error> {
+    let paths = opener.paths;
+    let state = integrity::settle(paths, &v.keys)?;
+    if state.generation != v.state.generation || state.audit != v.state.audit {
+        return Err(store::tampered(
+            "the key store changed while this server was applying its write-ahead log",
+        ));
+    }
+    let log = store::stamp(&paths.file(store::AUDIT_FILE))?;
     if log.as_ref().map(FileStamp::len) != Some(state.audit.len) {
         return Err(store::tampered(
             "the audit log changed while this process was writing it",
         ));
     }
-    v.state_bytes = bytes;
-    v.state_stamp = store::stamp(&opener.paths.file(store::STATE_FILE))?;
+    v.state_bytes = store::read_state_bytes(paths)?;
+    v.state_stamp = store::stamp(&paths.file(store::STATE_FILE))?;
     v.log = log;
+    v.wal = store::stamp(&paths.file(store::WAL_FILE))?;
+    v.unapplied = 0;
+    v.since = None;
     Ok(())
 }
 
@@ -335,15 +436,18 @@ fn refresh(verified: &mut Option<Verified>, opener: &Opener<'_>) -> Result<(), E
     for _ in 0..3 {
         let root_before = store::read_root_source(opener.paths)?;
         let log_before = store::stamp(&opener.paths.file(store::AUDIT_FILE))?;
+        let wal_before = store::stamp(&opener.paths.file(store::WAL_FILE))?;
         let state_stamp = store::stamp(&opener.paths.file(store::STATE_FILE))?;
         let opened = integrity::open(opener.paths, opener.passphrase, opener.marks)?;
         let (state, state_bytes) = store::load_state_bytes(opener.paths, &opened.keys)?;
         let log = store::stamp(&opener.paths.file(store::AUDIT_FILE))?;
+        let wal = store::stamp(&opener.paths.file(store::WAL_FILE))?;
         let root_source = store::read_root_source(opener.paths)?;
         // An interrupted commit completed by the open changes the log: the next look is then
         // stable.
         let same = store::ct_eq(&root_before, &root_source)
             && log_before == log
+            && wal_before == wal
             && state.generation == opened.state.generation
             && state.audit == opened.state.audit
             && log.as_ref().map_or(0, FileStamp::len) == state.audit.len;
@@ -355,6 +459,9 @@ fn refresh(verified: &mut Option<Verified>, opener: &Opener<'_>) -> Result<(), E
                 state_stamp,
                 state,
                 log,
+                wal,
+                unapplied: 0,
+                since: None,
             });
             return Ok(());
         }
@@ -368,6 +475,7 @@ fn refresh(verified: &mut Option<Verified>, opener: &Opener<'_>) -> Result<(), E
 fn unchanged(v: &Verified, paths: &Paths) -> Result<bool, Error> {
     Ok(store::stamp(&paths.file(store::PENDING_FILE))?.is_none()
         && store::stamp(&paths.file(store::AUDIT_FILE))? == v.log
+        && store::stamp(&paths.file(store::WAL_FILE))? == v.wal
         && store::read_state_bytes(paths)? == v.state_bytes
         && store::ct_eq(&store::read_root_source(paths)?, &v.root_source))
 }

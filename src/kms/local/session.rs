@@ -491,6 +491,17 @@ impl Kms {
         Ok(out)
     }
 
+    /// For a long-running server between requests (`stopping`: and when it stops): applies the
+    /// records its batches left in `store.wal` (resident.rs). Nothing to do without a resident
+    /// state.
+    pub(crate) fn settle_idle(&self, stopping: bool) -> Result<(), Error> {
+        match &self.resident {
+            Some(_) if !stopping && resident::settling_held() => Ok(()),
+            Some(r) if self.paths.present()? => r.settle_idle(&self.opener()),
+            _ => Ok(()),
+        }
+    }
+
     pub(super) fn opener(&self) -> resident::Opener<'_> {
         resident::Opener {
             paths: &self.paths,

@@ -12,13 +12,17 @@ use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use sha2::Sha256;
 
 use crate::aead::Key;
 use crate::error::{Error, KmsError};
 use crate::kms::key::{KeyMetadata, hex};
 use crate::secret::{SecretArray, SecretVec};
+
+pub(crate) use super::sealed::{
+    load_pending, load_state, load_state_bytes, load_state_unchecked, remove_pending, save_pending,
+    save_state,
+};
 
 /// The sealed state.
 pub(crate) const STATE_FILE: &str = "store.json";
@@ -31,13 +35,15 @@ pub(crate) const ROOT_KEY_FILE: &str = "root.key";
 pub(crate) const AUDIT_FILE: &str = "audit.log";
 /// The Argon2id parameters of a passphrase-protected store.
 pub(crate) const ROOT_PARAMS_FILE: &str = "root.params.json";
+/// The write-ahead log of a long-running server: sealed commits not yet applied to
+/// `store.json` and `audit.log` (wal.rs).
+pub(crate) const WAL_FILE: &str = "store.wal";
 /// The lock file.
 pub(crate) const LOCK_FILE: &str = "store.lock";
 /// Prefix of the temporary files of atomic writes (removed under the lock when stale).
 pub(crate) const TEMP_PREFIX: &str = ".angou-store-";
 /// The state file's format tag.
 pub(crate) const STATE_FORMAT: &str = "angou-kms-store-v2";
-const STATE_FORMAT_V1: &str = "angou-kms-store-v1";
 
 /// Argon2id memory cost in KiB written by `init` (RFC 9106 §4, second recommended option).
 const ARGON2_M_KIB: u32 = 64 * 1024;
@@ -54,8 +60,6 @@ pub(crate) const ARGON2_P_MAX: u32 = 16;
 const SALT_LEN: usize = 16;
 
 const CHECK_LABEL: &[u8] = b"angou.dev/v1/kms root check";
-const STATE_MAC_LABEL: &[u8] = b"angou.dev/v2/kms state\0";
-const PENDING_MAC_LABEL: &[u8] = b"angou.dev/v2/kms pending\0";
 
 pub(crate) fn store_err(what: &str, e: impl std::fmt::Display) -> Error {
     KmsError::Store {
@@ -299,118 +303,6 @@ impl State {
     }
 }
 
-/// The sealed envelope of `store.json` and `store.next`.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Envelope<'a> {
-    format: String,
-    mac: String,
-    /// base64 of the audit lines this commit appends (`store.next` only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    tail: Option<String>,
-    #[serde(borrow)]
-    state: &'a RawValue,
-}
-
-fn seal(keys: &RootKeys, label: &[u8], state: &[u8], tail: &[u8]) -> [u8; 32] {
-    hmac_parts(
-        &keys.state,
-        &[
-            label,
-            &(state.len() as u64).to_be_bytes(),
-            state,
-            &(tail.len() as u64).to_be_bytes(),
-            tail,
-        ],
-    )
-}
-
-fn encode(keys: &RootKeys, state: &State, tail: Option<&[u8]>) -> Result<Vec<u8>, Error> {
-    use base64ct::Encoding;
-    let text = serde_json::to_string_pretty(state)
-        .map_err(|e| store_err("cannot encode the key store", e))?;
-    let label = if tail.is_some() {
-        PENDING_MAC_LABEL
-    } else {
-        STATE_MAC_LABEL
-    };
-    let mac = seal(keys, label, text.as_bytes(), tail.unwrap_or_default());
-    let raw = RawValue::from_string(text).map_err(|e| store_err("cannot encode", e))?;
-    let env = Envelope {
-        format: STATE_FORMAT.into(),
-        mac: hex(&mac),
-        tail: tail.map(base64ct::Base64::encode_string),
-        state: &raw,
-    };
-    let mut out =
-        serde_json::to_vec_pretty(&env).map_err(|e| store_err("cannot encode the key store", e))?;
-    out.push(b'\n');
-    Ok(out)
-}
-
-/// Parses and authenticates a sealed file. `name` is used in messages.
-fn decode(
-    keys: &RootKeys,
-    bytes: &[u8],
-    pending: bool,
-    name: &str,
-) -> Result<(State, Vec<u8>), Error> {
-    use base64ct::Encoding;
-    let env: Envelope<'_> = serde_json::from_slice(bytes).map_err(|e| {
-        if bytes
-            .windows(STATE_FORMAT_V1.len())
-            .any(|w| w == STATE_FORMAT_V1.as_bytes())
-        {
-            KmsError::Store {
-                reason: format!(
-                    "{name} was written by an older angou (format {STATE_FORMAT_V1}), whose state was not authenticated; this version reads only {STATE_FORMAT}"
-                ),
-            }
-            .into()
-        } else {
-            tampered(format!("{name} is not a sealed key store file ({e})"))
-        }
-    })?;
-    if env.format != STATE_FORMAT {
-        return Err(tampered(format!(
-            "{name} has format {:?}, expected {STATE_FORMAT:?}",
-            env.format
-        )));
-    }
-    if env.tail.is_some() != pending {
-        return Err(tampered(format!(
-            "{name} {} a commit intent",
-            if pending { "is not" } else { "is" }
-        )));
-    }
-    let state: State = serde_json::from_str(env.state.get())
-        .map_err(|e| tampered(format!("{name} does not hold a key store state ({e})")))?;
-    // Checked before the MAC: a wrong root key and a modified file need different advice.
-    if !ct_eq(state.root_check.as_bytes(), keys.check.as_bytes()) {
-        return Err(KmsError::WrongRootKey {
-            detail: format!("{name} was sealed under a different root key"),
-        }
-        .into());
-    }
-    let tail = match &env.tail {
-        Some(t) => base64ct::Base64::decode_vec(t)
-            .map_err(|_| tampered(format!("{name}: the audit tail is not base64")))?,
-        None => Vec::new(),
-    };
-    let label = if pending {
-        PENDING_MAC_LABEL
-    } else {
-        STATE_MAC_LABEL
-    };
-    let want = seal(keys, label, env.state.get().as_bytes(), &tail);
-    if !ct_eq(hex(&want).as_bytes(), env.mac.as_bytes()) {
-        return Err(tampered(format!(
-            "{name} was modified: its seal does not verify under this store's root key"
-        )));
-    }
-    Ok((state, tail))
-}
-
 /// The store folder and its files.
 #[derive(Debug, Clone)]
 pub(crate) struct Paths {
@@ -432,7 +324,13 @@ impl Paths {
         if self.exists(STATE_FILE) {
             return Ok(true);
         }
-        for f in [ROOT_KEY_FILE, ROOT_PARAMS_FILE, AUDIT_FILE, PENDING_FILE] {
+        for f in [
+            ROOT_KEY_FILE,
+            ROOT_PARAMS_FILE,
+            AUDIT_FILE,
+            PENDING_FILE,
+            WAL_FILE,
+        ] {
             if self.exists(f) {
                 return Err(tampered(format!(
                     "{} is missing but {f} is there: the key store lost its state (deleted or not restored); restore {STATE_FILE} from a backup of this folder",
@@ -502,7 +400,7 @@ fn remove_stale_temps(dir: &Path) {
     }
 }
 
-fn sync_dir(dir: &Path) -> Result<(), Error> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), Error> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| store_err("cannot sync the key store folder", e))
@@ -619,21 +517,9 @@ pub(crate) fn read_root(paths: &Paths, passphrase: Option<&SecretVec>) -> Result
     }
 }
 
-/// Reads and authenticates `store.json`.
-pub(crate) fn load_state(paths: &Paths, keys: &RootKeys) -> Result<State, Error> {
-    load_state_bytes(paths, keys).map(|(s, _)| s)
-}
-
 /// The bytes of `store.json` (for a resident state to compare against; resident.rs).
 pub(crate) fn read_state_bytes(paths: &Paths) -> Result<Vec<u8>, Error> {
     fs::read(paths.file(STATE_FILE)).map_err(|e| store_err(&format!("cannot read {STATE_FILE}"), e))
-}
-
-/// [`load_state`], also returning the exact bytes that were authenticated.
-pub(crate) fn load_state_bytes(paths: &Paths, keys: &RootKeys) -> Result<(State, Vec<u8>), Error> {
-    let bytes = read_state_bytes(paths)?;
-    let state = decode(keys, &bytes, false, STATE_FILE)?.0;
-    Ok((state, bytes))
 }
 
 /// The bytes the root key comes from: `root.key`, or `root.params.json` of a passphrase store
@@ -683,56 +569,6 @@ impl FileStamp {
     }
 }
 
-/// Reads `store.json` without authenticating it (repair only).
-pub(crate) fn load_state_unchecked(paths: &Paths) -> Result<State, Error> {
-    let bytes = fs::read(paths.file(STATE_FILE))
-        .map_err(|e| store_err(&format!("cannot read {STATE_FILE}"), e))?;
-    let env: Envelope<'_> = serde_json::from_slice(&bytes)
-        .map_err(|e| store_err(&format!("{STATE_FILE} cannot be parsed"), e))?;
-    serde_json::from_str(env.state.get())
-        .map_err(|e| store_err(&format!("{STATE_FILE} cannot be parsed"), e))
-}
-
-/// Reads and authenticates `store.next` if present.
-pub(crate) fn load_pending(
-    paths: &Paths,
-    keys: &RootKeys,
-) -> Result<Option<(State, Vec<u8>)>, Error> {
-    match fs::read(paths.file(PENDING_FILE)) {
-        Ok(bytes) => decode(keys, &bytes, true, PENDING_FILE).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(store_err(&format!("cannot read {PENDING_FILE}"), e)),
-    }
-}
-
-/// Replaces `store.json` with `state`, sealed; returns the bytes written.
-pub(crate) fn save_state(paths: &Paths, keys: &RootKeys, state: &State) -> Result<Vec<u8>, Error> {
-    let bytes = encode(keys, state, None)?;
-    atomic_write(&paths.home, &paths.file(STATE_FILE), &bytes)?;
-    Ok(bytes)
-}
-
-pub(crate) fn save_pending(
-    paths: &Paths,
-    keys: &RootKeys,
-    state: &State,
-    tail: &[u8],
-) -> Result<(), Error> {
-    let bytes = encode(keys, state, Some(tail))?;
-    atomic_write(&paths.home, &paths.file(PENDING_FILE), &bytes)
-}
-
-/// Removes `store.next`. The folder is not synced: should a crash undo the removal, the
-/// intent left names a generation `store.json` already has, and the next open removes it
-/// (integrity.rs, `recover`).
-pub(crate) fn remove_pending(paths: &Paths) -> Result<(), Error> {
-    match fs::remove_file(paths.file(PENDING_FILE)) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(store_err(&format!("cannot remove {PENDING_FILE}"), e)),
-    }
-}
-
 /// The audit log's bytes (empty when the file does not exist).
 pub(crate) fn read_log(paths: &Paths) -> Result<Vec<u8>, Error> {
     match fs::read(paths.file(AUDIT_FILE)) {
@@ -740,6 +576,29 @@ pub(crate) fn read_log(paths: &Paths) -> Result<Vec<u8>, Error> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(store_err("cannot read the audit log", e)),
     }
+}
+
+/// The log's bytes from offset `at` on, and whether the log is shorter than `at` (a settle
+/// reads only what lies past the sealed end; integrity.rs).
+pub(crate) fn read_log_from(paths: &Paths, at: u64) -> Result<(Vec<u8>, bool), Error> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = match File::open(paths.file(AUDIT_FILE)) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), at > 0)),
+        Err(e) => return Err(store_err("cannot read the audit log", e)),
+    };
+    let mut out = Vec::new();
+    let len = f
+        .metadata()
+        .and_then(|m| {
+            if m.len() > at {
+                f.seek(SeekFrom::Start(at))?;
+                f.read_to_end(&mut out)?;
+            }
+            Ok(m.len())
+        })
+        .map_err(|e| store_err("cannot read the audit log", e))?;
+    Ok((out, len < at))
 }
 
 /// Appends `bytes` at offset `at` of the log (cutting anything after `at`) and fsyncs.
