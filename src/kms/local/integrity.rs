@@ -77,15 +77,17 @@ fn read_mark(dir: MarkDir<'_>, store_id: &str) -> Result<Option<Mark>, Error> {
 }
 
 /// Records the store's newest commit outside its folder. Best effort: the commit has already
-/// happened, and a missing mark only weakens rollback detection on this machine. The mark is
-/// replaced by a rename but not synced: after a machine crash it may name an older commit
-/// (still a valid floor), never a newer one.
+/// happened, and a missing mark only weakens rollback detection on this machine.
+///
+/// The mark is rewritten in place, padded with spaces to the file's length (JSON allows
+/// trailing whitespace), and not synced: a server writes it after every batch, and a rename
+/// would make each batch's flush carry a new file's data too (docs/PERFORMANCE.md). Every
+/// reader and writer of a store's mark holds that store's lock, so none sees it half-written;
+/// after a machine crash it may name an older commit (still a valid floor), never a newer one.
 fn write_mark(dir: MarkDir<'_>, paths: &Paths, state: &State) {
+    use std::io::{Seek, Write};
+    use std::os::unix::fs::OpenOptionsExt;
     let Some(dir) = dir else { return };
-    let folder = dir.join("stores");
-    if fs::create_dir_all(&folder).is_err() {
-        return;
-    }
     let m = Mark {
         store_id: state.store_id.clone(),
         generation: state.generation,
@@ -93,9 +95,26 @@ fn write_mark(dir: MarkDir<'_>, paths: &Paths, state: &State) {
         hash: state.audit.hash.clone(),
         home: paths.home.display().to_string(),
     };
-    if let Ok(bytes) = serde_json::to_vec_pretty(&m) {
-        let _ = store::replace_unsynced(&folder, &mark_path(dir, &state.store_id), &bytes);
-    }
+    let Ok(mut bytes) = serde_json::to_vec_pretty(&m) else {
+        return;
+    };
+    let path = mark_path(dir, &state.store_id);
+    let open = || {
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+    };
+    let file = open().or_else(|_| {
+        fs::create_dir_all(dir.join("stores"))?;
+        open()
+    });
+    let Ok(mut f) = file else { return };
+    let len = f.metadata().map_or(0, |m| m.len()) as usize;
+    bytes.resize(bytes.len().max(len), b' ');
+    let _ = f.rewind().and_then(|()| f.write_all(&bytes));
 }
 
 fn forget_mark(dir: MarkDir<'_>, store_id: &str) -> bool {
@@ -211,24 +230,49 @@ fn replay(
             store::WAL_FILE
         )));
     }
-    crash_point("before-settle");
-    store::write_log_at(paths, state.audit.len, &tails)?;
-    crash_point("after-settle-log");
-    store::save_state(paths, keys, &newest)?;
-    crash_point("after-settle-state");
-    wal::clear(paths)?;
+    apply(paths, keys, state.audit.len, &tails, &newest)?;
     *state = newest;
     Ok(Some(tails))
 }
 
-/// Brings `store.json` and `audit.log` up to date with `store.wal` and empties it, reading
-/// only the log's bytes past `store.json`'s sealed end. Call under the lock, on a store whose
-/// files were just checked (resident.rs). Returns the state now in `store.json`.
-pub(crate) fn settle(paths: &Paths, keys: &RootKeys) -> Result<State, Error> {
-    let mut state = store::load_state(paths, keys)?;
-    let (after, cut) = store::read_log_from(paths, state.audit.len)?;
-    replay(paths, keys, &mut state, &after, cut)?;
-    Ok(state)
+/// Appends `tail` to the log at `base` (its sealed end), replaces `store.json` with `newest`
+/// and empties `store.wal`: the last steps of applying records. Returns the bytes now in
+/// `store.json`.
+fn apply(
+    paths: &Paths,
+    keys: &RootKeys,
+    base: u64,
+    tail: &[u8],
+    newest: &State,
+) -> Result<Vec<u8>, Error> {
+    crash_point("before-settle");
+    store::write_log_at(paths, base, tail)?;
+    crash_point("after-settle-log");
+    let sealed = store::save_state(paths, keys, newest)?;
+    crash_point("after-settle-state");
+    wal::clear(paths)?;
+    Ok(sealed)
+}
+
+/// Brings `store.json` and `audit.log` up to date with the records this process appended to
+/// `store.wal` since the log was `base` bytes long: `tail` is their lines, `newest` the last
+/// one's state. Call under the lock, on files this process just checked or wrote
+/// (resident.rs); a log of another length is refused. Returns the bytes now in `store.json`.
+pub(crate) fn settle(
+    paths: &Paths,
+    keys: &RootKeys,
+    base: u64,
+    tail: &[u8],
+    newest: &State,
+) -> Result<Vec<u8>, Error> {
+    let len = store::stamp(&paths.file(store::AUDIT_FILE))?.map_or(0, |s| s.len());
+    if len != base {
+        return Err(store::tampered(format!(
+            "the audit log changed while the records of {} were waiting to be applied",
+            store::WAL_FILE
+        )));
+    }
+    apply(paths, keys, base, tail, newest)
 }
 
 /// Opens an existing store: root key, sealed state, interrupted commit, whole log, and the
@@ -326,7 +370,7 @@ pub(crate) fn commit_sealed(
 }
 
 /// Commits `state` with `entries` by appending one record to `store.wal` (one flush; wal.rs):
-/// a server's batch. `store.json` and `audit.log` are brought up to date by [`settle`] later,
+/// a server's batch. Returns the audit lines the record adds. `store.json` and `audit.log` are brought up to date by [`settle`] later,
 /// or by whoever opens the store next.
 pub(crate) fn commit_wal(
     paths: &Paths,
@@ -334,14 +378,14 @@ pub(crate) fn commit_wal(
     state: &mut State,
     entries: Vec<Map<String, Value>>,
     marks: MarkDir<'_>,
-) -> Result<(), Error> {
+) -> Result<Vec<u8>, Error> {
     let (tail, head) = audit::encode(&state.audit, entries);
     state.generation += 1;
     state.audit = head;
     wal::append(paths, keys, state, &tail)?;
     crash_point("after-wal");
     write_mark(marks, paths, state);
-    Ok(())
+    Ok(tail)
 }
 
 /// Debug builds only: `ANGOU_TEST_CRASH_POINT=NAME` aborts the process at that step of a

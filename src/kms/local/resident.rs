@@ -45,16 +45,18 @@ struct Verified {
     log: Option<FileStamp>,
     /// `store.wal`'s `stat` after this process last appended to it or emptied it.
     wal: Option<FileStamp>,
-    /// Records of this process in `store.wal` not yet applied, and when the first was written.
+    /// Records of this process in `store.wal` not yet applied, when the first was written,
+    /// and their audit lines (the log past `store.json`'s sealed end once applied).
     unapplied: usize,
     since: Option<Instant>,
+    tail: Vec<u8>,
 }
 
 /// A batch brings `store.json` and the log up to date once `store.wal` holds this many
 /// records, ...
-pub(crate) const SETTLE_RECORDS: usize = 256;
+pub(crate) const SETTLE_RECORDS: usize = 1024;
 /// ... or this many bytes (each record holds the whole state), ...
-pub(crate) const SETTLE_BYTES: u64 = 4 << 20;
+pub(crate) const SETTLE_BYTES: u64 = 2 << 20;
 /// ... or its oldest record is this old.
 pub(crate) const SETTLE_AGE: Duration = Duration::from_secs(1);
 
@@ -388,36 +390,33 @@ fn commit(
     state: &mut State,
     entries: Vec<Map<String, Value>>,
 ) -> Result<(), Error> {
-    integrity::commit_wal(opener.paths, &v.keys, state, entries, opener.marks)?;
+    let tail = integrity::commit_wal(opener.paths, &v.keys, state, entries, opener.marks)?;
     v.wal = store::stamp(&opener.paths.file(store::WAL_FILE))?;
+    v.tail.extend_from_slice(&tail);
     v.unapplied += 1;
     v.since.get_or_insert_with(Instant::now);
     Ok(())
 }
 
-/// Applies `store.wal` to `store.json` and the log (integrity.rs, `settle`), checks that the
-/// result is the state this process holds, and records what the files now look like. Call
-/// under the lock, on files just checked or written by this process.
+/// Applies the records this process appended to `store.wal` to `store.json` and the log
+/// (integrity.rs, `settle`) and records what the files now look like. Call under the lock,
+/// on files just checked or written by this process.
 fn settle(opener: &Opener<'_>, v: &mut Verified) -> Result<(), Error> {
     let paths = opener.paths;
-    let state = integrity::settle(paths, &v.keys)?;
-    if state.generation != v.state.generation || state.audit != v.state.audit {
-        return Err(store::tampered(
-            "the key store changed while this server was applying its write-ahead log",
-        ));
-    }
+    let base = v.log.as_ref().map_or(0, FileStamp::len);
+    v.state_bytes = integrity::settle(paths, &v.keys, base, &v.tail, &v.state)?;
     let log = store::stamp(&paths.file(store::AUDIT_FILE))?;
-    if log.as_ref().map(FileStamp::len) != Some(state.audit.len) {
+    if log.as_ref().map(FileStamp::len) != Some(v.state.audit.len) {
         return Err(store::tampered(
             "the audit log changed while this process was writing it",
         ));
     }
-    v.state_bytes = store::read_state_bytes(paths)?;
     v.state_stamp = store::stamp(&paths.file(store::STATE_FILE))?;
     v.log = log;
     v.wal = store::stamp(&paths.file(store::WAL_FILE))?;
     v.unapplied = 0;
     v.since = None;
+    v.tail = Vec::new();
     Ok(())
 }
 
@@ -462,6 +461,7 @@ fn refresh(verified: &mut Option<Verified>, opener: &Opener<'_>) -> Result<(), E
                 wal,
                 unapplied: 0,
                 since: None,
+                tail: Vec::new(),
             });
             return Ok(());
         }

@@ -420,20 +420,6 @@ pub(crate) fn atomic_write(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), 
     sync_dir(dir)
 }
 
-/// Replaces `path` with `bytes` by a rename, without syncing: readers see the old or the new
-/// file whole, but a machine crash may undo the replacement (high-water marks only).
-pub(crate) fn replace_unsynced(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempfile_in(dir)
-        .map_err(|e| store_err("cannot create a temporary file", e))?;
-    tmp.write_all(bytes)
-        .map_err(|e| store_err("cannot write a temporary file", e))?;
-    tmp.persist(path)
-        .map(|_| ())
-        .map_err(|e| store_err("cannot replace a file", e.error))
-}
-
 /// Writes a new root key (file store) or Argon2id parameters (passphrase store) and returns
 /// the root's subkeys. Refuses if either already exists.
 pub(crate) fn create_root(
@@ -576,29 +562,6 @@ pub(crate) fn read_log(paths: &Paths) -> Result<Vec<u8>, Error> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(store_err("cannot read the audit log", e)),
     }
-}
-
-/// The log's bytes from offset `at` on, and whether the log is shorter than `at` (a settle
-/// reads only what lies past the sealed end; integrity.rs).
-pub(crate) fn read_log_from(paths: &Paths, at: u64) -> Result<(Vec<u8>, bool), Error> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = match File::open(paths.file(AUDIT_FILE)) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), at > 0)),
-        Err(e) => return Err(store_err("cannot read the audit log", e)),
-    };
-    let mut out = Vec::new();
-    let len = f
-        .metadata()
-        .and_then(|m| {
-            if m.len() > at {
-                f.seek(SeekFrom::Start(at))?;
-                f.read_to_end(&mut out)?;
-            }
-            Ok(m.len())
-        })
-        .map_err(|e| store_err("cannot read the audit log", e))?;
-    Ok((out, len < at))
 }
 
 /// Appends `bytes` at offset `at` of the log (cutting anything after `at`) and fsyncs.
