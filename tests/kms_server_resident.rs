@@ -246,7 +246,18 @@ fn another_process_commit_is_seen_by_the_next_request() {
 /// killed (SIGKILL) while requests from many clients are being committed together.
 #[test]
 fn killed_under_load_every_answered_request_is_audited() {
-    let (_dir, home, mut server, id) = served();
+    let (_dir, home, server, id) = served();
+    killed_under_load(home, server, id);
+}
+
+/// The same with every record still in `store.wal` when the server dies.
+#[test]
+fn killed_under_load_with_records_waiting_every_answered_request_is_audited() {
+    let (_dir, home, server, id) = held(&[HOLD]);
+    killed_under_load(home, server, id);
+}
+
+fn killed_under_load(home: PathBuf, mut server: Server, id: String) {
     let answered = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let clients: Vec<_> = (0..8)
@@ -330,4 +341,243 @@ fn killed_under_load_every_answered_request_is_audited() {
         missing.len(),
         answered.len()
     );
+}
+
+/// `ANGOU_TEST_SETTLE=hold`: the server keeps its records in `store.wal` until it stops.
+const HOLD: (&str, &str) = ("ANGOU_TEST_SETTLE", "hold");
+
+/// A store with one key made by the CLI, served with `env`; (dir, home, server, key id).
+fn held(env: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf, Server, String) {
+    let (dir, home) = store();
+    let out = cli(&home, &["kms", "create-key", "--description", "resident"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let made: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = made["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let server = Server::start_env(
+        &home,
+        &marks(&home),
+        &["--allow-unsigned"],
+        Stderr::Keep,
+        env,
+    );
+    (dir, home, server, id)
+}
+
+/// GenerateDataKey with `{"tag": tag}` as its context, which must be answered.
+fn tagged(server: &Server, id: &str, tag: &str) {
+    let (code, body) = server.call(
+        "GenerateDataKey",
+        &json!({"KeyId": id, "KeySpec": "AES_256", "EncryptionContext": {"tag": tag}}),
+    );
+    assert_eq!(code, 200, "{body}");
+}
+
+/// The `tag` of every audit line that has one, as written in `audit.log` (no store opened).
+fn logged_tags(home: &Path) -> Vec<String> {
+    std::fs::read_to_string(home.join("audit.log"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["encryption_context"]["tag"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn wal_lines(home: &Path) -> Vec<String> {
+    std::fs::read_to_string(home.join("store.wal"))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn write_wal(home: &Path, lines: &[&String]) {
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(home.join("store.wal"), text).unwrap();
+}
+
+fn cli_ok(home: &Path, args: &[&str]) {
+    let out = cli(home, args);
+    assert!(
+        out.status.success(),
+        "angou {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn answered_requests_wait_in_the_write_ahead_log_and_a_stop_applies_them() {
+    let (_dir, home, mut server, id) = held(&[HOLD]);
+    for n in 0..5 {
+        tagged(&server, &id, &format!("t{n}"));
+    }
+    // Answered, durable, and not yet in the log or the state: only in store.wal.
+    assert!(logged_tags(&home).is_empty());
+    assert_eq!(
+        wal_lines(&home).len(),
+        5,
+        "one record per batch of one request"
+    );
+    assert!(server.sigterm().success());
+    assert_eq!(std::fs::metadata(home.join("store.wal")).unwrap().len(), 0);
+    assert_eq!(logged_tags(&home), ["t0", "t1", "t2", "t3", "t4"]);
+    cli_ok(&home, &["kms", "audit", "verify"]);
+}
+
+#[test]
+fn the_cli_applies_a_running_servers_records_and_the_server_notices() {
+    let (_dir, home, server, id) = held(&[HOLD]);
+    tagged(&server, &id, "before");
+    cli_ok(&home, &["kms", "audit", "verify"]);
+    assert_eq!(logged_tags(&home), ["before"]);
+    assert_eq!(std::fs::metadata(home.join("store.wal")).unwrap().len(), 0);
+    // The server's next batch sees files it did not write, checks them in full, and goes on.
+    tagged(&server, &id, "after");
+    cli_ok(&home, &["kms", "disable-key", "--key-id", &id]);
+    let (code, body) = gdk(&server, &id);
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(body["__type"], "DisabledException", "{body}");
+    cli_ok(&home, &["kms", "audit", "verify"]);
+    assert_eq!(logged_tags(&home), ["before", "after"]);
+}
+
+#[test]
+fn an_edited_record_is_noticed_by_the_next_request() {
+    let (_dir, home, server, id) = held(&[HOLD]);
+    for n in 0..3 {
+        tagged(&server, &id, &format!("t{n}"));
+    }
+    let lines = wal_lines(&home);
+    // Same length, still JSON: the generation's last digit of the second record.
+    let edited = {
+        let at = lines[1].find("\"generation\":").unwrap() + "\"generation\":".len();
+        let mut b = lines[1].clone().into_bytes();
+        b[at] = if b[at] == b'9' { b'8' } else { b[at] + 1 };
+        String::from_utf8(b).unwrap()
+    };
+    write_wal(&home, &[&lines[0], &edited, &lines[2]]);
+    assert_refused(
+        &server,
+        gdk(&server, &id),
+        "store.wal record 2 was modified",
+    );
+}
+
+#[test]
+fn dropped_repeated_or_reordered_records_are_noticed_by_the_next_request() {
+    type Edit = fn(&[String]) -> Vec<&String>;
+    let cases: [(Edit, &str); 3] = [
+        (|l| vec![&l[0], &l[2]], "out of order, repeated or missing"),
+        (
+            |l| vec![&l[0], &l[1], &l[1], &l[2]],
+            "out of order, repeated or missing",
+        ),
+        (
+            |l| vec![&l[1], &l[2]],
+            "a record was planted or the state was replaced",
+        ),
+    ];
+    for (edit, finding) in cases {
+        let (_dir, home, server, id) = held(&[HOLD]);
+        for n in 0..3 {
+            tagged(&server, &id, &format!("t{n}"));
+        }
+        let lines = wal_lines(&home);
+        write_wal(&home, &edit(&lines));
+        assert_refused(&server, gdk(&server, &id), finding);
+        // The CLI refuses the store as well: nothing was applied past the damage.
+        let out = cli(&home, &["kms", "audit", "verify"]);
+        assert!(!out.status.success());
+        assert!(logged_tags(&home).is_empty());
+    }
+}
+
+#[test]
+fn a_deleted_write_ahead_log_is_a_rollback_the_next_request_notices() {
+    let (_dir, home, server, id) = held(&[HOLD]);
+    for n in 0..3 {
+        tagged(&server, &id, &format!("t{n}"));
+    }
+    std::fs::remove_file(home.join("store.wal")).unwrap();
+    assert_refused(&server, gdk(&server, &id), "replaced by an older copy");
+    // Emptying it in place is the same rollback.
+    let (_dir, home, server, id) = held(&[HOLD]);
+    tagged(&server, &id, "t");
+    std::fs::File::options()
+        .write(true)
+        .open(home.join("store.wal"))
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    assert_refused(&server, gdk(&server, &id), "replaced by an older copy");
+}
+
+#[test]
+fn a_line_appended_to_the_log_while_records_wait_is_noticed() {
+    let (_dir, home, server, id) = held(&[HOLD]);
+    tagged(&server, &id, "t0");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(home.join("audit.log"))
+        .unwrap();
+    f.write_all(b"{\"operation\":\"Decrypt\",\"seq\":99}\n")
+        .unwrap();
+    drop(f);
+    assert_refused(&server, gdk(&server, &id), "lines were appended");
+}
+
+/// A server killed (exit 86, debug builds' crash points) in the middle of appending a record:
+/// the request was never answered, and the next opener drops the cut record. Killed right
+/// after the record is durable: the request was not answered either, but it happened, and the
+/// next opener applies it.
+#[test]
+fn a_record_cut_short_is_dropped_and_a_whole_unanswered_one_is_kept() {
+    for (point, kept) in [("mid-wal", false), ("after-wal", true)] {
+        let (_dir, home, mut server, id) = held(&[HOLD, ("ANGOU_TEST_CRASH_POINT", point)]);
+        let mut conn = connect(&server.addr);
+        let body = json!({"KeyId": id, "KeySpec": "AES_256", "EncryptionContext": {"tag": "lost"}})
+            .to_string();
+        let raw = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: TrentService.GenerateDataKey\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        conn.get_mut().write_all(raw.as_bytes()).unwrap();
+        let mut status = String::new();
+        assert_eq!(
+            conn.read_line(&mut status).unwrap_or(0),
+            0,
+            "{point}: {status}"
+        );
+        assert_eq!(server.wait_code(), Some(86), "{point}");
+        let wal = std::fs::read(home.join("store.wal")).unwrap();
+        assert_eq!(wal.ends_with(b"\n"), kept, "{point}");
+        cli_ok(&home, &["kms", "audit", "verify"]);
+        let want: &[&str] = if kept { &["lost"] } else { &[] };
+        assert_eq!(logged_tags(&home), want, "{point}");
+        assert_eq!(std::fs::metadata(home.join("store.wal")).unwrap().len(), 0);
+        // And the store goes on: a new server serves it.
+        let server = serve(&home);
+        tagged(&server, &id, "next");
+    }
+}
+
+/// A server killed while applying its records (at each step of it: before the log grows,
+/// after the log, after the state): the next opener completes the work, every answered
+/// request audited exactly once.
+#[test]
+fn a_crash_while_applying_records_is_completed_by_the_next_opener() {
+    for point in ["before-settle", "after-settle-log", "after-settle-state"] {
+        let (_dir, home, mut server, id) = held(&[HOLD, ("ANGOU_TEST_CRASH_POINT", point)]);
+        for n in 0..4 {
+            tagged(&server, &id, &format!("t{n}"));
+        }
+        // The stop applies the records, and dies at the crash point.
+        assert_eq!(server.sigterm().code(), Some(86), "{point}");
+        cli_ok(&home, &["kms", "audit", "verify"]);
+        assert_eq!(logged_tags(&home), ["t0", "t1", "t2", "t3"], "{point}");
+        assert_eq!(std::fs::metadata(home.join("store.wal")).unwrap().len(), 0);
+    }
 }

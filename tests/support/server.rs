@@ -149,6 +149,11 @@ impl Server {
         self.signal("-TERM")
     }
 
+    /// Waits for the server to exit by itself (a debug build's crash point); its exit code.
+    pub fn wait_code(&mut self) -> Option<i32> {
+        self.child.wait().unwrap().code()
+    }
+
     /// SIGKILL, then waits: the server gets no chance to finish anything.
     pub fn kill(&mut self) {
         self.child.kill().unwrap();
