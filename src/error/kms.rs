@@ -124,7 +124,7 @@ pub enum KmsError {
         /// Where and how.
         reason: String,
     },
-    /// The sealed store state (`store.json`, `store.next`) fails verification or is missing
+    /// The sealed store state (`store.json`, `store.next`, `store.wal`) fails verification or is missing
     /// beside other store files.
     #[error("key store verification failed: {reason}")]
     StateTampered {

@@ -234,7 +234,7 @@ impl Server {
         let kms = self.kms.clone();
         let ticker = std::thread::spawn(move || {
             while let Err(RecvTimeoutError::Timeout) = tick_rx.recv_timeout(SETTLE_EVERY) {
-                if let Err(e) = kms.settle_idle(false) {
+                if let Err(e) = kms.settle_idle() {
                     super::answer::report_internal(&e);
                 }
             }
@@ -271,7 +271,7 @@ impl Server {
         drop(tick_tx);
         let _ = ticker.join();
         // Every answered request is durable already; this leaves the files settled.
-        if let Err(e) = self.kms.settle_idle(true) {
+        if let Err(e) = self.kms.settle() {
             super::answer::report_internal(&e);
         }
         Ok(())

@@ -6,10 +6,11 @@
 //! Every batch of operations runs under the store lock, as a single operation does:
 //! 1. the first caller to find no batch open takes the lock and compares the store with what
 //!    it verified last: the exact bytes of `store.json` and of the root key file (or the
-//!    Argon2id parameters), no `store.next`, and the audit log's `stat` (device, inode, length,
-//!    modification and status-change times). Anything different, and the whole store is
-//!    opened and checked again exactly as a CLI command does (`integrity::open`: seal, whole
-//!    audit chain, interrupted commit, high-water mark);
+//!    Argon2id parameters), no `store.next`, and the `stat` of the audit log and of `store.wal`
+//!    (device, inode, length, modification and status-change times). Anything different, and
+//!    the whole store is opened and checked again exactly as a CLI command does
+//!    (`integrity::open`: seal, interrupted commit, write-ahead log, whole audit chain,
+//!    high-water mark);
 //! 2. that caller (the leader) and every caller that queued while the previous batch was
 //!    being written run their operations one after another on the state in memory, each
 //!    seeing the ones before it;

@@ -151,7 +151,9 @@ impl Kms {
     /// Each operation still takes the store lock and sees every other process's commit, but
     /// it re-verifies the seal and the whole audit chain only when a store file differs from
     /// what this process last verified or wrote (same bytes of `store.json` and the root key
-    /// file, no `store.next`, same `stat` of `audit.log`). docs/DESIGN.md §5 says what that
+    /// file, no `store.next`, same `stat` of `audit.log` and `store.wal`). It commits through
+    /// `store.wal` with one flush per batch and applies the records later; call
+    /// [`Kms::settle`] when idle and before exiting. docs/DESIGN.md §5 says what that
     /// leaves to the next full check.
     pub fn with_resident_state(mut self) -> Kms {
         self.resident = Some(std::sync::Arc::default());
@@ -491,15 +493,28 @@ impl Kms {
         Ok(out)
     }
 
-    /// For a long-running server between requests (`stopping`: and when it stops): applies the
-    /// records its batches left in `store.wal` (resident.rs). Nothing to do without a resident
-    /// state.
-    pub(crate) fn settle_idle(&self, stopping: bool) -> Result<(), Error> {
+    /// With [`Kms::with_resident_state`]: applies the records this handle's batches left in
+    /// `store.wal` to `store.json` and `audit.log`, unless a batch is running. Call it when
+    /// idle and before the process exits (`angou kms serve` does both). Records left behind
+    /// are not lost: whoever opens the store next applies them first. Nothing to do without
+    /// a resident state.
+    ///
+    /// # Errors
+    /// The store errors of a commit ([`KmsError::Store`], [`KmsError::StateTampered`]).
+    pub fn settle(&self) -> Result<(), Error> {
         match &self.resident {
-            Some(_) if !stopping && resident::settling_held() => Ok(()),
             Some(r) if self.paths.present()? => r.settle_idle(&self.opener()),
             _ => Ok(()),
         }
+    }
+
+    /// [`Kms::settle`] for a server's idle moments, which debug builds' tests can hold back
+    /// (`ANGOU_TEST_SETTLE=hold`, resident.rs).
+    pub(crate) fn settle_idle(&self) -> Result<(), Error> {
+        if resident::settling_held() {
+            return Ok(());
+        }
+        self.settle()
     }
 
     pub(super) fn opener(&self) -> resident::Opener<'_> {
