@@ -4,8 +4,10 @@
 //!
 //! A newcomer's map: `key.rs` (ids, aliases, ARNs, states), `context.rs` (encryption context
 //! to canonical bytes), `blob.rs` (ciphertext blobs), `clock.rs`; `store.rs` (the on-disk
-//! state, root keys, lock, atomic writes), `integrity.rs` (seal, commit, checkpoints,
-//! repair), `resident.rs` (a long-running door's state kept in memory), `audit.rs` (the hash
+//! state, root keys, lock, atomic writes), `sealed.rs` (the sealed files: `store.json`,
+//! `store.next`, `store.wal` records), `integrity.rs` (open, commit, recovery, high-water
+//! marks, repair), `wal.rs` (a server's write-ahead log), `checkpoint.rs`, `resident.rs` (a
+//! long-running door's state kept in memory and its group commit), `audit.rs` (the hash
 //! chain); then the operations: `session.rs` (open, run, audit, commit), `keys.rs` (key
 //! lifecycle and rotation), `aliases.rs`, `material.rs`, `crypto.rs`, `audit_ops.rs`,
 //! `access.rs` (access keys for `kms serve`), `tags.rs`, `pair.rs` (data key pairs) and
@@ -22,6 +24,7 @@ pub mod key;
 pub(crate) mod access;
 mod aliases;
 mod audit_ops;
+mod checkpoint;
 mod crypto;
 // bring your own key material (Origin EXTERNAL)
 pub(crate) mod import;
