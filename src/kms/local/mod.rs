@@ -4,7 +4,7 @@
 //!
 //! A newcomer's map: `key.rs` (ids, aliases, ARNs, states), `context.rs` (encryption context
 //! to canonical bytes), `blob.rs` (ciphertext blobs), `clock.rs`; `store.rs` (the on-disk
-//! state, root keys, lock, atomic writes), `sealed.rs` (the sealed files: `store.json`,
+//! state, lock, atomic writes), `root.rs` (the root key and its subkeys), `sealed.rs` (the sealed files: `store.json`,
 //! `store.next`, `store.wal` records), `integrity.rs` (open, commit, recovery, high-water
 //! marks, repair), `wal.rs` (a server's write-ahead log), `checkpoint.rs`, `resident.rs` (a
 //! long-running door's state kept in memory and its group commit), `audit.rs` (the hash
@@ -34,6 +34,7 @@ mod material;
 // data key pairs (GenerateDataKeyPair)
 pub(crate) mod pair;
 pub(crate) mod resident;
+mod root;
 mod sealed;
 mod session;
 pub(crate) mod store;
