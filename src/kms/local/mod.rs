@@ -8,7 +8,7 @@
 //! `store.next`, `store.wal` records), `integrity.rs` (open, commit, recovery, high-water
 //! marks, repair), `wal.rs` (a server's write-ahead log), `checkpoint.rs`, `resident.rs` (a
 //! long-running door's state kept in memory and its group commit), `audit.rs` (the hash
-//! chain); then the operations: `session.rs` (open, run, audit, commit), `keys.rs` (key
+//! chain); then the operations: `session.rs` (open, run, audit, commit), `caller.rs` (who calls, the audit entry), `keys.rs` (key
 //! lifecycle and rotation), `aliases.rs`, `material.rs`, `crypto.rs`, `audit_ops.rs`,
 //! `access.rs` (access keys for `kms serve`), `tags.rs`, `pair.rs` (data key pairs) and
 //! `import/` (bring your own key material: `token.rs` the import parameters, `deletion.rs`
@@ -24,6 +24,7 @@ pub mod key;
 pub(crate) mod access;
 mod aliases;
 mod audit_ops;
+mod caller;
 mod checkpoint;
 mod crypto;
 // bring your own key material (Origin EXTERNAL)
