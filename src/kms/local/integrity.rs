@@ -498,3 +498,7 @@ pub(crate) fn repair(
 pub(crate) fn repair_params(found: &[String]) -> Value {
     json!({ "findings": found })
 }
+
+#[cfg(test)]
+#[path = "integrity_wal_tests.rs"]
+mod wal_tests;

@@ -10,8 +10,8 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 
 use super::sealed::{self, Kind};
-use super::store::{Paths, RootKeys, State, WAL_FILE, store_err, sync_dir};
-use crate::error::Error;
+use super::store::{Paths, RootKeys, State, WAL_FILE, store_err, sync_dir, tampered};
+use crate::error::{Error, KmsError};
 
 /// What `store.wal` holds.
 pub(crate) struct Records {
@@ -22,6 +22,9 @@ pub(crate) struct Records {
 }
 
 /// Reads and authenticates every whole record of `store.wal` (none when it does not exist).
+/// Call with the keys `store.json` verified under: a record sealed under another root key was
+/// put there (the caller's key is right), so it is refused as tampering, which `audit repair`
+/// can discard, not as a wrong root key.
 pub(crate) fn read(paths: &Paths, keys: &RootKeys) -> Result<Records, Error> {
     let bytes = match fs::read(paths.file(WAL_FILE)) {
         Ok(b) => b,
@@ -34,7 +37,12 @@ pub(crate) fn read(paths: &Paths, keys: &RootKeys) -> Result<Records, Error> {
         .enumerate()
         .map(|(i, line)| {
             let name = format!("{WAL_FILE} record {}", i + 1);
-            sealed::decode(keys, Kind::Wal, &line[..line.len() - 1], &name)
+            sealed::decode(keys, Kind::Wal, &line[..line.len() - 1], &name).map_err(|e| match e {
+                Error::Kms(KmsError::WrongRootKey { .. }) => tampered(format!(
+                    "{name} was sealed under another root key: it belongs to another store"
+                )),
+                e => e,
+            })
         })
         .collect::<Result<_, _>>()?;
     Ok(Records {
