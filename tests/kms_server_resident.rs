@@ -258,12 +258,32 @@ fn killed_under_load_with_records_waiting_every_answered_request_is_audited() {
 }
 
 fn killed_under_load(home: PathBuf, mut server: Server, id: String) {
-    let answered = Arc::new(Mutex::new(Vec::<String>::new()));
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let clients: Vec<_> = (0..8)
+    let load = Load::start(&server.addr, &id);
+    // Let batches form, then kill the server in the middle of them.
+    load.wait_for(40);
+    server.kill();
+    let answered = load.stop();
+    assert_audited(&home, &answered);
+}
+
+/// Eight clients on kept-alive connections sending GenerateDataKey with a context `{"tag":
+/// "<client>-<n>"}` each, as fast as they are answered; the tags of the answered (200) ones.
+struct Load {
+    answered: Arc<Mutex<Vec<String>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    clients: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(addr: &str, id: &str) -> Load {
+        let server_addr = addr.to_owned();
+        let key = id.to_owned();
+        let answered = Arc::new(Mutex::new(Vec::<String>::new()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let clients: Vec<_> = (0..8)
         .map(|c| {
             let (addr, id, answered, stop) =
-                (server.addr.clone(), id.clone(), answered.clone(), stop.clone());
+                (server_addr.clone(), key.clone(), answered.clone(), stop.clone());
             std::thread::spawn(move || {
                 let mut conn = connect(&addr);
                 for n in 0.. {
@@ -311,18 +331,33 @@ fn killed_under_load(home: PathBuf, mut server: Server, id: String) {
             })
         })
         .collect();
-    // Let batches form, then kill the server in the middle of them.
-    while answered.lock().unwrap().len() < 40 {
-        std::thread::sleep(Duration::from_millis(5));
+        Load {
+            answered,
+            stop,
+            clients,
+        }
     }
-    server.kill();
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    for c in clients {
-        c.join().unwrap();
+
+    /// Waits until `n` requests were answered with 200.
+    fn wait_for(&self, n: usize) {
+        while self.answered.lock().unwrap().len() < n {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
-    let answered = answered.lock().unwrap().clone();
-    // The CLI's full check completes an interrupted commit, if any, and verifies everything.
-    let out = cli(&home, &["kms", "audit", "verify"]);
+
+    fn stop(self) -> Vec<String> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        for c in self.clients {
+            c.join().unwrap();
+        }
+        self.answered.lock().unwrap().clone()
+    }
+}
+
+/// Every tag in `answered` is in the audit log, after the CLI's full check (which applies
+/// `store.wal` and completes an interrupted commit) passes.
+fn assert_audited(home: &Path, answered: &[String]) {
+    let out = cli(home, &["kms", "audit", "verify"]);
     assert!(
         out.status.success(),
         "{}",
@@ -580,4 +615,34 @@ fn a_crash_while_applying_records_is_completed_by_the_next_opener() {
         assert_eq!(logged_tags(&home), ["t0", "t1", "t2", "t3"], "{point}");
         assert_eq!(std::fs::metadata(home.join("store.wal")).unwrap().len(), 0);
     }
+}
+
+/// A commit that fails under load (`store.wal` replaced by a folder, so no record can be
+/// appended): no request of that batch, or of the batches opened on its state while it was
+/// being written, is answered with 200; every request that was is audited once the file is
+/// back.
+#[test]
+fn a_commit_failing_under_load_answers_nothing_it_did_not_record() {
+    let (_dir, home, mut server, id) = held(&[HOLD]);
+    let load = Load::start(&server.addr, &id);
+    load.wait_for(40);
+    let wal = home.join("store.wal");
+    let kept = home.with_extension("wal-kept");
+    std::fs::rename(&wal, &kept).unwrap();
+    std::fs::create_dir(&wal).unwrap();
+    let before = load.answered.lock().unwrap().len();
+    // Let the failures run for a while: batches keep trying and failing.
+    std::thread::sleep(Duration::from_millis(300));
+    let during = load.answered.lock().unwrap().len();
+    server.kill();
+    let answered = load.stop();
+    assert!(
+        during - before <= 8,
+        "{} requests were answered after store.wal became unwritable",
+        during - before
+    );
+    std::fs::remove_dir(&wal).unwrap();
+    std::fs::rename(&kept, &wal).unwrap();
+    assert_audited(&home, &answered);
+    assert!(server.log().contains("internal error"), "{}", server.log());
 }

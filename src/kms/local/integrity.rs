@@ -15,7 +15,7 @@
 //! not continue `store.json`, is tampering, and only `angou kms audit repair` (which needs the
 //! root key and records what it accepted) moves past it.
 //!
-//! A server commits a batch with one flush instead ([`commit_wal`]): the same sealed record is
+//! A server commits a batch with one flush instead ([`prepare_commit`], [`append_commit`]): the same sealed record is
 //! appended to `store.wal`, and [`settle`] later appends the lines of every record to the log,
 //! replaces `store.json` once with the newest state and empties the file. Until then the
 //! records are part of the store: every open applies them first ([`recover`]), each record
@@ -361,8 +361,9 @@ pub(crate) fn commit(
 }
 
 /// Commits `state` with `entries` by appending one record to `store.wal` (one flush; wal.rs):
-/// a server's batch. Returns the audit lines the record adds. `store.json` and `audit.log` are brought up to date by [`settle`] later,
-/// or by whoever opens the store next.
+/// a server's batch. Returns the audit lines the record adds. `store.json` and `audit.log`
+/// are brought up to date by [`settle`] later, or by whoever opens the store next.
+#[cfg(test)]
 pub(crate) fn commit_wal(
     paths: &Paths,
     keys: &RootKeys,
@@ -370,13 +371,34 @@ pub(crate) fn commit_wal(
     entries: Vec<Map<String, Value>>,
     marks: MarkDir<'_>,
 ) -> Result<Vec<u8>, Error> {
+    let tail = prepare_commit(state, entries);
+    append_commit(paths, keys, state, &tail, marks)?;
+    Ok(tail)
+}
+
+/// The first half of a server's commit, in memory: `state` becomes the next state (the next
+/// generation, `entries` appended to its audit head); returns their lines. A batch that
+/// follows this one may start from `state` at once (resident.rs).
+pub(crate) fn prepare_commit(state: &mut State, entries: Vec<Map<String, Value>>) -> Vec<u8> {
     let (tail, head) = audit::encode(&state.audit, entries);
     state.generation += 1;
     state.audit = head;
-    wal::append(paths, keys, state, &tail)?;
+    tail
+}
+
+/// The second half: appends the sealed record of `state` and `tail` to `store.wal` and syncs
+/// it (one flush; wal.rs), then the high-water mark.
+pub(crate) fn append_commit(
+    paths: &Paths,
+    keys: &RootKeys,
+    state: &State,
+    tail: &[u8],
+    marks: MarkDir<'_>,
+) -> Result<(), Error> {
+    wal::append(paths, keys, state, tail)?;
     crash_point("after-wal");
     write_mark(marks, paths, state);
-    Ok(tail)
+    Ok(())
 }
 
 /// Debug builds only: `ANGOU_TEST_CRASH_POINT=NAME` aborts the process at that step of a

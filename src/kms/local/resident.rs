@@ -97,10 +97,19 @@ enum Phase {
     Idle,
     /// A leader is taking the lock and checking the store.
     Opening,
-    /// Operations are being applied to the state in memory.
+    /// Operations are being applied to the state in memory (while the batch before, if any,
+    /// is being written).
     Open,
-    /// The batch is being written.
+    /// Nothing may join: an idle settle, or a batch being written with no next one open.
     Committing,
+}
+
+/// How one batch ended: set once by its leader, read by every member.
+#[derive(Default)]
+struct Batch {
+    /// `None` until the commit finished; then `Some(None)` when durable, `Some(Some(why))`
+    /// when it failed.
+    outcome: Option<Option<String>>,
 }
 
 #[derive(Default)]
@@ -112,18 +121,28 @@ struct Inner {
     lock: Option<store::Lock>,
     /// The state of the open batch, with its operations applied.
     work: Option<State>,
+    /// The root key's subkeys, for the open batch's operations.
+    keys: Option<Arc<RootKeys>>,
     entries: Vec<Map<String, Value>>,
+    /// The open batch, shared by its members.
+    batch: Arc<Mutex<Batch>>,
+    /// Whether the open batch has a leader.
+    led: bool,
     /// Callers that arrived while no batch was open and wait to join the next one.
     waiting: usize,
     /// Whether the leader sleeps until `waiting` is zero.
     draining: bool,
-    /// The batch open or being committed.
-    epoch: u64,
-    /// The last batch whose commit finished (well or not).
-    finished: u64,
-    /// The last failed batch and why.
-    failure: Option<(u64, String)>,
+    /// Whether a batch is being written (the next one may be open meanwhile).
+    committing: bool,
+    /// Batches opened while the one before was being written, since the store was last
+    /// checked ([`PIPELINE`]).
+    chain: usize,
 }
+
+/// At most this many batches follow each other under one hold of the store lock; then the
+/// lock is let go, so other processes get their turn, and the next batch checks the files
+/// again.
+const PIPELINE: usize = 16;
 
 /// The resident state of one process's handles on one store (shared by [`crate::kms::Kms`]
 /// clones).
@@ -138,6 +157,8 @@ pub(crate) struct Resident {
     drained: Condvar,
     /// Callers waiting for their batch's commit.
     done: Condvar,
+    /// A leader waiting for the batch before its own to be written.
+    committed: Condvar,
 }
 
 impl std::fmt::Debug for Resident {
@@ -243,7 +264,14 @@ impl Resident {
         let mut leader = false;
         loop {
             match g.phase {
-                Phase::Open => break,
+                Phase::Open => {
+                    if !g.led {
+                        // A batch opened while the one before was being written.
+                        g.led = true;
+                        leader = true;
+                    }
+                    break;
+                }
                 Phase::Idle => {
                     if counted {
                         g.waiting -= 1;
@@ -263,8 +291,11 @@ impl Resident {
                         Ok(lock) => {
                             g.lock = Some(lock);
                             g.work = g.verified.as_ref().map(|v| v.state.clone());
+                            g.keys = g.verified.as_ref().map(|v| v.keys.clone());
                             g.entries.clear();
-                            g.epoch += 1;
+                            g.batch = Arc::default();
+                            g.led = true;
+                            g.chain = 0;
                             g.phase = Phase::Open;
                             leader = true;
                             self.joinable.notify_all();
@@ -291,8 +322,8 @@ impl Resident {
         if counted {
             g.waiting -= 1;
         }
-        let epoch = g.epoch;
-        let keys = g.verified.as_ref().map(|v| v.keys.clone());
+        let batch = g.batch.clone();
+        let keys = g.keys.clone();
         let applied = match (g.work.as_mut(), keys) {
             (Some(state), Some(keys)) => {
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op(state, &keys)))
@@ -321,18 +352,39 @@ impl Resident {
                 g = self.wait(&self.drained, g);
             }
             g.draining = false;
-            g.phase = Phase::Committing;
-            let work = g.work.take();
+            // One batch is written at a time, in order; the next one collects meanwhile.
+            while g.committing {
+                g = self.wait(&self.committed, g);
+            }
+            g.committing = true;
+            let mut work = g.work.take();
             let entries = std::mem::take(&mut g.entries);
+            let tail = match (work.as_mut(), entries.is_empty()) {
+                (Some(state), false) => Some(integrity::prepare_commit(state, entries)),
+                _ => None,
+            };
+            match &work {
+                Some(state) if tail.is_some() && g.chain < PIPELINE => {
+                    // The next batch opens at once on this one's final state; it is written
+                    // after this one, and fails if this one does.
+                    g.chain += 1;
+                    g.work = Some(state.clone());
+                    g.batch = Arc::default();
+                    g.led = false;
+                    g.phase = Phase::Open;
+                    self.joinable.notify_all();
+                }
+                _ => g.phase = Phase::Committing,
+            }
             let mut verified = g.verified.take();
             drop(g);
-            let outcome = match (work, verified.as_mut()) {
-                (Some(_), _) if entries.is_empty() => Ok(()),
-                (Some(mut state), Some(v)) => {
-                    commit(opener, v, &mut state, entries).map(|()| v.state = state)
+            let outcome = match (work, tail, verified.as_mut()) {
+                (Some(_), None, _) => Ok(()),
+                (Some(state), Some(tail), Some(v)) => {
+                    commit(opener, v, &state, &tail).map(|()| v.state = state)
                 }
                 _ => Err(internal(
-                    "an operation of this batch failed unexpectedly; nothing was committed",
+                    "an operation of this batch (or of the one before it) failed unexpectedly; nothing was committed",
                 )),
             };
             g = self.guard();
@@ -341,13 +393,15 @@ impl Resident {
                     g.snapshot = verified.as_ref().and_then(Verified::snapshot);
                     g.verified = verified;
                 }
-                Err(e) => {
+                Err(_) => {
                     g.snapshot = None;
                     g.verified = None;
-                    g.failure = Some((epoch, e.to_string()));
+                    // The batch opened on this one's state must not be written.
+                    g.work = None;
                 }
             }
-            g.finished = epoch;
+            batch.lock().unwrap_or_else(PoisonError::into_inner).outcome =
+                Some(outcome.as_ref().err().map(ToString::to_string));
             self.done.notify_all();
             // Answered; still under the lock, apply the write-ahead log when due.
             if g.verified.as_ref().is_some_and(Verified::due) {
@@ -360,40 +414,45 @@ impl Resident {
                     verified = None;
                 }
                 g = self.guard();
+                if verified.is_none() {
+                    g.work = None;
+                }
                 g.snapshot = verified.as_ref().and_then(Verified::snapshot);
                 g.verified = verified;
             }
-            g.lock = None;
-            g.phase = Phase::Idle;
-            self.joinable.notify_all();
+            g.committing = false;
+            self.committed.notify_all();
+            let next_led = g.phase == Phase::Open && g.led;
+            if !next_led {
+                // No batch follows this one: release the store.
+                g.work = None;
+                g.lock = None;
+                g.phase = Phase::Idle;
+                self.joinable.notify_all();
+            }
             drop(g);
             outcome?;
             return result;
         }
-        while g.finished < epoch {
+        loop {
+            if let Some(outcome) = &batch.lock().unwrap_or_else(PoisonError::into_inner).outcome {
+                return match outcome {
+                    None => result,
+                    Some(why) => Err(internal(format!(
+                        "the commit of this request's batch failed: {why}"
+                    ))),
+                };
+            }
             g = self.wait(&self.done, g);
         }
-        if let Some((failed, why)) = &g.failure
-            && *failed == epoch
-        {
-            return Err(internal(format!(
-                "the commit of this request's batch failed: {why}"
-            )));
-        }
-        result
     }
 }
 
 /// Commits a batch to `store.wal` and records what the file now looks like.
-fn commit(
-    opener: &Opener<'_>,
-    v: &mut Verified,
-    state: &mut State,
-    entries: Vec<Map<String, Value>>,
-) -> Result<(), Error> {
-    let tail = integrity::commit_wal(opener.paths, &v.keys, state, entries, opener.marks)?;
+fn commit(opener: &Opener<'_>, v: &mut Verified, state: &State, tail: &[u8]) -> Result<(), Error> {
+    integrity::append_commit(opener.paths, &v.keys, state, tail, opener.marks)?;
     v.wal = store::stamp(&opener.paths.file(store::WAL_FILE))?;
-    v.tail.extend_from_slice(&tail);
+    v.tail.extend_from_slice(tail);
     v.unapplied += 1;
     v.since.get_or_insert_with(Instant::now);
     Ok(())
