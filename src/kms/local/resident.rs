@@ -11,13 +11,18 @@
 //!    the whole store is opened and checked again exactly as a CLI command does
 //!    (`integrity::open`: seal, interrupted commit, write-ahead log, whole audit chain,
 //!    high-water mark);
-//! 2. that caller (the leader) and every caller that queued while the previous batch was
-//!    being written run their operations one after another on the state in memory, each
-//!    seeing the ones before it;
-//! 3. the leader commits their audit entries and the final state as one record appended to
-//!    `store.wal` with one flush (integrity.rs, `commit_wal`) and only then is any of them
-//!    answered. A failed commit fails every operation of the batch and drops the resident
-//!    state, so the next batch opens the store from scratch;
+//! 2. that caller (the leader) and every caller that arrives while the batch is open run
+//!    their operations one after another on the state in memory, each seeing the ones before
+//!    it;
+//! 3. the leader prepares the batch's record (integrity.rs, `prepare_commit`) and at once opens
+//!    the next batch on the state it leaves, still under the same hold of the lock, so callers
+//!    arriving now collect there instead of waiting; then it appends the record to
+//!    `store.wal` with one flush (`append_commit`), and only then is any of its members
+//!    answered. Records are written one at a time, in order. A failed commit fails every
+//!    operation of its batch and of the batch opened on its state, and drops the resident
+//!    state, so the next batch opens the store from scratch. After [`PIPELINE`] batches in a
+//!    row, or when no caller joined the next batch, the lock is let go, and the next batch
+//!    starts at step 1;
 //! 4. once answered, and still under the lock, the leader brings `store.json` and `audit.log`
 //!    up to date with the write-ahead log when it is due ([`SETTLE_RECORDS`], [`SETTLE_BYTES`],
 //!    [`SETTLE_AGE`]); a server also does so when idle ([`Resident::settle_idle`]) and when it
