@@ -632,3 +632,23 @@ fn wal_without_store_json_is_not_a_store() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The same for `store.next`: an intent of another store (another root key) is tampering that
+/// `audit repair` discards, never a wrong root key (which would advise restoring `root.key`).
+#[test]
+fn commit_intent_under_another_root_key_is_tampering_that_repair_discards() {
+    let fx = Fx::new();
+    let other = Fx::new();
+    let mut next = other.state.clone();
+    let tail = prepare_commit(&mut next, vec![entry("Encrypt", 0)]);
+    store::save_pending(&other.paths, &other.keys, &next, &tail).unwrap();
+    fx.write(store::PENDING_FILE, &other.read(store::PENDING_FILE));
+    assert_state_tampered(fx.open(), "store.next was sealed under another root key");
+    let (_, found) = repair(&fx.paths, None, None).unwrap();
+    assert!(
+        found.iter().any(|f| f.starts_with("discarded store.next")),
+        "{found:?}"
+    );
+    assert!(!fx.paths.file(store::PENDING_FILE).exists());
+    fx.open().unwrap();
+}

@@ -186,13 +186,22 @@ pub(crate) fn load_state_unchecked(paths: &Paths) -> Result<State, Error> {
         .map_err(|e| store_err(&format!("{STATE_FILE} cannot be parsed"), e))
 }
 
-/// Reads and authenticates `store.next` if present.
+/// Reads and authenticates `store.next` if present. Call with the keys `store.json` verified
+/// under: an intent sealed under another root key was put there (the caller's key is right),
+/// so it is refused as tampering, which `audit repair` can discard, not as a wrong root key.
 pub(crate) fn load_pending(
     paths: &Paths,
     keys: &RootKeys,
 ) -> Result<Option<(State, Vec<u8>)>, Error> {
     match fs::read(paths.file(PENDING_FILE)) {
-        Ok(bytes) => decode(keys, Kind::Pending, &bytes, PENDING_FILE).map(Some),
+        Ok(bytes) => decode(keys, Kind::Pending, &bytes, PENDING_FILE)
+            .map(Some)
+            .map_err(|e| match e {
+                Error::Kms(KmsError::WrongRootKey { .. }) => tampered(format!(
+                    "{PENDING_FILE} was sealed under another root key: it belongs to another store"
+                )),
+                e => e,
+            }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(store_err(&format!("cannot read {PENDING_FILE}"), e)),
     }
