@@ -180,6 +180,51 @@ fn recover(
     Ok(log)
 }
 
+/// The records of `records` that continue `state`, in order (module docs): the newest state
+/// and their concatenated lines (`None` when none is new), how many records were taken
+/// (stale ones included), and the rule the next one breaks, if any.
+fn continuing(
+    state: &State,
+    records: Vec<(State, Vec<u8>)>,
+) -> (Option<State>, Vec<u8>, usize, Option<&'static str>) {
+    let mut newest: Option<State> = None;
+    let mut tails = Vec::new();
+    let mut prev_gen = None;
+    let mut taken = 0;
+    for (next, tail) in records {
+        let broken = if next.store_id != state.store_id {
+            Some("a record belongs to another store")
+        } else if prev_gen.is_some_and(|g| next.generation != g + 1) {
+            Some("its records are out of order, repeated or missing")
+        } else if next.generation > state.generation
+            && !follows(newest.as_ref().unwrap_or(state), &next, &tail)
+        {
+            Some("a record was planted or the state was replaced")
+        } else {
+            None
+        };
+        if broken.is_some() {
+            return (newest, tails, taken, broken);
+        }
+        taken += 1;
+        prev_gen = Some(next.generation);
+        if next.generation > state.generation {
+            tails.extend_from_slice(&tail);
+            newest = Some(next);
+        }
+        // Otherwise applied already; its removal was undone by a crash.
+    }
+    (newest, tails, taken, None)
+}
+
+fn wal_broken(why: &str) -> Error {
+    store::tampered(format!(
+        "{} does not continue {}: {why}",
+        store::WAL_FILE,
+        store::STATE_FILE
+    ))
+}
+
 /// Applies the records of `store.wal` that continue `state` (module docs): `after` is what the
 /// log holds past `state`'s sealed end, which must be a prefix of the records' lines (`cut`:
 /// the log is shorter than that end). Returns the lines now past that end, or `None` when
@@ -192,37 +237,13 @@ fn replay(
     cut: bool,
 ) -> Result<Option<Vec<u8>>, Error> {
     let found = wal::read(paths, keys)?;
-    let wrong = |why: &str| {
-        store::tampered(format!(
-            "{} does not continue {}: {why}",
-            store::WAL_FILE,
-            store::STATE_FILE
-        ))
-    };
-    let mut newest: Option<State> = None;
-    let mut tails = Vec::new();
-    let mut prev_gen = None;
-    for (next, tail) in found.records {
-        if next.store_id != state.store_id {
-            return Err(wrong("a record belongs to another store"));
-        }
-        if prev_gen.is_some_and(|g| next.generation != g + 1) {
-            return Err(wrong("its records are out of order, repeated or missing"));
-        }
-        prev_gen = Some(next.generation);
-        if next.generation <= state.generation {
-            // Applied already; its removal was undone by a crash.
-            continue;
-        }
-        let prev = newest.as_ref().unwrap_or(state);
-        if !follows(prev, &next, &tail) {
-            return Err(wrong("a record was planted or the state was replaced"));
-        }
-        tails.extend_from_slice(&tail);
-        newest = Some(next);
+    let any = !found.records.is_empty() || found.torn > 0;
+    let (newest, tails, _, broken) = continuing(state, found.records);
+    if let Some(why) = broken {
+        return Err(wal_broken(why));
     }
     let Some(newest) = newest else {
-        if found.torn > 0 || prev_gen.is_some() {
+        if any {
             wal::clear(paths)?;
         }
         return Ok(None);
@@ -236,6 +257,54 @@ fn replay(
     apply(paths, keys, state.audit.len, &tails, &newest)?;
     *state = newest;
     Ok(Some(tails))
+}
+
+/// `audit repair`'s replay: applies the records that verify and continue `state`, up to the
+/// first that does not, over whatever the log holds past the sealed end, and empties the
+/// file. Returns what it discarded, in sentences.
+fn replay_what_continues(
+    paths: &Paths,
+    keys: &RootKeys,
+    state: &mut State,
+) -> Result<Vec<String>, Error> {
+    let (found, bad) = wal::read_prefix(paths, keys)?;
+    let (newest, tails, taken, broken) = continuing(state, found.records);
+    let mut discarded = Vec::new();
+    let why = broken
+        .map(|w| wal_broken(w).to_string())
+        .or_else(|| bad.map(|e| e.to_string()));
+    if let Some(why) = why {
+        discarded.push(format!(
+            "discarded the records of {} from record {} on ({why})",
+            store::WAL_FILE,
+            taken + 1
+        ));
+    }
+    let log = store::read_log(paths)?;
+    let base = state.audit.len as usize;
+    match (newest, log.get(base..)) {
+        (Some(newest), Some(after)) => {
+            if after.len() > tails.len() || after != &tails[..after.len()] {
+                discarded.push(format!(
+                    "discarded {} bytes past the sealed end of the log that were not the lines of {}",
+                    after.len(),
+                    store::WAL_FILE
+                ));
+            }
+            apply(paths, keys, state.audit.len, &tails, &newest)?;
+            *state = newest;
+        }
+        (Some(_), None) => {
+            // The log lost lines the state seals: the records cannot follow it.
+            discarded.push(format!(
+                "discarded the records of {} (the log is shorter than its sealed end)",
+                store::WAL_FILE
+            ));
+            wal::clear(paths)?;
+        }
+        (None, _) => wal::clear(paths)?,
+    }
+    Ok(discarded)
 }
 
 /// Appends `tail` to the log at `base` (its sealed end), replaces `store.json` with `newest`
@@ -454,12 +523,9 @@ pub(crate) fn repair(
             }
             match recover(paths, &keys, &mut state, log.clone()) {
                 Ok(l) => log = l,
-                Err(Error::Kms(KmsError::StateTampered { reason })) => {
-                    wal::clear(paths)?;
-                    found.push(format!(
-                        "discarded the records of {} ({reason})",
-                        store::WAL_FILE
-                    ));
+                Err(Error::Kms(KmsError::StateTampered { .. })) => {
+                    found.extend(replay_what_continues(paths, &keys, &mut state)?);
+                    log = store::read_log(paths)?;
                 }
                 Err(e) => return Err(e),
             }

@@ -468,16 +468,16 @@ fn wal_repair_discards_bad_records_and_applies_good_ones() {
     fx.records(2);
     edit_record(&fx, 2, b"\"generation\":3", b"\"generation\":5");
     let (o, found) = repair(&fx.paths, None, None).unwrap();
-    // All of them: repair does not keep the valid first record (current behaviour).
+    // The valid first record is kept (it was answered); the edited one and any after it go.
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(
-        found[0].starts_with("discarded the records of store.wal (")
+        found[0].starts_with("discarded the records of store.wal from record 2 on (")
             && found[0].contains("store.wal record 2 was modified"),
         "{found:?}"
     );
-    assert_eq!(o.state.generation, 1);
+    assert_eq!(o.state.generation, 2);
     assert_eq!(fx.read(store::WAL_FILE), b"");
-    assert_eq!(fx.open().unwrap().state.generation, 1);
+    assert_eq!(fx.open().unwrap().state.generation, 2);
 
     // A whole WAL: applied, nothing to report.
     let mut fx = Fx::new();
@@ -496,7 +496,8 @@ fn wal_repair_discards_records_of_another_store() {
     let (o, found) = repair(&fx.paths, None, None).unwrap();
     assert_eq!(o.state.generation, 1);
     assert!(
-        found.len() == 1 && found[0].starts_with("discarded the records of store.wal ("),
+        found.len() == 1
+            && found[0].starts_with("discarded the records of store.wal from record 1 on ("),
         "{found:?}"
     );
     assert_eq!(fx.open().unwrap().state.generation, 1);
@@ -651,4 +652,34 @@ fn commit_intent_under_another_root_key_is_tampering_that_repair_discards() {
     );
     assert!(!fx.paths.file(store::PENDING_FILE).exists());
     fx.open().unwrap();
+}
+
+/// Repair keeps the records that continue the state even when the records after them or the
+/// log past its sealed end were tampered with: an edited third record and a line appended to
+/// the log cost only the third record and the appended line.
+#[test]
+fn wal_repair_keeps_what_continues_past_a_tampered_log() {
+    let mut fx = Fx::new();
+    let tails = fx.records(3);
+    edit_record(&fx, 3, b"\"generation\":4", b"\"generation\":7");
+    let mut log = fx.read(store::AUDIT_FILE);
+    log.extend_from_slice(b"{\"operation\":\"Decrypt\",\"seq\":99}\n");
+    fx.write(store::AUDIT_FILE, &log);
+    let (o, found) = repair(&fx.paths, None, None).unwrap();
+    assert_eq!(o.state.generation, 3, "{found:?}");
+    assert!(
+        found
+            .iter()
+            .any(|f| f.starts_with("discarded the records of store.wal from record 3 on")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains("bytes past the sealed end of the log that were not the lines")),
+        "{found:?}"
+    );
+    let want = [fx.log0.as_slice(), &tails[0], &tails[1]].concat();
+    assert_eq!(fx.read(store::AUDIT_FILE), want);
+    assert_eq!(fx.open().unwrap().state.generation, 3);
 }

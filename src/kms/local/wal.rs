@@ -26,29 +26,48 @@ pub(crate) struct Records {
 /// put there (the caller's key is right), so it is refused as tampering, which `audit repair`
 /// can discard, not as a wrong root key.
 pub(crate) fn read(paths: &Paths, keys: &RootKeys) -> Result<Records, Error> {
+    let (records, bad) = read_prefix(paths, keys)?;
+    match bad {
+        Some(e) => Err(e),
+        None => Ok(records),
+    }
+}
+
+/// [`read`], keeping the records before the first that does not verify, and why that one
+/// does not (`audit repair` keeps what it can).
+pub(crate) fn read_prefix(
+    paths: &Paths,
+    keys: &RootKeys,
+) -> Result<(Records, Option<Error>), Error> {
     let bytes = match fs::read(paths.file(WAL_FILE)) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(store_err(&format!("cannot read {WAL_FILE}"), e)),
     };
     let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-    let records = bytes[..whole]
-        .split_inclusive(|b| *b == b'\n')
-        .enumerate()
-        .map(|(i, line)| {
-            let name = format!("{WAL_FILE} record {}", i + 1);
-            sealed::decode(keys, Kind::Wal, &line[..line.len() - 1], &name).map_err(|e| match e {
-                Error::Kms(KmsError::WrongRootKey { .. }) => tampered(format!(
+    let mut records = Vec::new();
+    let mut bad = None;
+    for (i, line) in bytes[..whole].split_inclusive(|b| *b == b'\n').enumerate() {
+        let name = format!("{WAL_FILE} record {}", i + 1);
+        match sealed::decode(keys, Kind::Wal, &line[..line.len() - 1], &name) {
+            Ok(r) => records.push(r),
+            Err(Error::Kms(KmsError::WrongRootKey { .. })) => {
+                bad = Some(tampered(format!(
                     "{name} was sealed under another root key: it belongs to another store"
-                )),
-                e => e,
-            })
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(Records {
+                )));
+                break;
+            }
+            Err(e) => {
+                bad = Some(e);
+                break;
+            }
+        }
+    }
+    let records = Records {
         records,
         torn: bytes.len() - whole,
-    })
+    };
+    Ok((records, bad))
 }
 
 /// Appends one sealed record (`state` and the audit lines `tail` its commit adds) and syncs
