@@ -1783,8 +1783,16 @@ kms.delete_imported_key_material(KeyId=key)
 assert code(kms.decrypt, CiphertextBlob=blob) == "KMSInvalidStateException"
 assert code(kms.import_key_material, KeyId=key, ImportToken=token, EncryptedKeyMaterial=different,
             ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE") == "IncorrectKeyMaterialException"
-kms.import_key_material(KeyId=key, ImportToken=token, EncryptedKeyMaterial=wrapped,
-                        ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+mid = m["CurrentKeyMaterialId"]
+assert code(kms.import_key_material, KeyId=key, ImportToken=token, EncryptedKeyMaterial=wrapped,
+            ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE", KeyMaterialId="ab" * 32) == "IncorrectKeyMaterialException"
+assert code(kms.import_key_material, KeyId=key, ImportToken=token, EncryptedKeyMaterial=wrapped,
+            ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE", KeyMaterialId=mid,
+            ImportType="NEW_KEY_MATERIAL") == "ValidationException"
+got = kms.import_key_material(KeyId=key, ImportToken=token, EncryptedKeyMaterial=wrapped,
+                              ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE", KeyMaterialId=mid,
+                              ImportType="EXISTING_KEY_MATERIAL")
+assert got["KeyMaterialId"] == mid, got
 assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"byok"
 print("{}")
 "#

@@ -147,7 +147,7 @@ pub struct ImportKeyMaterialRequest {
     pub import_type: Option<String>,
     /// Refused: angou keeps no material descriptions.
     pub key_material_description: Option<String>,
-    /// Refused: angou finds re-imported material by its bytes.
+    /// With material the key had: the KeyMaterialId the imported material must have.
     pub key_material_id: Option<String>,
 }
 
@@ -266,10 +266,6 @@ pub(crate) fn import_key_material(
         r.key_material_description.is_some(),
         "KeyMaterialDescription",
     )?;
-    unsupported_if(
-        r.key_material_id.is_some(),
-        "KeyMaterialId on import (angou finds re-imported material by its bytes)",
-    )?;
     let valid_to = match r.valid_to {
         None => None,
         Some(secs) if secs.is_finite() => Some(
@@ -300,6 +296,7 @@ pub(crate) fn import_key_material(
         expiration_model,
         valid_to,
         import_type,
+        key_material_id: r.key_material_id.as_deref(),
     }))?;
     Ok(KeyMaterialResponse {
         key_id,

@@ -149,6 +149,10 @@ pub enum Op {
         /// NEW_KEY_MATERIAL (for rotate-key-on-demand) or EXISTING_KEY_MATERIAL
         #[arg(long = "import-type")]
         import_type: Option<String>,
+        /// With material the key had: the KeyMaterialId it must be (as list-key-rotations
+        /// shows); not with NEW_KEY_MATERIAL
+        #[arg(long = "key-material-id")]
+        key_material_id: Option<String>,
     },
     /// Delete imported key material (the key is PendingImport until the same material is
     /// imported again)

@@ -138,6 +138,7 @@ pub(super) fn operation(kms: &dyn Backend, op: Op) -> Result<Value, Failure> {
             expiration_model,
             valid_to,
             import_type,
+            key_material_id,
         } => {
             let valid_to = match valid_to.as_deref() {
                 None => None,
@@ -165,6 +166,7 @@ pub(super) fn operation(kms: &dyn Backend, op: Op) -> Result<Value, Failure> {
                     valid_to,
                     expiration_model,
                     import_type,
+                    key_material_id,
                     ..Default::default()
                 },
             )?

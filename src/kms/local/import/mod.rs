@@ -353,6 +353,9 @@ pub struct ImportRequest<'a> {
     pub valid_to: Option<OffsetDateTime>,
     /// New material (for rotation) or material the key had.
     pub import_type: Option<ImportType>,
+    /// With material the key had: the KeyMaterialId it must be (AWS checks the re-imported
+    /// material against it); refused with `NewKeyMaterial`.
+    pub key_material_id: Option<&'a str>,
 }
 
 impl Kms {
@@ -371,7 +374,8 @@ impl Kms {
             "ImportKeyMaterial",
             json!({"KeyId": r.key, "ExpirationModel": r.expiration_model.map(ExpirationModel::name),
                    "ValidTo": r.valid_to.map(clock::format_time),
-                   "ImportType": r.import_type.map(|t| match t { ImportType::NewKeyMaterial => "NEW_KEY_MATERIAL", ImportType::ExistingKeyMaterial => "EXISTING_KEY_MATERIAL" })}),
+                   "ImportType": r.import_type.map(|t| match t { ImportType::NewKeyMaterial => "NEW_KEY_MATERIAL", ImportType::ExistingKeyMaterial => "EXISTING_KEY_MATERIAL" }),
+                   "KeyMaterialId": r.key_material_id}),
             |s| {
                 let model = match (r.expiration_model, r.valid_to) {
                     (None | Some(ExpirationModel::KeyMaterialExpires), Some(t)) => {
@@ -388,6 +392,9 @@ impl Kms {
                     }
                     (_, None) => ExpirationModel::KeyMaterialDoesNotExpire,
                 };
+                if r.key_material_id.is_some() && r.import_type == Some(ImportType::NewKeyMaterial) {
+                    return Err(validation("KeyMaterialId cannot be given with ImportType NEW_KEY_MATERIAL: new material gets its id when it is imported"));
+                }
                 let i = s.resolve(r.key)?;
                 s.external(i)?;
                 s.not_pending(i)?;
@@ -470,6 +477,16 @@ impl Kms {
                     .into());
                 };
                 let name = material_name(s.key(i), material_id);
+                if let Some(want) = r.key_material_id
+                    && want != name
+                {
+                    // AWS computes the id of the material imported and compares: the material
+                    // found is the key's, but not the one named.
+                    return Err(KmsError::IncorrectKeyMaterial {
+                        reason: format!("the key material imported is {name} of key {id}, not {want}"),
+                    }
+                    .into());
+                }
                 s.info.material = Some(name.clone());
                 s.refresh_external(i);
                 Ok((s.key(i).metadata.arn.clone(), name))
@@ -569,6 +586,7 @@ mod tests {
             expiration_model: None,
             valid_to: None,
             import_type: None,
+            key_material_id: None,
         })
     }
 
@@ -609,6 +627,49 @@ mod tests {
             matches!(e, KmsError::IncorrectKeyMaterial { .. })
         });
         import(&k, &id, &p2, &oaep_wrap(&p2, &material)).unwrap();
+        let d = k.decrypt(&blob, &ctx, None).unwrap();
+        assert_eq!(d.plaintext.expose_secret(), b"secret");
+    }
+
+    /// Re-importing with `KeyMaterialId`: accepted when the material is the one named, else
+    /// IncorrectKeyMaterialException (an id the key never had);
+    /// ValidationException with NEW_KEY_MATERIAL; the failed imports change nothing.
+    #[test]
+    fn reimport_checks_the_key_material_id_it_names() {
+        let f = Fixture::new();
+        let k = f.at(0);
+        let id = f.external();
+        let ctx = EncryptionContext::new();
+        let material = [0x42u8; 32];
+        let p = params(&k, &id, WrappingAlgorithm::RsaesOaepSha256);
+        let (_, first) = import(&k, &id, &p, &oaep_wrap(&p, &material)).unwrap();
+        let blob = k.encrypt(&id, b"secret", &ctx).unwrap().ciphertext_blob;
+        k.delete_imported_key_material(&id, None).unwrap();
+        let with = |mid: &str, t: Option<ImportType>| {
+            k.import_key_material(&ImportRequest {
+                key: &id,
+                import_token: &p.import_token,
+                encrypted_key_material: &oaep_wrap(&p, &material),
+                expiration_model: None,
+                valid_to: None,
+                import_type: t,
+                key_material_id: Some(mid),
+            })
+        };
+        let never = "ab".repeat(32);
+        is(
+            with(&never, None),
+            |e| matches!(e, KmsError::IncorrectKeyMaterial { reason } if reason.contains(&never)),
+        );
+        is(with(&first, Some(ImportType::NewKeyMaterial)), |e| {
+            matches!(e, KmsError::Validation { .. })
+        });
+        // Nothing of the refused imports stuck: the key still waits for its material.
+        is(k.decrypt(&blob, &ctx, None), |e| {
+            matches!(e, KmsError::InvalidState { .. })
+        });
+        let (_, again) = with(&first, Some(ImportType::ExistingKeyMaterial)).unwrap();
+        assert_eq!(again, first);
         let d = k.decrypt(&blob, &ctx, None).unwrap();
         assert_eq!(d.plaintext.expose_secret(), b"secret");
     }
@@ -745,6 +806,7 @@ mod tests {
                 expiration_model: Some(ExpirationModel::KeyMaterialExpires),
                 valid_to: Some(f.now + Duration::hours(2)),
                 import_type: Some(ImportType::NewKeyMaterial),
+                key_material_id: None,
             })
             .unwrap();
         let kid = KeyId::parse(&id).unwrap();
