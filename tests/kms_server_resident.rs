@@ -148,16 +148,21 @@ fn edited_state_file_is_noticed_by_the_next_request() {
     assert_refused(&server, gdk(&server, &id), "was modified");
 }
 
-#[test]
-fn appended_log_line_is_noticed_by_the_next_request() {
-    let (_dir, home, server, id) = served();
+/// Appends a made-up entry to `audit.log`, as someone covering their tracks with a fake one
+/// would.
+fn append_forged_line(home: &Path) {
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .open(home.join("audit.log"))
         .unwrap();
     f.write_all(b"{\"operation\":\"Decrypt\",\"seq\":99}\n")
         .unwrap();
-    drop(f);
+}
+
+#[test]
+fn appended_log_line_is_noticed_by_the_next_request() {
+    let (_dir, home, server, id) = served();
+    append_forged_line(&home);
     assert_refused(&server, gdk(&server, &id), "lines were appended");
 }
 
@@ -554,13 +559,7 @@ fn a_deleted_write_ahead_log_is_a_rollback_the_next_request_notices() {
 fn a_line_appended_to_the_log_while_records_wait_is_noticed() {
     let (_dir, home, server, id) = held(&[HOLD]);
     tagged(&server, &id, "t0");
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(home.join("audit.log"))
-        .unwrap();
-    f.write_all(b"{\"operation\":\"Decrypt\",\"seq\":99}\n")
-        .unwrap();
-    drop(f);
+    append_forged_line(&home);
     assert_refused(&server, gdk(&server, &id), "lines were appended");
 }
 
