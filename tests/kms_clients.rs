@@ -239,13 +239,7 @@ for arn in sys.argv[2:]:
 /// calls with their access key, served and refused.
 #[test]
 fn the_encryption_sdk_keyrings_run_the_flow_through_the_server() {
-    // The keyring API needs aws-encryption-sdk 4 with the MPL; its CLI (in ANGOU_PYTHON)
-    // pins aws-encryption-sdk 3, so .ci/run gives the MPL a venv of its own.
-    let Some(python) = tools::python_from(
-        &["ANGOU_PYTHON_MPL", "ANGOU_PYTHON"],
-        "aws_cryptographic_material_providers.mpl, aws_encryption_sdk.materials_managers.mpl",
-        "pip install 'aws-encryption-sdk[MPL]>=4' boto3",
-    ) else {
+    let Some(python) = mpl_python() else {
         return;
     };
     let (dir, home) = store();
@@ -440,6 +434,253 @@ print("ok")
             .iter()
             .filter(|e| e["key_id"] == other_id)
             .all(|e| e["operation"] != "Decrypt" || e["error_code"] == "IncorrectKeyException"),
+        "{entries:?}"
+    );
+}
+
+/// The MPL's `PYTHON` (aws-encryption-sdk 4 with the Material Providers Library), from
+/// `ANGOU_PYTHON_MPL` (else `ANGOU_PYTHON`), or `None` with the skip printed.
+fn mpl_python() -> Option<PathBuf> {
+    // The keyring API needs aws-encryption-sdk 4 with the MPL; its CLI (in ANGOU_PYTHON)
+    // pins aws-encryption-sdk 3, so .ci/run gives the MPL a venv of its own.
+    tools::python_from(
+        &["ANGOU_PYTHON_MPL", "ANGOU_PYTHON"],
+        "aws_cryptographic_material_providers.mpl, aws_encryption_sdk.materials_managers.mpl",
+        "pip install 'aws-encryption-sdk[MPL]>=4' boto3",
+    )
+}
+
+/// An RSA_2048 ENCRYPT_DECRYPT key made by `angou kms create-key`: its ARN.
+fn rsa_key(home: &Path) -> String {
+    let v = angou(
+        home,
+        &[
+            "kms",
+            "create-key",
+            "--key-spec",
+            "RSA_2048",
+            "--key-usage",
+            "ENCRYPT_DECRYPT",
+        ],
+    );
+    assert_eq!(v["KeyMetadata"]["KeySpec"], "RSA_2048", "{v}");
+    v["KeyMetadata"]["Arn"].as_str().unwrap().to_owned()
+}
+
+/// The MPL's AWS KMS RSA keyring against the server: the SDK encrypts locally to the public
+/// key GetPublicKey gave (DER, turned into the PEM the keyring takes), with an algorithm
+/// suite without signing (the keyring refuses the default, signing one), and decrypts
+/// through the server's Decrypt with RSAES_OAEP_SHA_256. The keyring binds the encryption
+/// context by a digest inside the RSA ciphertext (RSA Decrypt takes no context), so a wrong
+/// required context fails after the server answered; a keyring on another RSA key finds no
+/// data key, and the server refuses that key for it; a disabled key gives DisabledException
+/// (seen by the client, and in the audit log) while encryption, which never calls KMS, still
+/// works; every Decrypt is audited under the key with the test's access key.
+#[test]
+fn the_encryption_sdk_rsa_keyring_decrypts_through_the_server() {
+    let Some(python) = mpl_python() else {
+        return;
+    };
+    let (dir, home) = store();
+    let rsa = rsa_key(&home);
+    let other = rsa_key(&home);
+    let (key_id, secret) = access_key(&home, "mpl-rsa");
+    let script = r#"
+import os, sys
+import boto3
+import aws_encryption_sdk
+from aws_encryption_sdk import CommitmentPolicy
+from aws_encryption_sdk.identifiers import AlgorithmSuite
+from aws_encryption_sdk.exceptions import AWSEncryptionSDKClientError
+from aws_cryptographic_material_providers.mpl import AwsCryptographicMaterialProviders
+from aws_cryptographic_material_providers.mpl.config import MaterialProvidersConfig
+from aws_cryptographic_material_providers.mpl.errors import ServiceError
+from aws_cryptographic_material_providers.mpl.models import (
+    CreateAwsKmsRsaKeyringInput, CreateDefaultCryptographicMaterialsManagerInput,
+    CreateRequiredEncryptionContextCMMInput)
+from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives import serialization
+
+rsa_arn, other_arn, endpoint = sys.argv[1:4]
+esdk = aws_encryption_sdk.EncryptionSDKClient(
+    commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
+mpl = AwsCryptographicMaterialProviders(config=MaterialProvidersConfig())
+
+# What the keyring sends to the server and what comes back, per call.
+calls = []
+def sent(params, **kw):
+    calls.append({"params": dict(params)})
+def answered(parsed, **kw):
+    calls[-1]["answer"] = parsed
+kms = boto3.client("kms", region_name="us-east-1", endpoint_url=endpoint)
+kms.meta.events.register("provide-client-params.kms.*", sent)
+kms.meta.events.register("after-call.kms.*", answered)
+
+def pem_of(arn):
+    got = kms.get_public_key(KeyId=arn)
+    assert got["KeySpec"] == "RSA_2048", got
+    assert "RSAES_OAEP_SHA_256" in got["EncryptionAlgorithms"], got
+    return serialization.load_der_public_key(got["PublicKey"]).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+pem = pem_of(rsa_arn)
+assert pem.startswith(b"-----BEGIN PUBLIC KEY-----"), pem
+
+def keyring(arn=rsa_arn, public_key=pem):
+    return mpl.create_aws_kms_rsa_keyring(CreateAwsKmsRsaKeyringInput(
+        kms_key_id=arn, public_key=public_key, encryption_algorithm="RSAES_OAEP_SHA_256",
+        kms_client=kms))
+
+def refused(f, **kw):
+    try:
+        f(**kw)
+    except (AWSEncryptionSDKClientError, ServiceError) as e:
+        err = e.args[0] if isinstance(e, AWSEncryptionSDKClientError) else e
+        return " | ".join(str(x) for x in getattr(err, "list", None) or [err])
+    raise SystemExit("accepted: %s %r" % (f.__name__, sorted(kw)))
+
+def decrypts():
+    # The Decrypt calls since the last look, as (key, algorithm sent, answer's algorithm or
+    # error code).
+    out = [(c["params"].get("KeyId"), c["params"].get("EncryptionAlgorithm"),
+            c.get("answer", {}).get("EncryptionAlgorithm")
+            or c.get("answer", {}).get("Error", {}).get("Code"))
+           for c in calls if "CiphertextBlob" in c["params"]]
+    calls.clear()
+    return out
+
+ctx = {"purpose": "rsa", "team": "a"}
+plaintext = os.urandom(5000)
+suite = AlgorithmSuite.AES_256_GCM_HKDF_SHA512_COMMIT_KEY
+
+# The default suite signs, which this keyring refuses; a suite without signing encrypts
+# with no call to the server.
+calls.clear()
+msg = refused(esdk.encrypt, source=plaintext, keyring=keyring(), encryption_context=ctx)
+assert "cannot be used with an Algorithm Suite with asymmetric signing" in msg, msg
+ct, header = esdk.encrypt(source=plaintext, keyring=keyring(), encryption_context=ctx,
+                          algorithm=suite)
+assert calls == [], calls
+assert header.algorithm == suite, header.algorithm
+edks = [(k.key_provider.provider_id, k.key_provider.key_info.decode())
+        for k in header.encrypted_data_keys]
+assert edks == [("aws-kms-rsa", rsa_arn)], edks
+
+# Decryption needs no public key: one Decrypt, RSAES_OAEP_SHA_256 both ways.
+pt, dh = esdk.decrypt(source=ct, keyring=keyring(public_key=None))
+assert pt == plaintext
+assert dh.encryption_context == ctx, dh.encryption_context
+assert decrypts() == [(rsa_arn, "RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_256")]
+
+# A keyring on another RSA key finds no data key of its own; the server refuses that key for
+# the wrapped key (RSA ciphertexts do not name their key, so the other key's private key
+# fails to open it).
+msg = refused(esdk.decrypt, source=ct, keyring=keyring(other_arn, None))
+assert "No Encrypted Data Keys found to match" in msg, msg
+assert decrypts() == []
+edk = header.encrypted_data_keys.pop().encrypted_data_key
+assert len(edk) == 256, len(edk)
+try:
+    kms.decrypt(CiphertextBlob=edk, KeyId=other_arn, EncryptionAlgorithm="RSAES_OAEP_SHA_256")
+    raise SystemExit("another RSA key decrypted the data key")
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "InvalidCiphertextException", e.response
+got = kms.decrypt(CiphertextBlob=edk, KeyId=rsa_arn, EncryptionAlgorithm="RSAES_OAEP_SHA_256")
+# The wrapped key is the SHA-384 digest of the context, then the 32-byte data key.
+assert len(got["Plaintext"]) == 48 + 32, len(got["Plaintext"])
+calls.clear()
+
+# A required encryption context: "team" is not stored in the message; RSA Decrypt takes no
+# context, so the server answers and the keyring's digest check refuses a wrong value.
+required = mpl.create_required_encryption_context_cmm(CreateRequiredEncryptionContextCMMInput(
+    underlying_cmm=mpl.create_default_cryptographic_materials_manager(
+        CreateDefaultCryptographicMaterialsManagerInput(keyring=keyring())),
+    required_encryption_context_keys=["team"]))
+ct2, header2 = esdk.encrypt(source=plaintext, materials_manager=required,
+                            encryption_context=ctx, algorithm=suite)
+assert "team" not in header2.encryption_context, header2.encryption_context
+assert esdk.decrypt(source=ct2, materials_manager=required,
+                    encryption_context={"team": "a"})[0] == plaintext
+msg = refused(esdk.decrypt, source=ct2, materials_manager=required,
+              encryption_context={"team": "b"})
+assert "Encryption context digest does not match" in msg, msg
+msg = refused(esdk.decrypt, source=ct2, materials_manager=required, encryption_context={})
+assert "missing required keys" in msg, msg
+assert decrypts() == [(rsa_arn, "RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_256")] * 2
+
+# DisableKey: Decrypt is refused with DisabledException; encryption, local, still works.
+kms.disable_key(KeyId=rsa_arn)
+calls.clear()
+msg = refused(esdk.decrypt, source=ct, keyring=keyring())
+assert "is disabled" in msg, msg
+assert decrypts() == [(rsa_arn, "RSAES_OAEP_SHA_256", "DisabledException")]
+ct3, _ = esdk.encrypt(source=plaintext, keyring=keyring(), encryption_context=ctx,
+                      algorithm=suite)
+kms.enable_key(KeyId=rsa_arn)
+for c in (ct, ct3):
+    assert esdk.decrypt(source=c, keyring=keyring())[0] == plaintext
+print("ok")
+"#;
+    let s = Server::start(&home, &[]);
+    let mut c = Command::new(&python);
+    c.args(["-c", script, &rsa, &other, &s.endpoint()]);
+    aws_env_without_endpoint(&mut c, dir.path(), (&key_id, &secret));
+    c.env("HOME", dir.path())
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "rsa keyring flow: {}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+    s.stop();
+
+    // What the server saw: the keyring's Decrypts under the RSA key, signed by the test's
+    // access key, with no context (RSA takes none), and the refusals with their codes.
+    let entries = audit(&home);
+    let rsa_id = rsa.rsplit('/').next().unwrap();
+    let other_id = other.rsplit('/').next().unwrap();
+    let decrypts = |key: &str, result: &str, code: Option<&str>| {
+        entries
+            .iter()
+            .filter(|e| {
+                e["operation"] == "Decrypt"
+                    && e["key_id"] == key
+                    && e["result"] == result
+                    && e["error_code"].as_str() == code
+            })
+            .inspect(|e| {
+                assert_eq!(e["caller"]["access_key_id"], key_id.as_str(), "{e}");
+                assert_eq!(e["caller"]["user"], "mpl-rsa", "{e}");
+                assert!(
+                    e["encryption_context"]
+                        .as_object()
+                        .is_none_or(|c| c.is_empty()),
+                    "{e}"
+                );
+            })
+            .count()
+    };
+    // The first decryption, the direct one, the two with a required context (the right one
+    // and the wrong one: the server cannot tell), the two after enabling.
+    assert_eq!(
+        decrypts(rsa_id, "success", None),
+        1 + 1 + 2 + 2,
+        "{entries:?}"
+    );
+    assert_eq!(
+        decrypts(rsa_id, "failure", Some("DisabledException")),
+        1,
+        "{entries:?}"
+    );
+    assert_eq!(
+        decrypts(other_id, "failure", Some("InvalidCiphertextException")),
+        1,
+        "{entries:?}"
+    );
+    // Encryption never reached the server: no Encrypt or GenerateDataKey at all.
+    assert!(
+        entries.iter().all(|e| !e["operation"]
+            .as_str()
+            .unwrap()
+            .starts_with("GenerateDataKey")
+            && e["operation"] != "Encrypt"),
         "{entries:?}"
     );
 }
