@@ -239,13 +239,7 @@ for arn in sys.argv[2:]:
 /// calls with their access key, served and refused.
 #[test]
 fn the_encryption_sdk_keyrings_run_the_flow_through_the_server() {
-    // The keyring API needs aws-encryption-sdk 4 with the MPL; its CLI (in ANGOU_PYTHON)
-    // pins aws-encryption-sdk 3, so .ci/run gives the MPL a venv of its own.
-    let Some(python) = tools::python_from(
-        &["ANGOU_PYTHON_MPL", "ANGOU_PYTHON"],
-        "aws_cryptographic_material_providers.mpl, aws_encryption_sdk.materials_managers.mpl",
-        "pip install 'aws-encryption-sdk[MPL]>=4' boto3",
-    ) else {
+    let Some(python) = mpl_python() else {
         return;
     };
     let (dir, home) = store();
@@ -440,6 +434,543 @@ print("ok")
             .iter()
             .filter(|e| e["key_id"] == other_id)
             .all(|e| e["operation"] != "Decrypt" || e["error_code"] == "IncorrectKeyException"),
+        "{entries:?}"
+    );
+}
+
+/// The MPL's `PYTHON` (aws-encryption-sdk 4 with the Material Providers Library), from
+/// `ANGOU_PYTHON_MPL` (else `ANGOU_PYTHON`), or `None` with the skip printed.
+fn mpl_python() -> Option<PathBuf> {
+    // The keyring API needs aws-encryption-sdk 4 with the MPL; its CLI (in ANGOU_PYTHON)
+    // pins aws-encryption-sdk 3, so .ci/run gives the MPL a venv of its own.
+    tools::python_from(
+        &["ANGOU_PYTHON_MPL", "ANGOU_PYTHON"],
+        "aws_cryptographic_material_providers.mpl, aws_encryption_sdk.materials_managers.mpl",
+        "pip install 'aws-encryption-sdk[MPL]>=4' boto3",
+    )
+}
+
+/// An RSA_2048 ENCRYPT_DECRYPT key made by `angou kms create-key`: its ARN.
+fn rsa_key(home: &Path) -> String {
+    let v = angou(
+        home,
+        &[
+            "kms",
+            "create-key",
+            "--key-spec",
+            "RSA_2048",
+            "--key-usage",
+            "ENCRYPT_DECRYPT",
+        ],
+    );
+    assert_eq!(v["KeyMetadata"]["KeySpec"], "RSA_2048", "{v}");
+    v["KeyMetadata"]["Arn"].as_str().unwrap().to_owned()
+}
+
+/// The MPL's AWS KMS RSA keyring against the server: the SDK encrypts locally to the public
+/// key GetPublicKey gave (DER, turned into the PEM the keyring takes), with an algorithm
+/// suite without signing (the keyring refuses the default, signing one), and decrypts
+/// through the server's Decrypt with RSAES_OAEP_SHA_256. The keyring binds the encryption
+/// context by a digest inside the RSA ciphertext (RSA Decrypt takes no context), so a wrong
+/// required context fails after the server answered; a keyring on another RSA key finds no
+/// data key, and the server refuses that key for it; a disabled key gives DisabledException
+/// (seen by the client, and in the audit log) while encryption, which never calls KMS, still
+/// works; every Decrypt is audited under the key with the test's access key.
+#[test]
+fn the_encryption_sdk_rsa_keyring_decrypts_through_the_server() {
+    let Some(python) = mpl_python() else {
+        return;
+    };
+    let (dir, home) = store();
+    let rsa = rsa_key(&home);
+    let other = rsa_key(&home);
+    let (key_id, secret) = access_key(&home, "mpl-rsa");
+    let script = r#"
+import os, sys
+import boto3
+import aws_encryption_sdk
+from aws_encryption_sdk import CommitmentPolicy
+from aws_encryption_sdk.identifiers import AlgorithmSuite
+from aws_encryption_sdk.exceptions import AWSEncryptionSDKClientError
+from aws_cryptographic_material_providers.mpl import AwsCryptographicMaterialProviders
+from aws_cryptographic_material_providers.mpl.config import MaterialProvidersConfig
+from aws_cryptographic_material_providers.mpl.errors import ServiceError
+from aws_cryptographic_material_providers.mpl.models import (
+    CreateAwsKmsRsaKeyringInput, CreateDefaultCryptographicMaterialsManagerInput,
+    CreateRequiredEncryptionContextCMMInput)
+from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives import serialization
+
+rsa_arn, other_arn, endpoint = sys.argv[1:4]
+esdk = aws_encryption_sdk.EncryptionSDKClient(
+    commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
+mpl = AwsCryptographicMaterialProviders(config=MaterialProvidersConfig())
+
+# What the keyring sends to the server and what comes back, per call.
+calls = []
+def sent(params, **kw):
+    calls.append({"params": dict(params)})
+def answered(parsed, **kw):
+    calls[-1]["answer"] = parsed
+kms = boto3.client("kms", region_name="us-east-1", endpoint_url=endpoint)
+kms.meta.events.register("provide-client-params.kms.*", sent)
+kms.meta.events.register("after-call.kms.*", answered)
+
+def pem_of(arn):
+    got = kms.get_public_key(KeyId=arn)
+    assert got["KeySpec"] == "RSA_2048", got
+    assert "RSAES_OAEP_SHA_256" in got["EncryptionAlgorithms"], got
+    return serialization.load_der_public_key(got["PublicKey"]).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+pem = pem_of(rsa_arn)
+assert pem.startswith(b"-----BEGIN PUBLIC KEY-----"), pem
+
+def keyring(arn=rsa_arn, public_key=pem):
+    return mpl.create_aws_kms_rsa_keyring(CreateAwsKmsRsaKeyringInput(
+        kms_key_id=arn, public_key=public_key, encryption_algorithm="RSAES_OAEP_SHA_256",
+        kms_client=kms))
+
+def refused(f, **kw):
+    try:
+        f(**kw)
+    except (AWSEncryptionSDKClientError, ServiceError) as e:
+        err = e.args[0] if isinstance(e, AWSEncryptionSDKClientError) else e
+        return " | ".join(str(x) for x in getattr(err, "list", None) or [err])
+    raise SystemExit("accepted: %s %r" % (f.__name__, sorted(kw)))
+
+def decrypts():
+    # The Decrypt calls since the last look, as (key, algorithm sent, answer's algorithm or
+    # error code).
+    out = [(c["params"].get("KeyId"), c["params"].get("EncryptionAlgorithm"),
+            c.get("answer", {}).get("EncryptionAlgorithm")
+            or c.get("answer", {}).get("Error", {}).get("Code"))
+           for c in calls if "CiphertextBlob" in c["params"]]
+    calls.clear()
+    return out
+
+ctx = {"purpose": "rsa", "team": "a"}
+plaintext = os.urandom(5000)
+suite = AlgorithmSuite.AES_256_GCM_HKDF_SHA512_COMMIT_KEY
+
+# The default suite signs, which this keyring refuses; a suite without signing encrypts
+# with no call to the server.
+calls.clear()
+msg = refused(esdk.encrypt, source=plaintext, keyring=keyring(), encryption_context=ctx)
+assert "cannot be used with an Algorithm Suite with asymmetric signing" in msg, msg
+ct, header = esdk.encrypt(source=plaintext, keyring=keyring(), encryption_context=ctx,
+                          algorithm=suite)
+assert calls == [], calls
+assert header.algorithm == suite, header.algorithm
+edks = [(k.key_provider.provider_id, k.key_provider.key_info.decode())
+        for k in header.encrypted_data_keys]
+assert edks == [("aws-kms-rsa", rsa_arn)], edks
+
+# Decryption needs no public key: one Decrypt, RSAES_OAEP_SHA_256 both ways.
+pt, dh = esdk.decrypt(source=ct, keyring=keyring(public_key=None))
+assert pt == plaintext
+assert dh.encryption_context == ctx, dh.encryption_context
+assert decrypts() == [(rsa_arn, "RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_256")]
+
+# A keyring on another RSA key finds no data key of its own; the server refuses that key for
+# the wrapped key (RSA ciphertexts do not name their key, so the other key's private key
+# fails to open it).
+msg = refused(esdk.decrypt, source=ct, keyring=keyring(other_arn, None))
+assert "No Encrypted Data Keys found to match" in msg, msg
+assert decrypts() == []
+edk = header.encrypted_data_keys.pop().encrypted_data_key
+assert len(edk) == 256, len(edk)
+try:
+    kms.decrypt(CiphertextBlob=edk, KeyId=other_arn, EncryptionAlgorithm="RSAES_OAEP_SHA_256")
+    raise SystemExit("another RSA key decrypted the data key")
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "InvalidCiphertextException", e.response
+got = kms.decrypt(CiphertextBlob=edk, KeyId=rsa_arn, EncryptionAlgorithm="RSAES_OAEP_SHA_256")
+# The wrapped key is the SHA-384 digest of the context, then the 32-byte data key.
+assert len(got["Plaintext"]) == 48 + 32, len(got["Plaintext"])
+calls.clear()
+
+# A required encryption context: "team" is not stored in the message; RSA Decrypt takes no
+# context, so the server answers and the keyring's digest check refuses a wrong value.
+required = mpl.create_required_encryption_context_cmm(CreateRequiredEncryptionContextCMMInput(
+    underlying_cmm=mpl.create_default_cryptographic_materials_manager(
+        CreateDefaultCryptographicMaterialsManagerInput(keyring=keyring())),
+    required_encryption_context_keys=["team"]))
+ct2, header2 = esdk.encrypt(source=plaintext, materials_manager=required,
+                            encryption_context=ctx, algorithm=suite)
+assert "team" not in header2.encryption_context, header2.encryption_context
+assert esdk.decrypt(source=ct2, materials_manager=required,
+                    encryption_context={"team": "a"})[0] == plaintext
+msg = refused(esdk.decrypt, source=ct2, materials_manager=required,
+              encryption_context={"team": "b"})
+assert "Encryption context digest does not match" in msg, msg
+msg = refused(esdk.decrypt, source=ct2, materials_manager=required, encryption_context={})
+assert "missing required keys" in msg, msg
+assert decrypts() == [(rsa_arn, "RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_256")] * 2
+
+# DisableKey: Decrypt is refused with DisabledException; encryption, local, still works.
+kms.disable_key(KeyId=rsa_arn)
+calls.clear()
+msg = refused(esdk.decrypt, source=ct, keyring=keyring())
+assert "is disabled" in msg, msg
+assert decrypts() == [(rsa_arn, "RSAES_OAEP_SHA_256", "DisabledException")]
+ct3, _ = esdk.encrypt(source=plaintext, keyring=keyring(), encryption_context=ctx,
+                      algorithm=suite)
+kms.enable_key(KeyId=rsa_arn)
+for c in (ct, ct3):
+    assert esdk.decrypt(source=c, keyring=keyring())[0] == plaintext
+print("ok")
+"#;
+    let s = Server::start(&home, &[]);
+    let mut c = Command::new(&python);
+    c.args(["-c", script, &rsa, &other, &s.endpoint()]);
+    aws_env_without_endpoint(&mut c, dir.path(), (&key_id, &secret));
+    c.env("HOME", dir.path())
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "rsa keyring flow: {}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+    s.stop();
+
+    // What the server saw: the keyring's Decrypts under the RSA key, signed by the test's
+    // access key, with no context (RSA takes none), and the refusals with their codes.
+    let entries = audit(&home);
+    let rsa_id = rsa.rsplit('/').next().unwrap();
+    let other_id = other.rsplit('/').next().unwrap();
+    let decrypts = |key: &str, result: &str, code: Option<&str>| {
+        entries
+            .iter()
+            .filter(|e| {
+                e["operation"] == "Decrypt"
+                    && e["key_id"] == key
+                    && e["result"] == result
+                    && e["error_code"].as_str() == code
+            })
+            .inspect(|e| {
+                assert_eq!(e["caller"]["access_key_id"], key_id.as_str(), "{e}");
+                assert_eq!(e["caller"]["user"], "mpl-rsa", "{e}");
+                assert!(
+                    e["encryption_context"]
+                        .as_object()
+                        .is_none_or(|c| c.is_empty()),
+                    "{e}"
+                );
+            })
+            .count()
+    };
+    // The first decryption, the direct one, the two with a required context (the right one
+    // and the wrong one: the server cannot tell), the two after enabling.
+    assert_eq!(
+        decrypts(rsa_id, "success", None),
+        1 + 1 + 2 + 2,
+        "{entries:?}"
+    );
+    assert_eq!(
+        decrypts(rsa_id, "failure", Some("DisabledException")),
+        1,
+        "{entries:?}"
+    );
+    assert_eq!(
+        decrypts(other_id, "failure", Some("InvalidCiphertextException")),
+        1,
+        "{entries:?}"
+    );
+    // Encryption never reached the server: no Encrypt or GenerateDataKey at all.
+    assert!(
+        entries.iter().all(|e| !e["operation"]
+            .as_str()
+            .unwrap()
+            .starts_with("GenerateDataKey")
+            && e["operation"] != "Encrypt"),
+        "{entries:?}"
+    );
+}
+
+/// The MPL's hierarchical keyring with its branch key store in DynamoDB (moto's server, from
+/// `ANGOU_PYTHON`) and its KMS key on the server: CreateKeyStore and CreateKey make a branch
+/// key whose versions the server wraps (GenerateDataKeyWithoutPlaintext, then ReEncrypt to
+/// the active item, each under the branch key's encryption context); messages encrypt and
+/// decrypt through it; an item whose context was changed in the table is refused by the
+/// server (InvalidCiphertextException); VersionKey rotates the branch key and the old message
+/// still decrypts; with the KMS key disabled no new version can be made (DisabledException)
+/// and nothing decrypts; the audit log holds each call with the context the MPL sent.
+#[test]
+fn the_encryption_sdk_hierarchical_keyring_keeps_its_branch_keys_on_the_server() {
+    let Some(python) = mpl_python() else {
+        return;
+    };
+    let Some(moto) = tools::moto() else {
+        return;
+    };
+    let (dir, home) = store();
+    let arn = key_in(&home, "us-east-1");
+    let (key_id, secret) = access_key(&home, "mpl-hier");
+    let script = r##"
+import json, os, sys, uuid
+import boto3
+import aws_encryption_sdk
+from aws_encryption_sdk import CommitmentPolicy
+from aws_encryption_sdk.exceptions import AWSEncryptionSDKClientError
+from aws_cryptographic_material_providers.mpl import AwsCryptographicMaterialProviders
+from aws_cryptographic_material_providers.mpl.config import MaterialProvidersConfig
+from aws_cryptographic_material_providers.mpl.errors import ServiceError
+from aws_cryptographic_material_providers.mpl.models import CreateAwsKmsHierarchicalKeyringInput
+from aws_cryptographic_material_providers.keystore import KeyStore
+from aws_cryptographic_material_providers.keystore.config import KeyStoreConfig
+from aws_cryptographic_material_providers.keystore.errors import (
+    ComAmazonawsKms, ServiceError as KeyStoreError)
+from aws_cryptographic_material_providers.keystore.models import (
+    CreateKeyInput, CreateKeyStoreInput, KMSConfigurationKmsKeyArn, VersionKeyInput)
+
+kms_arn, endpoint, ddb_endpoint = sys.argv[1:4]
+esdk = aws_encryption_sdk.EncryptionSDKClient(
+    commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
+mpl = AwsCryptographicMaterialProviders(config=MaterialProvidersConfig())
+
+# What the key store sends to the server and what comes back, per call.
+calls = []
+def sent(params, model, **kw):
+    calls.append({"op": model.name, "params": dict(params)})
+def answered(parsed, **kw):
+    calls[-1]["answer"] = parsed
+kms = boto3.client("kms", region_name="us-east-1", endpoint_url=endpoint)
+kms.meta.events.register("provide-client-params.kms.*", sent)
+kms.meta.events.register("after-call.kms.*", answered)
+def seen():
+    # The KMS calls since the last look: (operation, the context sent, the answer's error
+    # code or None), the context being EncryptionContext or SourceEncryptionContext.
+    out = [(c["op"], c["params"].get("EncryptionContext")
+            or c["params"].get("SourceEncryptionContext"),
+            c.get("answer", {}).get("Error", {}).get("Code")) for c in calls]
+    calls.clear()
+    return out
+
+# moto takes any credentials; the server's access key goes to the server only.
+ddb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=ddb_endpoint,
+                   aws_access_key_id="moto", aws_secret_access_key="moto")
+table = "angou-branch-keys"
+ks = KeyStore(config=KeyStoreConfig(
+    ddb_client=ddb, ddb_table_name=table, logical_key_store_name="angou-test",
+    kms_client=kms, kms_configuration=KMSConfigurationKmsKeyArn(kms_arn)))
+ks.create_key_store(CreateKeyStoreInput())
+assert seen() == []
+bk = ks.create_key(CreateKeyInput()).branch_key_identifier
+
+def items():
+    got = ddb.query(TableName=table, KeyConditionExpression="#b = :b",
+                    ExpressionAttributeNames={"#b": "branch-key-id"},
+                    ExpressionAttributeValues={":b": {"S": bk}})["Items"]
+    return {i["type"]["S"]: i for i in got}
+def versions():
+    return sorted(t[len("branch:version:"):] for t in items() if t.startswith("branch:version:"))
+def active():
+    return items()["branch:ACTIVE"]["version"]["S"][len("branch:version:"):]
+
+# The context of every wrap: the table's logical name, the branch key, the KMS key.
+v1, = versions()
+assert active() == v1
+def context(kind, version=None):
+    item = items()[kind]
+    c = {"branch-key-id": bk, "tablename": "angou-test", "kms-arn": kms_arn,
+         "hierarchy-version": "1", "type": kind, "create-time": item["create-time"]["S"]}
+    if version:
+        c["version"] = "branch:version:" + version
+    return c
+made = seen()
+assert made == [
+    ("GenerateDataKeyWithoutPlaintext", context("branch:version:" + v1), None),
+    ("ReEncrypt", context("branch:version:" + v1), None),
+    ("GenerateDataKeyWithoutPlaintext", context("beacon:ACTIVE"), None),
+], made
+
+def keyring():
+    # A fresh keyring has an empty cache: every decryption asks the server.
+    return mpl.create_aws_kms_hierarchical_keyring(CreateAwsKmsHierarchicalKeyringInput(
+        key_store=ks, branch_key_id=bk, ttl_seconds=600))
+
+def refused(f, **kw):
+    try:
+        f(**kw)
+    except (AWSEncryptionSDKClientError, ServiceError) as e:
+        err = e.args[0] if isinstance(e, AWSEncryptionSDKClientError) else e
+        return " | ".join(str(x) for x in getattr(err, "list", None) or [err])
+    raise SystemExit("accepted: %s %r" % (f.__name__, sorted(kw)))
+
+def version_of(header):
+    # The hierarchical keyring's wrapped key: salt (16), IV (12), branch key version (16
+    # bytes of a UUID), the wrapped data key and its tag.
+    edk, = header.encrypted_data_keys
+    assert edk.key_provider.provider_id == "aws-kms-hierarchy", edk.key_provider
+    assert edk.key_provider.key_info.decode() == bk, edk.key_provider
+    return str(uuid.UUID(bytes=edk.encrypted_data_key[28:44]))
+
+ctx = {"purpose": "hierarchy", "team": "a"}
+plaintext = os.urandom(5000)
+ct, header = esdk.encrypt(source=plaintext, keyring=keyring(), encryption_context=ctx)
+assert version_of(header) == v1
+assert seen() == [("Decrypt", context("branch:ACTIVE", v1), None)]
+pt, dh = esdk.decrypt(source=ct, keyring=keyring())
+assert pt == plaintext
+assert all(dh.encryption_context[k] == v for k, v in ctx.items()), dh.encryption_context
+got = seen()
+assert got == [("Decrypt", context("branch:version:" + v1), None)], got
+
+# The table is not trusted: an item whose context was changed there (its create-time) is
+# refused by the server, which bound the original one; put back, it decrypts again.
+key = {"branch-key-id": {"S": bk}, "type": {"S": "branch:version:" + v1}}
+good = items()["branch:version:" + v1]["create-time"]["S"]
+ddb.update_item(TableName=table, Key=key, UpdateExpression="SET #t = :t",
+                ExpressionAttributeNames={"#t": "create-time"},
+                ExpressionAttributeValues={":t": {"S": "2000-01-01T00:00:00.000000Z"}})
+tampered = context("branch:version:" + v1)
+assert tampered["create-time"] == "2000-01-01T00:00:00.000000Z"
+msg = refused(esdk.decrypt, source=ct, keyring=keyring())
+assert seen() == [("Decrypt", tampered, "InvalidCiphertextException")]
+ddb.update_item(TableName=table, Key=key, UpdateExpression="SET #t = :t",
+                ExpressionAttributeNames={"#t": "create-time"},
+                ExpressionAttributeValues={":t": {"S": good}})
+assert esdk.decrypt(source=ct, keyring=keyring())[0] == plaintext
+seen()
+
+# VersionKey: the active item is checked (ReEncrypt), a new version made and made active.
+ks.version_key(VersionKeyInput(branch_key_identifier=bk))
+assert len(versions()) == 2 and v1 in versions(), versions()
+v2, = set(versions()) - {v1}
+assert active() == v2
+rotated = seen()
+assert [(op, c["type"], code) for op, c, code in rotated] == [
+    ("ReEncrypt", "branch:ACTIVE", None),
+    ("GenerateDataKeyWithoutPlaintext", "branch:version:" + v2, None),
+    ("ReEncrypt", "branch:version:" + v2, None),
+], rotated
+assert rotated[1][1] == context("branch:version:" + v2), rotated
+# The old message decrypts under the old version; a new one is made under the new.
+assert esdk.decrypt(source=ct, keyring=keyring())[0] == plaintext
+assert seen() == [("Decrypt", context("branch:version:" + v1), None)]
+ct2, header2 = esdk.encrypt(source=plaintext, keyring=keyring(), encryption_context=ctx)
+assert version_of(header2) == v2
+assert esdk.decrypt(source=ct2, keyring=keyring())[0] == plaintext
+seen()
+
+# The KMS key disabled: no new branch key version, nothing decrypts.
+kms.disable_key(KeyId=kms_arn)
+seen()
+try:
+    ks.version_key(VersionKeyInput(branch_key_identifier=bk))
+    raise SystemExit("a branch key version was made under a disabled KMS key")
+except KeyStoreError as e:
+    # The key store passes the KMS error on as its own type, with the server's message.
+    assert isinstance(e, ComAmazonawsKms) and "is disabled" in str(e), repr(e)
+assert seen() == [("ReEncrypt", context("branch:ACTIVE", v2), "DisabledException")]
+assert sorted(versions()) == sorted([v1, v2]) and active() == v2
+msg = refused(esdk.decrypt, source=ct, keyring=keyring())
+assert "is disabled" in msg, msg
+assert seen() == [("Decrypt", context("branch:version:" + v1), "DisabledException")]
+kms.enable_key(KeyId=kms_arn)
+assert esdk.decrypt(source=ct, keyring=keyring())[0] == plaintext
+print(json.dumps({"branch_key": bk, "v1": v1, "v2": v2}))
+"##;
+    let s = Server::start(&home, &[]);
+    let mut c = Command::new(&python);
+    c.args(["-c", script, &arn, &s.endpoint(), &moto.endpoint]);
+    aws_env_without_endpoint(&mut c, dir.path(), (&key_id, &secret));
+    c.env("HOME", dir.path())
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "hierarchical keyring flow: {}",
+        text(&out)
+    );
+    let ids: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    s.stop();
+    drop(moto);
+
+    // What the server saw: every call by the test's access key under the KMS key, with the
+    // branch key's context the MPL sent.
+    let entries = audit(&home);
+    let kms_id = arn.rsplit('/').next().unwrap();
+    let bk = ids["branch_key"].as_str().unwrap();
+    let version = |v: &str| format!("branch:version:{}", ids[v].as_str().unwrap());
+    let seen = |op: &str, kind: &str, result: &str, code: Option<&str>| {
+        entries.iter().any(|e| {
+            let c = &e["encryption_context"];
+            e["operation"] == op
+                && e["key_id"] == kms_id
+                && e["result"] == result
+                && e["error_code"].as_str() == code
+                && e["caller"]["access_key_id"] == key_id.as_str()
+                && e["caller"]["user"] == "mpl-hier"
+                && c["branch-key-id"] == bk
+                && c["tablename"] == "angou-test"
+                && c["kms-arn"] == arn.as_str()
+                && c["hierarchy-version"] == "1"
+                && c["type"] == kind
+                && c["create-time"].is_string()
+        })
+    };
+    for (op, kind, result, code) in [
+        (
+            "GenerateDataKeyWithoutPlaintext",
+            version("v1"),
+            "success",
+            None,
+        ),
+        (
+            "GenerateDataKeyWithoutPlaintext",
+            version("v2"),
+            "success",
+            None,
+        ),
+        (
+            "GenerateDataKeyWithoutPlaintext",
+            "beacon:ACTIVE".into(),
+            "success",
+            None,
+        ),
+        ("ReEncrypt", version("v1"), "success", None),
+        ("ReEncrypt", version("v2"), "success", None),
+        ("ReEncrypt", "branch:ACTIVE".into(), "success", None),
+        ("Decrypt", version("v1"), "success", None),
+        ("Decrypt", version("v2"), "success", None),
+        ("Decrypt", "branch:ACTIVE".into(), "success", None),
+        (
+            "Decrypt",
+            version("v1"),
+            "failure",
+            Some("InvalidCiphertextException"),
+        ),
+        (
+            "Decrypt",
+            version("v1"),
+            "failure",
+            Some("DisabledException"),
+        ),
+        (
+            "ReEncrypt",
+            "branch:ACTIVE".into(),
+            "failure",
+            Some("DisabledException"),
+        ),
+    ] {
+        assert!(
+            seen(op, &kind, result, code),
+            "{op} {kind} {result} {code:?} not audited: {entries:?}"
+        );
+    }
+    // The refused item's context is the one changed in the table.
+    assert!(
+        entries.iter().any(|e| e["operation"] == "Decrypt"
+            && e["error_code"] == "InvalidCiphertextException"
+            && e["encryption_context"]["create-time"] == "2000-01-01T00:00:00.000000Z"),
+        "{entries:?}"
+    );
+    // ReEncrypt to the active item: its destination context names the version it holds.
+    assert!(
+        entries.iter().any(|e| e["operation"] == "ReEncrypt"
+            && e["result"] == "success"
+            && e["parameters"]["DestinationEncryptionContext"]["type"] == "branch:ACTIVE"
+            && e["parameters"]["DestinationEncryptionContext"]["version"] == version("v2")),
         "{entries:?}"
     );
 }
