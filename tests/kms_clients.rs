@@ -648,6 +648,10 @@ print("ok")
             .inspect(|e| {
                 assert_eq!(e["caller"]["access_key_id"], key_id.as_str(), "{e}");
                 assert_eq!(e["caller"]["user"], "mpl-rsa", "{e}");
+                assert_eq!(
+                    e["parameters"]["EncryptionAlgorithm"], "RSAES_OAEP_SHA_256",
+                    "{e}"
+                );
                 assert!(
                     e["encryption_context"]
                         .as_object()

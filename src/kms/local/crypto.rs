@@ -184,7 +184,8 @@ impl Kms {
     ) -> Result<Encrypted, Error> {
         self.run_creating(
             "Encrypt",
-            json!({"KeyId": key, "PlaintextLength": plaintext.len()}),
+            json!({"KeyId": key, "PlaintextLength": plaintext.len(),
+                   "EncryptionAlgorithm": alg.map(EncryptionAlgorithm::name)}),
             |s| {
                 s.info.context = Some(ctx.clone());
                 if plaintext.is_empty() || plaintext.len() > MAX_ENCRYPT_LEN {
@@ -224,7 +225,9 @@ impl Kms {
         key: Option<&str>,
         alg: Option<EncryptionAlgorithm>,
     ) -> Result<Decrypted, Error> {
-        self.run("Decrypt", json!({"KeyId": key}), |s| {
+        let params =
+            json!({"KeyId": key, "EncryptionAlgorithm": alg.map(EncryptionAlgorithm::name)});
+        self.run("Decrypt", params, |s| {
             s.info.context = Some(ctx.clone());
             s.decrypt_with(blob, ctx, key, alg)
         })
