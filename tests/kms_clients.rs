@@ -383,13 +383,14 @@ assert "signature" in msg, msg
 print("ok")
 "#;
     let s = Server::start(&home, &[]);
-    let mut c = Command::new(&python);
-    c.args(["-c", script, &us, &eu, &other, &s.endpoint()]);
-    aws_env_without_endpoint(&mut c, dir.path(), (&key_id, &secret));
-    c.env("HOME", dir.path())
-        .env("PYTHONDONTWRITEBYTECODE", "1");
-    let out = c.output().unwrap();
-    assert!(out.status.success(), "keyring flow: {}", text(&out));
+    let out = run_script(
+        &python,
+        dir.path(),
+        (&key_id, &secret),
+        "keyring flow",
+        script,
+        &[&us, &eu, &other, &s.endpoint()],
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
     s.stop();
 
@@ -448,6 +449,26 @@ fn mpl_python() -> Option<PathBuf> {
         "aws_cryptographic_material_providers.mpl, aws_encryption_sdk.materials_managers.mpl",
         "pip install 'aws-encryption-sdk[MPL]>=4' boto3",
     )
+}
+
+/// Runs `python -c script args` with the test's access key and `HOME` in `dir` (the scripts
+/// take the endpoints as arguments); it must succeed (`what` names it in the failure). Its
+/// output.
+fn run_script(
+    python: &Path,
+    dir: &Path,
+    key: (&str, &str),
+    what: &str,
+    script: &str,
+    args: &[&str],
+) -> Output {
+    let mut c = Command::new(python);
+    c.arg("-c").arg(script).args(args);
+    aws_env_without_endpoint(&mut c, dir, key);
+    c.env("HOME", dir).env("PYTHONDONTWRITEBYTECODE", "1");
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{what}: {}", text(&out));
+    out
 }
 
 /// An RSA_2048 ENCRYPT_DECRYPT key made by `angou kms create-key`: its ARN.
@@ -621,13 +642,14 @@ for c in (ct, ct3):
 print("ok")
 "#;
     let s = Server::start(&home, &[]);
-    let mut c = Command::new(&python);
-    c.args(["-c", script, &rsa, &other, &s.endpoint()]);
-    aws_env_without_endpoint(&mut c, dir.path(), (&key_id, &secret));
-    c.env("HOME", dir.path())
-        .env("PYTHONDONTWRITEBYTECODE", "1");
-    let out = c.output().unwrap();
-    assert!(out.status.success(), "rsa keyring flow: {}", text(&out));
+    let out = run_script(
+        &python,
+        dir.path(),
+        (&key_id, &secret),
+        "rsa keyring flow",
+        script,
+        &[&rsa, &other, &s.endpoint()],
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
     s.stop();
 
@@ -874,16 +896,13 @@ assert esdk.decrypt(source=ct, keyring=keyring())[0] == plaintext
 print(json.dumps({"branch_key": bk, "v1": v1, "v2": v2}))
 "##;
     let s = Server::start(&home, &[]);
-    let mut c = Command::new(&python);
-    c.args(["-c", script, &arn, &s.endpoint(), &moto.endpoint]);
-    aws_env_without_endpoint(&mut c, dir.path(), (&key_id, &secret));
-    c.env("HOME", dir.path())
-        .env("PYTHONDONTWRITEBYTECODE", "1");
-    let out = c.output().unwrap();
-    assert!(
-        out.status.success(),
-        "hierarchical keyring flow: {}",
-        text(&out)
+    let out = run_script(
+        &python,
+        dir.path(),
+        (&key_id, &secret),
+        "hierarchical keyring flow",
+        script,
+        &[&arn, &s.endpoint(), &moto.endpoint],
     );
     let ids: Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
