@@ -172,8 +172,8 @@ fn recover(
         }
     }
     let base = state.audit.len as usize;
-    let after = log.get(base..).unwrap_or_default().to_vec();
-    if let Some(tails) = replay(paths, keys, state, &after, log.len() < base)? {
+    let cut = log.len() < base;
+    if let Some(tails) = replay(paths, keys, state, log.get(base..).unwrap_or_default(), cut)? {
         log.truncate(base);
         log.extend_from_slice(&tails);
     }

@@ -28,7 +28,7 @@
 //!    [`SETTLE_AGE`]); a server also does so when idle ([`Resident::settle_idle`]) and when it
 //!    stops. Whoever opens the store first after a crash applies the records left.
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
@@ -109,13 +109,9 @@ enum Phase {
     Committing,
 }
 
-/// How one batch ended: set once by its leader, read by every member.
-#[derive(Default)]
-struct Batch {
-    /// `None` until the commit finished; then `Some(None)` when durable, `Some(Some(why))`
-    /// when it failed.
-    outcome: Option<Option<String>>,
-}
+/// How one batch ended, set once by its leader and read by every member: `None` when its
+/// commit is durable, `Some(why)` when it failed; unset until then.
+type Batch = OnceLock<Option<String>>;
 
 #[derive(Default)]
 struct Inner {
@@ -130,7 +126,7 @@ struct Inner {
     keys: Option<Arc<RootKeys>>,
     entries: Vec<Map<String, Value>>,
     /// The open batch, shared by its members.
-    batch: Arc<Mutex<Batch>>,
+    batch: Arc<Batch>,
     /// Whether the open batch has a leader.
     led: bool,
     /// Callers that arrived while no batch was open and wait to join the next one.
@@ -241,11 +237,8 @@ impl Resident {
             Some(v) if unchanged(v, opener.paths)? => settle(opener, v),
             _ => Ok(()),
         });
-        let changed = match verified.as_ref() {
-            Some(v) => v.unapplied > 0,
-            None => false,
-        };
-        if settled.is_err() || changed {
+        // Records still unapplied: the files were not as this process left them.
+        if settled.is_err() || verified.as_ref().is_some_and(|v| v.unapplied > 0) {
             verified = None;
         }
         g = self.guard();
@@ -405,8 +398,7 @@ impl Resident {
                     g.work = None;
                 }
             }
-            batch.lock().unwrap_or_else(PoisonError::into_inner).outcome =
-                Some(outcome.as_ref().err().map(ToString::to_string));
+            let _ = batch.set(outcome.as_ref().err().map(ToString::to_string));
             self.done.notify_all();
             // Answered; still under the lock, apply the write-ahead log when due.
             if g.verified.as_ref().is_some_and(Verified::due) {
@@ -440,7 +432,7 @@ impl Resident {
             return result;
         }
         loop {
-            if let Some(outcome) = &batch.lock().unwrap_or_else(PoisonError::into_inner).outcome {
+            if let Some(outcome) = batch.get() {
                 return match outcome {
                     None => result,
                     Some(why) => Err(internal(format!(

@@ -164,6 +164,24 @@ pub(crate) fn decode(
     Ok((state, tail))
 }
 
+/// [`decode`] for a file read beside a `store.json` already verified under `keys` (an intent,
+/// a WAL record): a seal under another root key means the file was put there, so it is
+/// tampering, which `audit repair` can discard, not a wrong root key (whose advice is to
+/// restore `root.key`).
+pub(crate) fn decode_beside_state(
+    keys: &RootKeys,
+    kind: Kind,
+    bytes: &[u8],
+    name: &str,
+) -> Result<(State, Vec<u8>), Error> {
+    decode(keys, kind, bytes, name).map_err(|e| match e {
+        Error::Kms(KmsError::WrongRootKey { .. }) => tampered(format!(
+            "{name} was sealed under another root key: it belongs to another store"
+        )),
+        e => e,
+    })
+}
+
 /// Reads and authenticates `store.json`.
 pub(crate) fn load_state(paths: &Paths, keys: &RootKeys) -> Result<State, Error> {
     load_state_bytes(paths, keys).map(|(s, _)| s)
@@ -194,14 +212,7 @@ pub(crate) fn load_pending(
     keys: &RootKeys,
 ) -> Result<Option<(State, Vec<u8>)>, Error> {
     match fs::read(paths.file(PENDING_FILE)) {
-        Ok(bytes) => decode(keys, Kind::Pending, &bytes, PENDING_FILE)
-            .map(Some)
-            .map_err(|e| match e {
-                Error::Kms(KmsError::WrongRootKey { .. }) => tampered(format!(
-                    "{PENDING_FILE} was sealed under another root key: it belongs to another store"
-                )),
-                e => e,
-            }),
+        Ok(bytes) => decode_beside_state(keys, Kind::Pending, &bytes, PENDING_FILE).map(Some),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(store_err(&format!("cannot read {PENDING_FILE}"), e)),
     }

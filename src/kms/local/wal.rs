@@ -10,8 +10,8 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 
 use super::sealed::{self, Kind};
-use super::store::{Paths, RootKeys, State, WAL_FILE, store_err, sync_dir, tampered};
-use crate::error::{Error, KmsError};
+use super::store::{Paths, RootKeys, State, WAL_FILE, store_err, sync_dir};
+use crate::error::Error;
 
 /// What `store.wal` holds.
 pub(crate) struct Records {
@@ -49,14 +49,8 @@ pub(crate) fn read_prefix(
     let mut bad = None;
     for (i, line) in bytes[..whole].split_inclusive(|b| *b == b'\n').enumerate() {
         let name = format!("{WAL_FILE} record {}", i + 1);
-        match sealed::decode(keys, Kind::Wal, &line[..line.len() - 1], &name) {
+        match sealed::decode_beside_state(keys, Kind::Wal, &line[..line.len() - 1], &name) {
             Ok(r) => records.push(r),
-            Err(Error::Kms(KmsError::WrongRootKey { .. })) => {
-                bad = Some(tampered(format!(
-                    "{name} was sealed under another root key: it belongs to another store"
-                )));
-                break;
-            }
             Err(e) => {
                 bad = Some(e);
                 break;
